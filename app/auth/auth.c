@@ -1,0 +1,380 @@
+/*
+ * Authentication (the five schemes of AUTH.md, tried in order), the
+ * failed-login limiter shared by all workers through LMDB, and the role
+ * check that every route passes through.
+ */
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+
+#include "fastcrm/auth.h"
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/log.h"
+#include "fastcrm/route.h"
+#include "fastcrm/store.h"
+#include "fastcrm/util.h"
+
+enum scheme {
+	S_NONE,
+	S_ESPO,
+	S_APIKEY,
+	S_HMAC,
+	S_BASIC,
+	S_BEARER,
+};
+
+struct failrec {
+	long long	 start;
+	int		 count;
+};
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *
+auth_base64_decode(struct arena *a, const char *s, size_t *outlen)
+{
+	char		*out;
+	const char	*p;
+	size_t		 n, i, o = 0;
+	unsigned int	 acc = 0;
+	int		 bits = 0, pad = 0;
+
+	n = strlen(s);
+	out = arena_alloc(a, n / 4 * 3 + 4);
+	for (i = 0; i < n; i++) {
+		if (s[i] == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0 || (p = strchr(b64, s[i])) == NULL || s[i] == '\0')
+			return NULL;
+		acc = (acc << 6) | (unsigned int)(p - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (char)((acc >> bits) & 0xff);
+		}
+	}
+	if (pad > 2)
+		return NULL;
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+}
+
+void
+auth_sha256_hex(const char *s, size_t len, char out[65])
+{
+	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	size_t		 i;
+
+	SHA256((const unsigned char *)s, len, md);
+	for (i = 0; i < sizeof(md); i++)
+		snprintf(out + i * 2, 3, "%02x", md[i]);
+}
+
+static const struct conf_user *
+user_by_key(const struct conf *c, const char *key)
+{
+	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	const struct conf_user *found = NULL;
+	size_t		 i;
+
+	SHA256((const unsigned char *)key, strlen(key), md);
+	/* No early exit: the time does not tell which key was close. */
+	for (i = 0; i < c->nusers; i++)
+		if (c->users[i].has_key &&
+		    util_ct_equal(md, c->users[i].key_sha256, sizeof(md)))
+			found = &c->users[i];
+	return found;
+}
+
+static const struct conf_user *
+user_by_name(const struct conf *c, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nusers; i++)
+		if (strcmp(c->users[i].name, name) == 0)
+			return &c->users[i];
+	return NULL;
+}
+
+/*
+ * Password check with crypt(3).  Hashing is slow on purpose, so a worker
+ * remembers the SHA-256 of the last good user:password pairs for a minute.
+ */
+#define PWCACHE	8
+static struct {
+	unsigned char	 md[SHA256_DIGEST_LENGTH];
+	long long	 until;
+} pwcache[PWCACHE];
+
+static int
+password_ok(struct req *r, const struct conf_user *u, const char *pass)
+{
+	struct crypt_data	*cd;
+	const char		*h;
+	unsigned char		 md[SHA256_DIGEST_LENGTH];
+	char			*both;
+	long long		 now = (long long)time(NULL);
+	size_t			 i, slot = 0;
+
+	if (u == NULL || u->password_hash == NULL)
+		return 0;
+	both = arena_printf(r->arena, "%s\n%s\n%s", u->name, u->password_hash,
+	    pass);
+	SHA256((unsigned char *)both, strlen(both), md);
+	for (i = 0; i < PWCACHE; i++) {
+		if (pwcache[i].until > now &&
+		    util_ct_equal(pwcache[i].md, md, sizeof(md)))
+			return 1;
+		if (pwcache[i].until < pwcache[slot].until)
+			slot = i;
+	}
+	cd = arena_calloc(r->arena, 1, sizeof(*cd));
+	h = crypt_r(pass, u->password_hash, cd);
+	if (h == NULL || strlen(h) != strlen(u->password_hash) ||
+	    !util_ct_equal(h, u->password_hash, strlen(h)))
+		return 0;
+	memcpy(pwcache[slot].md, md, sizeof(md));
+	pwcache[slot].until = now + 60;
+	return 1;
+}
+
+/* user:password from base64; -1 when there is no colon. */
+static int
+split_pair(struct req *r, const char *b64s, const char **user,
+    const char **pass)
+{
+	char	*dec, *colon;
+	size_t	 n;
+
+	while (*b64s == ' ')
+		b64s++;
+	if ((dec = auth_base64_decode(r->arena, b64s, &n)) == NULL ||
+	    strlen(dec) != n || (colon = strchr(dec, ':')) == NULL)
+		return -1;
+	*colon = '\0';
+	*user = dec;
+	*pass = colon + 1;
+	return 0;
+}
+
+static int
+hmac_ok(struct req *r, const char *value, const struct conf_user **who)
+{
+	const struct conf_user	*u;
+	const char		*key, *sig, *path;
+	unsigned char		 mac[EVP_MAX_MD_SIZE];
+	unsigned int		 maclen = 0;
+	char			 hex[EVP_MAX_MD_SIZE * 2 + 1], *msg;
+	size_t			 i;
+
+	if (split_pair(r, value, &key, &sig) != 0)
+		return 0;
+	if ((u = user_by_key(r->conf, key)) == NULL || u->hmac_secret == NULL)
+		return 0;
+	path = r->path;
+	if (strncmp(path, "/api/v1", 7) == 0)
+		path += 7;
+	msg = arena_printf(r->arena, "%s %s", r->method, path);
+	HMAC(EVP_sha256(), u->hmac_secret, (int)strlen(u->hmac_secret),
+	    (unsigned char *)msg, strlen(msg), mac, &maclen);
+	for (i = 0; i < maclen; i++)
+		snprintf(hex + i * 2, 3, "%02x", mac[i]);
+	if (strlen(sig) != maclen * 2 || !util_ct_equal(hex, sig, maclen * 2))
+		return 0;
+	*who = u;
+	return 1;
+}
+
+/* Is the address over the limit?  Counts a failure when fail != 0. */
+static int
+limiter(struct req *r, int fail)
+{
+	struct store_txn	*t = NULL;
+	struct store_val	 v;
+	struct failrec		 fr;
+	long long		 now = (long long)time(NULL);
+	int			 db, over = 0;
+
+	if ((db = store_db(r->store, "authfail")) < 0 || r->conf == NULL)
+		return 0;
+	if (store_begin(r->store, fail, &t) != 0)
+		return 0;
+	memset(&fr, 0, sizeof(fr));
+	if (store_get(t, db, r->remote, strlen(r->remote), &v) == 0 &&
+	    v.len == sizeof(fr))
+		memcpy(&fr, v.p, sizeof(fr));
+	if (now - fr.start >= r->conf->auth_fail_window) {
+		fr.start = now;
+		fr.count = 0;
+	}
+	over = fr.count >= r->conf->auth_fail_limit;
+	if (fail) {
+		fr.count++;
+		if (store_put(t, db, r->remote, strlen(r->remote), &fr,
+		    sizeof(fr)) != 0 || store_commit(t) != 0) {
+			t = NULL;
+			return over;
+		}
+		t = NULL;
+	}
+	store_abort(t);
+	return over;
+}
+
+static void
+set_principal(struct req *r, const struct conf_user *u)
+{
+	struct principal	*p;
+
+	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p->id = u->id;
+	p->name = u->name;
+	p->type = "api";
+	p->role = conf_role_find(r->conf, u->role);
+	p->admin = u->admin;
+	r->who = p;
+}
+
+static int
+refuse(struct req *r, enum scheme s, const char *why)
+{
+	if (limiter(r, 1))
+		log_warn("address %s is over the failed-login limit",
+		    r->remote);
+	return http_fail(r, s == S_BASIC || s == S_BEARER ? FCRM_FORBIDDEN :
+	    FCRM_UNAUTHORIZED, "%s", why);
+}
+
+int
+auth_authenticate(struct req *r)
+{
+	const struct conf_user	*u = NULL;
+	const char		*v, *user, *pass;
+	enum scheme		 s = S_NONE;
+
+	if (r->route != NULL && r->route->action == ACT_PUBLIC)
+		return 0;
+	if ((v = http_header(r, "HTTP_ESPO_AUTHORIZATION")) != NULL)
+		s = S_ESPO;
+	else if ((v = http_header(r, "HTTP_X_API_KEY")) != NULL)
+		s = S_APIKEY;
+	else if ((v = http_header(r, "HTTP_X_HMAC_AUTHORIZATION")) != NULL)
+		s = S_HMAC;
+	else if ((v = http_header(r, "HTTP_AUTHORIZATION")) != NULL) {
+		if (strncasecmp(v, "Basic ", 6) == 0) {
+			s = S_BASIC;
+			v += 6;
+		} else if (strncasecmp(v, "Bearer ", 7) == 0) {
+			s = S_BEARER;
+			v += 7;
+		} else
+			return refuse(r, S_BASIC, "Unsupported authorization "
+			    "scheme.");
+	}
+	if (s == S_NONE) {
+		http_add_header(r, "WWW-Authenticate",
+		    "Basic realm=\"fastcrm\"");
+		return http_fail(r, FCRM_UNAUTHORIZED, "No credentials: send "
+		    "X-Api-Key or an Authorization header.");
+	}
+	if (limiter(r, 0))
+		return http_fail(r, FCRM_FORBIDDEN, "Too many failed logins "
+		    "from this address; try again later.");
+	switch (s) {
+	case S_ESPO:
+	case S_BASIC:
+		if (split_pair(r, v, &user, &pass) != 0) {
+			if (s == S_ESPO)
+				return http_fail(r, FCRM_BAD_REQUEST, "Auth: "
+				    "Bad authorization string provided.");
+			return refuse(r, s, "Bad Basic credentials.");
+		}
+		u = user_by_name(r->conf, user);
+		if (!password_ok(r, u, pass))
+			return refuse(r, s, "Wrong username or password.");
+		break;
+	case S_APIKEY:
+	case S_BEARER:
+		while (*v == ' ')
+			v++;
+		if ((u = user_by_key(r->conf, v)) == NULL)
+			return refuse(r, s, s == S_APIKEY ? "Wrong API key." :
+			    "Wrong or expired token.");
+		break;
+	case S_HMAC:
+		if (!hmac_ok(r, v, &u))
+			return refuse(r, s, "Wrong HMAC authorization.");
+		break;
+	default:
+		break;
+	}
+	set_principal(r, u);
+	return 0;
+}
+
+int
+auth_authorize(struct req *r, const struct entity *e, enum action act)
+{
+	struct conf_acl		 acl;
+	enum conf_perm		 p;
+	const char		*what;
+
+	if (act == ACT_NONE || act == ACT_PUBLIC)
+		return 0;
+	if (r->who == NULL || r->who->role == NULL)
+		return http_fail(r, FCRM_FORBIDDEN, "No role.");
+	acl = conf_role_acl(r->who->role, e->name);
+	switch (act) {
+	case ACT_CREATE:
+		if (!acl.create)
+			return http_fail(r, FCRM_FORBIDDEN, "No create access.");
+		return 0;
+	case ACT_READ:
+		p = acl.read;
+		what = "read";
+		break;
+	case ACT_EDIT:
+		p = acl.edit;
+		what = "edit";
+		break;
+	default:
+		p = acl.del;
+		what = "delete";
+		break;
+	}
+	if (p == CONF_NO)
+		return http_fail(r, FCRM_FORBIDDEN, "No %s access.", what);
+	r->own_only = p == CONF_OWN;
+	return 0;
+}
+
+int
+auth_h_app_user(struct req *r)
+{
+	struct json	*o, *u;
+	struct arena	*a = r->arena;
+
+	o = json_obj(a);
+	u = json_obj(a);
+	json_set(a, u, "id", json_str(a, r->who->id));
+	json_set(a, u, "userName", json_str(a, r->who->name));
+	json_set(a, u, "name", json_str(a, r->who->name));
+	json_set(a, u, "type", json_str(a, r->who->type));
+	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));
+	json_set(a, o, "user", u);
+	json_write(&r->out, o);
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * Internal to the record engine (app/entity): shared between record.c,
+ * list.c and handlers.c, not part of its interface.
+ */
+#ifndef FASTCRM_ENGINE_H
+#define FASTCRM_ENGINE_H
+
+#include "fastcrm/entity.h"
+#include "fastcrm/store.h"
+
+struct req;
+
+int	 engine_convert(struct arena *, const struct field *,
+	    const struct json *, struct json **, const char **);
+size_t	 engine_index_keys(struct arena *, const struct entity *, size_t,
+	    const struct json *, const char ***);
+char	*engine_order_key(struct arena *, const struct field *,
+	    const struct json *, const char *, size_t *);
+int	 engine_begin(struct req *, int, struct store_txn ***);
+int	 engine_commit(struct req *, struct store_txn **);
+int	 engine_index_ids(struct arena *, struct store_txn *, int,
+	    const char *, const char ***, size_t *);
+
+#endif

@@ -1,0 +1,251 @@
+/*
+ * The entity set: the resource modules' tables plus the configuration's
+ * custom fields, merged once at start and on reload, then only read.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/store.h"
+
+static const struct entity_def *const defs[] = {
+	&contacts_def, &companies_def, &cases_def, &users_def, &calls_def,
+	&tasks_def, &notes_def, &attachments_def,
+};
+#define NDEFS	(sizeof(defs) / sizeof(defs[0]))
+
+static struct entity	 ents[NDEFS];
+static char		**dbnames;
+
+static void
+entity_clear(void)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < NDEFS; i++) {
+		for (j = 0; j < ents[i].nfields; j++)
+			if (ents[i].fields[j].flags & F_CUSTOM)
+				free((char *)ents[i].fields[j].name);
+		free(ents[i].fields);
+		free(ents[i].db_ix);
+		free(ents[i].db_ox);
+	}
+	memset(ents, 0, sizeof(ents));
+	if (dbnames != NULL) {
+		for (i = 0; dbnames[i] != NULL; i++)
+			free(dbnames[i]);
+		free(dbnames);
+		dbnames = NULL;
+	}
+}
+
+static enum ftype
+custom_type(enum conf_ftype t)
+{
+	switch (t) {
+	case CONF_FT_TEXT:
+		return FT_TEXT;
+	case CONF_FT_INT:
+		return FT_INT;
+	case CONF_FT_BOOL:
+		return FT_BOOL;
+	case CONF_FT_ENUM:
+		return FT_ENUM;
+	case CONF_FT_DATETIME:
+		return FT_DATETIME;
+	default:
+		return FT_VARCHAR;
+	}
+}
+
+static void
+add_dbname(size_t *n, char *name)
+{
+	dbnames = realloc(dbnames, (*n + 2) * sizeof(*dbnames));
+	if (dbnames == NULL)
+		abort();
+	dbnames[(*n)++] = name;
+	dbnames[*n] = NULL;
+}
+
+static char *
+xprintf(const char *e, const char *prefix, const char *attr)
+{
+	char	*s;
+
+	if (asprintf(&s, "%s.%s.%s", prefix, e, attr) == -1)
+		abort();
+	return s;
+}
+
+int
+entity_init(const struct conf *conf, const char **why)
+{
+	struct entity		*e;
+	const struct entity_def	*d;
+	const struct conf_field	*cf;
+	struct field		*f;
+	size_t			 i, j, nb, nc, ndb = 0;
+	char			*s;
+
+	*why = NULL;
+	entity_clear();
+	for (i = 0; i < NDEFS; i++) {
+		d = defs[i];
+		e = &ents[i];
+		for (nb = 0; d->fields[nb].name != NULL; nb++)
+			continue;
+		nc = 0;
+		for (j = 0; conf != NULL && j < conf->nfields; j++)
+			if (strcmp(conf->fields[j].entity, d->name) == 0)
+				nc++;
+		e->fields = calloc(nb + nc + 1, sizeof(*e->fields));
+		if (e->fields == NULL)
+			abort();
+		memcpy(e->fields, d->fields, nb * sizeof(*e->fields));
+		e->nfields = nb;
+		for (j = 0; conf != NULL && j < conf->nfields; j++) {
+			cf = &conf->fields[j];
+			if (strcmp(cf->entity, d->name) != 0)
+				continue;
+			if (entity_field(e, cf->name) != NULL) {
+				*why = "a custom field has the name of a "
+				    "built-in attribute";
+				return -1;
+			}
+			f = &e->fields[e->nfields++];
+			if ((f->name = strdup(cf->name)) == NULL)
+				abort();
+			f->type = custom_type(cf->type);
+			f->flags = F_CUSTOM;
+			if (cf->required)
+				f->flags |= F_REQUIRED;
+			if (cf->indexed || cf->unique)
+				f->flags |= F_INDEXED;
+			if (cf->unique)
+				f->flags |= F_UNIQUE;
+			if (cf->return_existing)
+				f->flags |= F_RETURN;
+			f->options = (const char *const *)cf->options;
+			f->max_length = cf->max_length;
+			f->def = cf->def;
+		}
+		e->name = d->name;
+		e->module = d->module;
+		e->links = d->links;
+		for (e->nlinks = 0; d->links[e->nlinks].name != NULL;
+		    e->nlinks++)
+			continue;
+		e->hooks = d->hooks;
+		e->has_assignee = d->has_assignee;
+		e->order_by = d->order_by;
+		e->order_desc = d->order_desc;
+		e->dup_attrs = d->dup_attrs;
+		e->counter = d->counter;
+		e->db_ix = calloc(e->nfields, sizeof(int));
+		e->db_ox = calloc(e->nfields, sizeof(int));
+		if (e->db_ix == NULL || e->db_ox == NULL)
+			abort();
+		if (asprintf(&s, "rec.%s", e->name) == -1)
+			abort();
+		add_dbname(&ndb, s);
+		for (j = 0; j < e->nfields; j++) {
+			e->db_ix[j] = e->db_ox[j] = -1;
+			if (e->fields[j].flags & F_INDEXED)
+				add_dbname(&ndb, xprintf(e->name, "ix",
+				    e->fields[j].name));
+			if (e->fields[j].flags & F_ORDERED)
+				add_dbname(&ndb, xprintf(e->name, "ox",
+				    e->fields[j].name));
+		}
+	}
+	add_dbname(&ndb, strdup("counters"));
+	add_dbname(&ndb, strdup("meta"));
+	add_dbname(&ndb, strdup("sessions"));
+	add_dbname(&ndb, strdup("tokens"));
+	add_dbname(&ndb, strdup("authfail"));
+	return 0;
+}
+
+const char *const *
+entity_db_names(void)
+{
+	return (const char *const *)dbnames;
+}
+
+int
+entity_open_dbs(const struct store *st)
+{
+	struct entity	*e;
+	size_t		 i, j;
+	char		 name[256];
+
+	for (i = 0; i < NDEFS; i++) {
+		e = &ents[i];
+		snprintf(name, sizeof(name), "rec.%s", e->name);
+		if ((e->db_rec = store_db(st, name)) < 0)
+			return -1;
+		for (j = 0; j < e->nfields; j++) {
+			if (e->fields[j].flags & F_INDEXED) {
+				snprintf(name, sizeof(name), "ix.%s.%s",
+				    e->name, e->fields[j].name);
+				if ((e->db_ix[j] = store_db(st, name)) < 0)
+					return -1;
+			}
+			if (e->fields[j].flags & F_ORDERED) {
+				snprintf(name, sizeof(name), "ox.%s.%s",
+				    e->name, e->fields[j].name);
+				if ((e->db_ox[j] = store_db(st, name)) < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+const struct entity *
+entity_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < NDEFS; i++)
+		if (ents[i].name != NULL && strcmp(ents[i].name, name) == 0)
+			return &ents[i];
+	return NULL;
+}
+
+const struct field *
+entity_field(const struct entity *e, const char *attr)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->nfields; i++)
+		if (strcmp(e->fields[i].name, attr) == 0)
+			return &e->fields[i];
+	return NULL;
+}
+
+const struct link *
+entity_link(const struct entity *e, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < e->nlinks; i++)
+		if (strcmp(e->links[i].name, name) == 0)
+			return &e->links[i];
+	return NULL;
+}
+
+size_t
+entity_count(void)
+{
+	return NDEFS;
+}
+
+const struct entity *
+entity_at(size_t i)
+{
+	return i < NDEFS ? &ents[i] : NULL;
+}

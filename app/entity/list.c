@@ -1,0 +1,600 @@
+/*
+ * Lists: EspoCRM's list parameters, answered from an index when a filter
+ * names an indexed attribute, from an ordered index when the order allows,
+ * and by a scan only otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
+#include "fastcrm/store.h"
+#include "fastcrm/util.h"
+#include "engine.h"
+#include "where.h"
+
+#define LIST_MAX_SIZE	200
+#define LIST_MAX_SCAN	100000
+
+struct row {
+	const char	*id;
+	struct json	*rec;		/* parsed, or NULL */
+	struct store_val raw;		/* stored bytes, valid in the txn */
+};
+
+struct lq {
+	struct req		*r;
+	struct store_txn	*t;
+	const struct entity	*e;
+	struct wnode		*where;
+	const struct field	*order;
+	int			 desc;
+	size_t			 offset, max;
+	int			 no_total;
+	const char		**select;
+	size_t			 nselect;
+	const char		*parent_type;	/* related via parentId */
+	/* results */
+	struct row		*rows;
+	size_t			 nrows, cap;
+	long long		 total;
+	int			 more;
+	int			 err;
+};
+
+static void
+push_row(struct lq *q, const struct row *row)
+{
+	struct row	*n;
+
+	if (q->nrows == q->cap) {
+		q->cap = q->cap == 0 ? 32 : q->cap * 2;
+		n = arena_alloc(q->r->arena, q->cap * sizeof(*n));
+		if (q->nrows > 0)
+			memcpy(n, q->rows, q->nrows * sizeof(*n));
+		q->rows = n;
+	}
+	q->rows[q->nrows++] = *row;
+}
+
+/* Loads a candidate and checks the filters; 1 when it matches. */
+static int
+candidate(struct lq *q, const char *id, struct row *row)
+{
+	const char	*why, *pt;
+	int		 rc;
+
+	memset(row, 0, sizeof(*row));
+	row->id = id;
+	rc = store_get(q->t, q->e->db_rec, id, strlen(id), &row->raw);
+	if (rc == FCRM_NOT_FOUND)
+		return 0;
+	if (rc != 0) {
+		q->err = rc;
+		return 0;
+	}
+	if (q->where == NULL && q->parent_type == NULL)
+		return 1;
+	if (json_parse(q->r->arena, row->raw.p, row->raw.len, &row->rec,
+	    &why) != 0) {
+		q->err = FCRM_STORE;
+		return 0;
+	}
+	if (json_truthy(json_get(row->rec, "deleted")))
+		return 0;
+	if (q->parent_type != NULL && ((pt = json_gets(row->rec,
+	    "parentType")) == NULL || strcmp(pt, q->parent_type) != 0))
+		return 0;
+	return where_eval(q->r, q->t, q->e, q->where, row->rec);
+}
+
+static int
+ordered_step(void *arg, struct store_val k, struct store_val v)
+{
+	struct lq	*q = arg;
+	struct row	 row;
+	char		*id;
+
+	(void)k;
+	id = arena_strndup(q->r->arena, v.p, v.len);
+	if (!candidate(q, id, &row))
+		return q->err != 0 ? q->err : 0;
+	q->total++;
+	if ((size_t)q->total > q->offset &&
+	    (size_t)q->total <= q->offset + q->max)
+		push_row(q, &row);
+	if ((size_t)q->total > q->offset + q->max) {
+		q->more = 1;
+		if (q->no_total)
+			return -1;
+	}
+	if (q->total > LIST_MAX_SCAN)
+		return -1;
+	return 0;
+}
+
+/* Typed comparison of the order attribute, nulls first, ties by id. */
+static struct lq *sort_q;
+
+static const char *
+sort_text(const struct row *row, const struct field *f)
+{
+	const struct json	*v;
+
+	v = json_get(row->rec, f->name);
+	if (v == NULL || (v->type != JSON_STRING && v->type != JSON_NUMBER))
+		return NULL;
+	return v->s;
+}
+
+static int
+row_cmp(const void *pa, const void *pb)
+{
+	const struct row	*a = pa, *b = pb;
+	const struct field	*f = sort_q->order;
+	const char		*x, *y;
+	double			 dx, dy;
+	int			 c;
+
+	x = sort_text(a, f);
+	y = sort_text(b, f);
+	if (x == NULL || y == NULL)
+		c = (x == NULL) - (y == NULL) == 0 ? 0 :
+		    x == NULL ? -1 : 1;
+	else if (f->type == FT_INT || f->type == FT_FLOAT) {
+		dx = strtod(x, NULL);
+		dy = strtod(y, NULL);
+		c = dx < dy ? -1 : dx > dy;
+	} else
+		c = strcasecmp(x, y);
+	if (c == 0)
+		c = strcmp(a->id, b->id);
+	return sort_q->desc ? -c : c;
+}
+
+/* Filters, sorts and slices a set of candidate ids. */
+static int
+run_ids(struct lq *q, const char **ids, size_t n)
+{
+	struct row	*all, row;
+	size_t		 i, j, na = 0;
+	const char	*why;
+
+	all = arena_alloc(q->r->arena, (n + 1) * sizeof(*all));
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(ids[j], ids[i]) == 0)
+				break;
+		if (j < i)
+			continue;
+		if (!candidate(q, ids[i], &row)) {
+			if (q->err != 0)
+				return q->err;
+			continue;
+		}
+		if (row.rec == NULL && json_parse(q->r->arena, row.raw.p,
+		    row.raw.len, &row.rec, &why) != 0)
+			return FCRM_STORE;
+		if (json_truthy(json_get(row.rec, "deleted")))
+			continue;
+		all[na++] = row;
+	}
+	sort_q = q;
+	qsort(all, na, sizeof(*all), row_cmp);
+	q->total = (long long)na;
+	q->more = na > q->offset + q->max;
+	for (i = q->offset; i < na && i < q->offset + q->max; i++)
+		push_row(q, &all[i]);
+	return 0;
+}
+
+/* An equality on an indexed attribute among the top-level filters. */
+static int
+index_candidates(struct lq *q, const char ***ids, size_t *n, int *found)
+{
+	const struct wnode	*w, *k;
+	const char		**got, **acc;
+	size_t			  i, j, ngot, fi;
+	int			  rc;
+
+	*ids = NULL;
+	*n = 0;
+	*found = 0;
+	if ((w = q->where) == NULL || w->type != W_AND)
+		return 0;
+	for (i = 0; i < w->nkids; i++) {
+		k = w->kids[i];
+		if ((k->type != W_EQUALS && k->type != W_IN) || k->f == NULL)
+			continue;
+		fi = (size_t)(k->f - q->e->fields);
+		if (q->e->db_ix[fi] < 0)
+			continue;
+		acc = arena_alloc(q->r->arena, sizeof(*acc));
+		*n = 0;
+		for (j = 0; j < k->nvals; j++) {
+			if (*k->vals[j] == '\0')
+				continue;
+			rc = engine_index_ids(q->r->arena, q->t,
+			    q->e->db_ix[fi], k->vals[j], &got, &ngot);
+			if (rc != 0)
+				return rc;
+			if (ngot == 0)
+				continue;
+			{
+				const char **m = arena_alloc(q->r->arena,
+				    (*n + ngot) * sizeof(*m));
+
+				if (*n > 0)
+					memcpy(m, acc, *n * sizeof(*m));
+				memcpy(m + *n, got, ngot * sizeof(*m));
+				acc = m;
+				*n += ngot;
+			}
+		}
+		*ids = acc;
+		*found = 1;
+		return 0;
+	}
+	return 0;
+}
+
+static int
+scan_all(void *arg, struct store_val k, struct store_val v)
+{
+	struct lq	*q = arg;
+	struct row	 row;
+	const char	*why;
+
+	(void)k;
+	if (!candidate(q, arena_strndup(q->r->arena, v.p, v.len), &row))
+		return q->err != 0 ? q->err : 0;
+	if (row.rec == NULL && json_parse(q->r->arena, row.raw.p, row.raw.len,
+	    &row.rec, &why) != 0)
+		return FCRM_STORE;
+	push_row(q, &row);
+	return q->nrows >= LIST_MAX_SCAN ? -1 : 0;
+}
+
+static int
+run_scan(struct lq *q)
+{
+	size_t		 fi, i, n;
+	struct row	*all;
+	int		 rc;
+
+	fi = (size_t)(q->order - q->e->fields);
+	if (q->e->db_ox[fi] >= 0) {
+		/* Walk the ordered index: no sort, early stop. */
+		if (q->where == NULL && q->parent_type == NULL) {
+			int	 asked = q->no_total;
+
+			if ((rc = store_count(q->t, q->e->db_ox[fi], &n)) != 0)
+				return rc;
+			q->no_total = 1;
+			rc = store_iter(q->t, q->e->db_ox[fi], q->desc ? -1 : 1,
+			    NULL, 0, ordered_step, q);
+			q->no_total = asked;
+			q->total = (long long)n;
+			q->more = n > q->offset + q->max;
+			return rc;
+		}
+		return store_iter(q->t, q->e->db_ox[fi], q->desc ? -1 : 1,
+		    NULL, 0, ordered_step, q);
+	}
+	/* Any other order: filter everything, then sort. */
+	fi = (size_t)(entity_field(q->e, "createdAt") - q->e->fields);
+	if ((rc = store_iter(q->t, q->e->db_ox[fi], 1, NULL, 0, scan_all,
+	    q)) != 0)
+		return rc;
+	all = q->rows;
+	n = q->nrows;
+	sort_q = q;
+	qsort(all, n, sizeof(*all), row_cmp);
+	q->rows = NULL;
+	q->nrows = q->cap = 0;
+	q->total = (long long)n;
+	q->more = n > q->offset + q->max;
+	for (i = q->offset; i < n && i < q->offset + q->max; i++)
+		push_row(q, &all[i]);
+	return 0;
+}
+
+/* Reads a non-negative integer parameter. */
+static int
+param_uint(struct req *r, const struct json *p, const char *name,
+    size_t def, size_t *out)
+{
+	const struct json	*v;
+	const char		*s;
+	char			*end;
+	unsigned long long	 n;
+
+	*out = def;
+	if ((v = json_get(p, name)) == NULL || v->type == JSON_NULL)
+		return 0;
+	if (v->type != JSON_STRING && v->type != JSON_NUMBER)
+		return http_fail(r, FCRM_BAD_REQUEST, "Parameter '%s' must be "
+		    "a number.", name);
+	s = v->s;
+	if (*s == '\0')
+		return 0;
+	n = strtoull(s, &end, 10);
+	if (*end != '\0' || *s == '-' || n > 1000000000ULL)
+		return http_fail(r, FCRM_BAD_REQUEST, "Parameter '%s' must be "
+		    "a non-negative number.", name);
+	*out = (size_t)n;
+	return 0;
+}
+
+/* The parameters: searchParams JSON replaces the query's. */
+static int
+list_params(struct req *r, struct json **out)
+{
+	const char	*sp, *why;
+	struct json	*p;
+
+	*out = r->params;
+	if ((sp = json_gets(r->params, "searchParams")) == NULL)
+		return 0;
+	if (json_parse(r->arena, sp, strlen(sp), &p, &why) != 0)
+		return http_fail(r, FCRM_BAD_REQUEST, "searchParams: %s", why);
+	if (p->type != JSON_OBJECT)
+		return http_fail(r, FCRM_BAD_REQUEST, "searchParams must be a "
+		    "JSON object.");
+	*out = p;
+	return 0;
+}
+
+static int
+prepare(struct req *r, const struct entity *e, struct lq *q)
+{
+	struct json		*p, *sel;
+	const char		*ob, *ord, *asc, *tf, *pf, *hdr;
+	struct wnode		*w;
+	char			*s, *tok, *save;
+	size_t			 i;
+	int			 rc;
+
+	memset(q, 0, sizeof(*q));
+	q->r = r;
+	q->e = e;
+	if ((rc = list_params(r, &p)) != 0)
+		return rc;
+	if ((rc = param_uint(r, p, "maxSize", LIST_MAX_SIZE, &q->max)) != 0)
+		return rc;
+	if (q->max > LIST_MAX_SIZE)
+		return http_fail(r, FCRM_FORBIDDEN, "Max size should not exceed "
+		    "%d. Use offset and limit.", LIST_MAX_SIZE);
+	if ((rc = param_uint(r, p, "offset", 0, &q->offset)) != 0)
+		return rc;
+	if ((rc = where_build(r, e, json_get(p, "where"), &q->where)) != 0)
+		return rc;
+	ob = json_gets(p, "orderBy");
+	if (ob == NULL || *ob == '\0')
+		ob = json_gets(p, "sortBy");
+	q->desc = e->order_desc;
+	if (ob == NULL || *ob == '\0')
+		ob = e->order_by;
+	else
+		q->desc = 0;
+	if ((q->order = entity_field(e, ob)) == NULL ||
+	    (q->order->flags & F_SECRET))
+		return http_fail(r, FCRM_BAD_REQUEST, "Not existing attribute "
+		    "'%.64s' in orderBy.", ob);
+	if ((ord = json_gets(p, "order")) != NULL && *ord != '\0') {
+		if (strcasecmp(ord, "desc") == 0)
+			q->desc = 1;
+		else if (strcasecmp(ord, "asc") == 0)
+			q->desc = 0;
+		else
+			return http_fail(r, FCRM_BAD_REQUEST, "Parameter "
+			    "'order' must be asc or desc.");
+	} else if ((asc = json_gets(p, "asc")) != NULL && *asc != '\0')
+		q->desc = strcmp(asc, "false") == 0 || strcmp(asc, "0") == 0;
+	else if (json_get(p, "asc") != NULL &&
+	    json_get(p, "asc")->type == JSON_BOOL)
+		q->desc = !json_get(p, "asc")->b;
+	sel = json_get(p, "select");
+	if (sel != NULL && sel->type == JSON_STRING && sel->len > 0) {
+		s = arena_strdup(r->arena, sel->s);
+		q->select = arena_calloc(r->arena, sel->len + 2,
+		    sizeof(*q->select));
+		for (tok = strtok_r(s, ",", &save); tok != NULL;
+		    tok = strtok_r(NULL, ",", &save))
+			q->select[q->nselect++] = tok;
+	} else if ((sel = where_as_list(r->arena, sel)) != NULL) {
+		q->select = arena_calloc(r->arena, sel->n + 1,
+		    sizeof(*q->select));
+		for (i = 0; i < sel->n; i++)
+			if (sel->v[i]->type == JSON_STRING)
+				q->select[q->nselect++] = sel->v[i]->s;
+	}
+	tf = json_gets(p, "textFilter");
+	if (tf == NULL || *tf == '\0')
+		tf = json_gets(p, "q");
+	if (tf != NULL && *tf != '\0')
+		q->where = where_and(r, q->where, where_text_filter(r, e, tf));
+	if ((pf = json_gets(p, "primaryFilter")) != NULL && *pf != '\0') {
+		struct json	*items, *it, *vals;
+
+		if (strcmp(e->name, "Case") != 0 || (strcmp(pf, "open") != 0 &&
+		    strcmp(pf, "closed") != 0))
+			return http_fail(r, FCRM_BAD_REQUEST, "Unknown "
+			    "primaryFilter '%.64s'.", pf);
+		items = json_arr(r->arena);
+		it = json_obj(r->arena);
+		vals = json_arr(r->arena);
+		json_push(r->arena, vals, json_str(r->arena, "Closed"));
+		json_push(r->arena, vals, json_str(r->arena, "Rejected"));
+		json_push(r->arena, vals, json_str(r->arena, "Duplicate"));
+		json_set(r->arena, it, "type", json_str(r->arena,
+		    strcmp(pf, "open") == 0 ? "notIn" : "in"));
+		json_set(r->arena, it, "attribute", json_str(r->arena,
+		    "status"));
+		json_set(r->arena, it, "value", vals);
+		json_push(r->arena, items, it);
+		if ((rc = where_build(r, e, items, &w)) != 0)
+			return rc;
+		q->where = where_and(r, q->where, w);
+	}
+	if (r->own_only) {
+		w = arena_calloc(r->arena, 1, sizeof(*w));
+		w->type = W_OWN;
+		q->where = where_and(r, q->where, w);
+	}
+	if (q->where != NULL && q->where->type != W_AND) {
+		w = arena_calloc(r->arena, 1, sizeof(*w));
+		w->type = W_AND;
+		w->kids = arena_calloc(r->arena, 1, sizeof(*w->kids));
+		w->kids[0] = q->where;
+		w->nkids = 1;
+		q->where = w;
+	}
+	hdr = http_header(r, "HTTP_X_NO_TOTAL");
+	q->no_total = hdr != NULL && (strcasecmp(hdr, "true") == 0 ||
+	    strcmp(hdr, "1") == 0);
+	return 0;
+}
+
+/* {"total":N,"list":[...]} */
+static void
+render(struct lq *q)
+{
+	struct buf	*b = &q->r->out;
+	const char	*why;
+	struct json	*rec, *o, *v;
+	size_t		 i, j;
+	long long	 total;
+
+	total = q->total;
+	if (q->no_total)
+		total = q->more ? -1 : -2;
+	b->len = 0;
+	buf_printf(b, "{\"total\":%lld,\"list\":[", total);
+	for (i = 0; i < q->nrows; i++) {
+		if (i > 0)
+			buf_addc(b, ',');
+		if (q->nselect == 0) {
+			buf_add(b, q->rows[i].raw.p, q->rows[i].raw.len);
+			continue;
+		}
+		rec = q->rows[i].rec;
+		if (rec == NULL && json_parse(q->r->arena, q->rows[i].raw.p,
+		    q->rows[i].raw.len, &rec, &why) != 0)
+			rec = json_obj(q->r->arena);
+		o = json_obj(q->r->arena);
+		json_set(q->r->arena, o, "id", json_get(rec, "id"));
+		for (j = 0; j < q->nselect; j++) {
+			const struct field *f = entity_field(q->e,
+			    q->select[j]);
+
+			if (f == NULL || (f->flags & F_SECRET))
+				continue;
+			v = json_get(rec, q->select[j]);
+			json_set(q->r->arena, o, q->select[j],
+			    v != NULL ? v : json_null(q->r->arena));
+		}
+		json_write(b, o);
+	}
+	buf_add(b, "]}", 2);
+}
+
+static int
+list_fail(struct req *r, int rc)
+{
+	if (r->reason != NULL)
+		return rc;
+	return http_fail(r, rc, "%s", error_reason(rc));
+}
+
+int
+entity_list(struct req *r, const struct entity *e)
+{
+	struct store_txn	**t;
+	struct lq		  q;
+	const char		**ids;
+	size_t			  n;
+	int			  rc, found;
+
+	if ((rc = prepare(r, e, &q)) != 0)
+		return rc;
+	if ((rc = engine_begin(r, 0, &t)) != 0)
+		return rc;
+	q.t = *t;
+	if ((rc = index_candidates(&q, &ids, &n, &found)) != 0)
+		return list_fail(r, rc);
+	if (found)
+		rc = run_ids(&q, ids, n);
+	else
+		rc = run_scan(&q);
+	if (rc == 0)
+		rc = q.err;
+	if (rc != 0)
+		return list_fail(r, rc);
+	render(&q);
+	return 0;
+}
+
+int
+entity_list_related(struct req *r, const struct entity *e, const char *id,
+    const struct link *l)
+{
+	struct store_txn	**t;
+	const struct entity	 *fe;
+	const struct field	 *ff;
+	struct json		 *self, *v;
+	struct lq		  q;
+	const char		**ids;
+	size_t			  n = 0, i;
+	int			  rc;
+
+	if ((fe = entity_find(l->foreign)) == NULL)
+		return http_fail(r, FCRM_NOT_FOUND, "Link '%s' not found.",
+		    l->name);
+	if ((rc = prepare(r, fe, &q)) != 0)
+		return rc;
+	if ((rc = engine_begin(r, 0, &t)) != 0)
+		return rc;
+	q.t = *t;
+	rc = entity_load(r, *t, e, id, &self, NULL);
+	if (rc == FCRM_NOT_FOUND)
+		return http_fail(r, rc, "Record %s '%.64s' not found.",
+		    e->name, id);
+	if (rc != 0)
+		return list_fail(r, rc);
+	if (l->kind == LINK_SELF_MULTI) {
+		v = json_get(self, l->attr);
+		ids = arena_calloc(r->arena, v != NULL ? v->n + 1 : 1,
+		    sizeof(*ids));
+		for (i = 0; v != NULL && v->type == JSON_ARRAY && i < v->n; i++)
+			if (v->v[i]->type == JSON_STRING)
+				ids[n++] = v->v[i]->s;
+	} else {
+		ff = entity_field(fe, l->attr);
+		if (ff == NULL)
+			return http_fail(r, FCRM_NOT_FOUND, "Link '%s' not "
+			    "found.", l->name);
+		if (ff->type == FT_PARENT)
+			q.parent_type = e->name;
+		rc = engine_index_ids(r->arena, *t,
+		    fe->db_ix[ff - fe->fields], id, &ids, &n);
+		if (rc != 0)
+			return list_fail(r, rc);
+	}
+	if ((rc = run_ids(&q, ids, n)) != 0 || (rc = q.err) != 0)
+		return list_fail(r, rc);
+	render(&q);
+	return 0;
+}
+
+int
+entity_stream(struct req *r, const struct entity *e, const char *id)
+{
+	static const struct link	 stream = {
+		"stream", "Note", LINK_FOREIGN, "parentId", NULL
+	};
+
+	return entity_list_related(r, e, id, &stream);
+}

@@ -1,0 +1,741 @@
+/*
+ * EspoCRM's where clauses: built once per request into a checked tree,
+ * then evaluated against each candidate record.  String comparisons are
+ * case-insensitive; phone numbers compare by digits.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
+#include "fastcrm/store.h"
+#include "fastcrm/util.h"
+#include "where.h"
+
+#define WHERE_MAX_ITEMS	500
+
+enum wval {
+	V_ONE,		/* a scalar value */
+	V_LIST,		/* a list of scalars */
+	V_NONE,		/* no value */
+	V_ITEMS,	/* nested items */
+	V_DAYS,		/* a number of days */
+	V_PAIR,		/* [from, to] */
+	V_LINK,		/* ids, attribute is a link */
+};
+
+static const struct {
+	const char	*name;
+	enum wtype	 type;
+	enum wval	 val;
+} wtypes[] = {
+	{ "equals", W_EQUALS, V_ONE },
+	{ "notEquals", W_NOT_EQUALS, V_ONE },
+	{ "like", W_LIKE, V_ONE },
+	{ "notLike", W_NOT_LIKE, V_ONE },
+	{ "contains", W_CONTAINS, V_ONE },
+	{ "notContains", W_NOT_CONTAINS, V_ONE },
+	{ "startsWith", W_STARTS_WITH, V_ONE },
+	{ "endsWith", W_ENDS_WITH, V_ONE },
+	{ "in", W_IN, V_LIST },
+	{ "notIn", W_NOT_IN, V_LIST },
+	{ "isNull", W_IS_NULL, V_NONE },
+	{ "isNotNull", W_IS_NOT_NULL, V_NONE },
+	{ "isTrue", W_IS_TRUE, V_NONE },
+	{ "isFalse", W_IS_FALSE, V_NONE },
+	{ "greaterThan", W_GT, V_ONE },
+	{ "lessThan", W_LT, V_ONE },
+	{ "greaterThanOrEquals", W_GTE, V_ONE },
+	{ "lessThanOrEquals", W_LTE, V_ONE },
+	{ "between", W_BETWEEN, V_PAIR },
+	{ "and", W_AND, V_ITEMS },
+	{ "or", W_OR, V_ITEMS },
+	{ "today", W_TODAY, V_NONE },
+	{ "past", W_PAST, V_NONE },
+	{ "future", W_FUTURE, V_NONE },
+	{ "lastSevenDays", W_LAST_SEVEN_DAYS, V_NONE },
+	{ "lastXDays", W_LAST_X_DAYS, V_DAYS },
+	{ "nextXDays", W_NEXT_X_DAYS, V_DAYS },
+	{ "olderThanXDays", W_OLDER_THAN_X_DAYS, V_DAYS },
+	{ "afterXDays", W_AFTER_X_DAYS, V_DAYS },
+	{ "currentMonth", W_CURRENT_MONTH, V_NONE },
+	{ "lastMonth", W_LAST_MONTH, V_NONE },
+	{ "currentYear", W_CURRENT_YEAR, V_NONE },
+	{ "linkedWith", W_LINKED_WITH, V_LINK },
+	{ "notLinkedWith", W_NOT_LINKED_WITH, V_LINK },
+};
+
+struct json *
+where_as_list(struct arena *a, const struct json *v)
+{
+	struct json	*out;
+	size_t		 i, j, want;
+	char		*end;
+	long		 k;
+
+	if (v == NULL)
+		return NULL;
+	if (v->type == JSON_ARRAY)
+		return (struct json *)v;
+	if (v->type != JSON_OBJECT)
+		return NULL;
+	/* PHP arrays from a query: integer keys, taken in numeric order. */
+	for (i = 0; i < v->n; i++) {
+		k = strtol(v->keys[i], &end, 10);
+		if (*end != '\0' || end == v->keys[i] || k < 0)
+			return NULL;
+	}
+	out = json_arr(a);
+	for (want = 0; out->n < v->n && want < 100000; want++)
+		for (j = 0; j < v->n; j++)
+			if (strtol(v->keys[j], NULL, 10) == (long)want) {
+				json_push(a, out, v->v[j]);
+				break;
+			}
+	if (out->n < v->n) {
+		/* Sparse keys: fall back to the order given. */
+		out = json_arr(a);
+		for (j = 0; j < v->n; j++)
+			json_push(a, out, v->v[j]);
+	}
+	return out;
+}
+
+static const char *
+scalar(const struct json *v)
+{
+	if (v == NULL)
+		return NULL;
+	if (v->type == JSON_STRING || v->type == JSON_NUMBER)
+		return v->s;
+	if (v->type == JSON_BOOL)
+		return v->b ? "true" : "false";
+	return NULL;
+}
+
+static void
+day_bound(char out[20], long long day_offset, int end_of_day)
+{
+	long long	 now, day;
+
+	now = (long long)time(NULL);
+	day = (now / 86400 + day_offset) * 86400;
+	util_datetime_fmt(end_of_day ? day + 86399 : day, out);
+}
+
+/* The [lo, hi] datetime range of a date type; open ends are NULL. */
+static void
+date_range(struct req *r, struct wnode *n, long long days)
+{
+	char		 lo[40], hi[40], now[20];
+	struct tm	 tm;
+	time_t		 t;
+	int		 y, m;
+
+	util_now(now);
+	t = time(NULL);
+	gmtime_r(&t, &tm);
+	y = tm.tm_year + 1900;
+	m = tm.tm_mon + 1;
+	switch (n->type) {
+	case W_TODAY:
+		day_bound(lo, 0, 0);
+		day_bound(hi, 0, 1);
+		break;
+	case W_PAST:
+		n->hi = arena_strdup(r->arena, now);
+		return;
+	case W_FUTURE:
+		n->lo = arena_strdup(r->arena, now);
+		return;
+	case W_LAST_SEVEN_DAYS:
+		day_bound(lo, -7, 0);
+		memcpy(hi, now, 20);
+		break;
+	case W_LAST_X_DAYS:
+		day_bound(lo, -days, 0);
+		memcpy(hi, now, 20);
+		break;
+	case W_NEXT_X_DAYS:
+		memcpy(lo, now, 20);
+		day_bound(hi, days, 1);
+		break;
+	case W_OLDER_THAN_X_DAYS:
+		day_bound(hi, -days - 1, 1);
+		n->hi = arena_strdup(r->arena, hi);
+		return;
+	case W_AFTER_X_DAYS:
+		day_bound(lo, days + 1, 0);
+		n->lo = arena_strdup(r->arena, lo);
+		return;
+	case W_CURRENT_MONTH:
+		snprintf(lo, sizeof(lo), "%04d-%02d-01 00:00:00", y, m);
+		snprintf(hi, sizeof(hi), "%04d-%02d-31 23:59:59", y, m);
+		break;
+	case W_LAST_MONTH:
+		if (--m == 0) {
+			m = 12;
+			y--;
+		}
+		snprintf(lo, sizeof(lo), "%04d-%02d-01 00:00:00", y, m);
+		snprintf(hi, sizeof(hi), "%04d-%02d-31 23:59:59", y, m);
+		break;
+	case W_CURRENT_YEAR:
+		snprintf(lo, sizeof(lo), "%04d-01-01 00:00:00", y);
+		snprintf(hi, sizeof(hi), "%04d-12-31 23:59:59", y);
+		break;
+	default:
+		return;
+	}
+	n->lo = arena_strdup(r->arena, lo);
+	n->hi = arena_strdup(r->arena, hi);
+}
+
+/* Lower-cased comparison texts for a node's value(s). */
+static void
+node_vals(struct req *r, struct wnode *n, const struct json *list)
+{
+	const char	*s, *e164;
+	size_t		 i, k = 0;
+
+	n->vals = arena_calloc(r->arena, list->n * 2 + 1, sizeof(*n->vals));
+	for (i = 0; i < list->n; i++) {
+		if ((s = scalar(list->v[i])) == NULL)
+			continue;
+		if (n->f != NULL && n->f->type == FT_PHONE) {
+			n->vals[k++] = util_digits(r->arena, s);
+			e164 = util_phone_e164(r->arena, s,
+			    r->conf->default_country_code);
+			if (e164 != NULL)
+				n->vals[k++] = util_digits(r->arena, e164);
+		} else
+			n->vals[k++] = util_lower(r->arena, s);
+	}
+	n->nvals = k;
+}
+
+static int bad(struct req *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+bad(struct req *r, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	va_start(ap, fmt);
+	s = arena_vprintf(r->arena, fmt, ap);
+	va_end(ap);
+	return http_fail(r, FCRM_BAD_REQUEST, "%s", s);
+}
+
+static int
+build(struct req *r, const struct entity *e, const struct json *item,
+    struct wnode **out, size_t *count, int depth)
+{
+	struct wnode		*n;
+	const char		*type, *attr;
+	const struct json	*value, *list, *pair;
+	size_t			 i;
+	double			 days = 0;
+	int			 rc;
+	enum wval		 val = V_NONE;
+
+	if (++*count > WHERE_MAX_ITEMS)
+		return http_fail(r, FCRM_BAD_REQUEST, "Too many where items "
+		    "(more than %d).", WHERE_MAX_ITEMS);
+	if (depth > 10)
+		return http_fail(r, FCRM_BAD_REQUEST, "Where is nested too "
+		    "deeply.");
+	if (item == NULL || item->type != JSON_OBJECT)
+		return http_fail(r, FCRM_BAD_REQUEST, "Bad where item: not an "
+		    "object.");
+	for (i = 0; i < item->n; i++)
+		if (strcmp(item->keys[i], "type") != 0 &&
+		    strcmp(item->keys[i], "attribute") != 0 &&
+		    strcmp(item->keys[i], "field") != 0 &&
+		    strcmp(item->keys[i], "value") != 0 &&
+		    strcmp(item->keys[i], "dateTime") != 0 &&
+		    strcmp(item->keys[i], "timeZone") != 0)
+			return bad(r, "Unknown key '%.64s' in where item.",
+			    item->keys[i]);
+	if ((type = json_gets(item, "type")) == NULL)
+		return http_fail(r, FCRM_BAD_REQUEST, "Where item has no "
+		    "type.");
+	n = arena_calloc(r->arena, 1, sizeof(*n));
+	for (i = 0; i < sizeof(wtypes) / sizeof(wtypes[0]); i++)
+		if (strcmp(wtypes[i].name, type) == 0) {
+			n->type = wtypes[i].type;
+			val = wtypes[i].val;
+			break;
+		}
+	if (i == sizeof(wtypes) / sizeof(wtypes[0]))
+		return bad(r, "Unknown where type '%.64s'.", type);
+	value = json_get(item, "value");
+	n->value = value;
+	attr = json_gets(item, "attribute");
+	if (attr == NULL)
+		attr = json_gets(item, "field");
+	if (val == V_ITEMS) {
+		if ((list = where_as_list(r->arena, value)) == NULL)
+			return bad(r, "Where '%s' needs a list of items.", type);
+		n->kids = arena_calloc(r->arena, list->n + 1, sizeof(*n->kids));
+		for (i = 0; i < list->n; i++) {
+			rc = build(r, e, list->v[i], &n->kids[n->nkids],
+			    count, depth + 1);
+			if (rc != 0)
+				return rc;
+			n->nkids++;
+		}
+		*out = n;
+		return 0;
+	}
+	if (attr == NULL)
+		return bad(r, "Where '%s' needs an attribute.", type);
+	if (val == V_LINK) {
+		n->link = entity_link(e, attr);
+		if (n->link == NULL && (n->f = entity_field(e, attr)) == NULL) {
+			char	*idattr = arena_printf(r->arena, "%sId", attr);
+
+			if ((n->f = entity_field(e, idattr)) == NULL)
+				return bad(r, "Not existing attribute '%.64s' "
+				    "in where.", attr);
+		}
+		if ((list = where_as_list(r->arena, value)) == NULL) {
+			if (scalar(value) == NULL)
+				return bad(r, "Where '%s' needs an id or a "
+				    "list of ids.", type);
+			list = json_arr(r->arena);
+			json_push(r->arena, (struct json *)list,
+			    (struct json *)value);
+		}
+		n->value = list;
+		node_vals(r, n, list);
+		*out = n;
+		return 0;
+	}
+	if ((n->f = entity_field(e, attr)) == NULL ||
+	    (n->f->flags & F_SECRET))
+		return bad(r, "Not existing attribute '%.64s' in where.", attr);
+	switch (val) {
+	case V_ONE:
+		if (scalar(value) == NULL)
+			return bad(r, "Where '%s' needs a value.", type);
+		list = json_arr(r->arena);
+		json_push(r->arena, (struct json *)list, (struct json *)value);
+		node_vals(r, n, list);
+		break;
+	case V_LIST:
+		if ((list = where_as_list(r->arena, value)) == NULL) {
+			if (scalar(value) == NULL)
+				return bad(r, "Where '%s' needs a list of "
+				    "values.", type);
+			list = json_arr(r->arena);
+			json_push(r->arena, (struct json *)list,
+			    (struct json *)value);
+		}
+		node_vals(r, n, list);
+		break;
+	case V_PAIR:
+		pair = where_as_list(r->arena, value);
+		if (pair == NULL || pair->n != 2 || scalar(pair->v[0]) == NULL ||
+		    scalar(pair->v[1]) == NULL)
+			return bad(r, "Where '%s' needs two values.", type);
+		node_vals(r, n, pair);
+		break;
+	case V_DAYS:
+		if (!json_tonum(value, &days) || days < 0 || days > 100000)
+			return bad(r, "Where '%s' needs a number of days.",
+			    type);
+		date_range(r, n, (long long)days);
+		break;
+	default:
+		date_range(r, n, 0);
+		break;
+	}
+	*out = n;
+	return 0;
+}
+
+int
+where_build(struct req *r, const struct entity *e, const struct json *items,
+    struct wnode **out)
+{
+	struct json	*list;
+	struct wnode	*n;
+	size_t		 i, count = 0;
+	int		 rc;
+
+	*out = NULL;
+	if (items == NULL)
+		return 0;
+	if ((list = where_as_list(r->arena, items)) == NULL)
+		return http_fail(r, FCRM_BAD_REQUEST, "Bad where: expected a "
+		    "list of items.");
+	if (list->n == 0)
+		return 0;
+	n = arena_calloc(r->arena, 1, sizeof(*n));
+	n->type = W_AND;
+	n->kids = arena_calloc(r->arena, list->n, sizeof(*n->kids));
+	for (i = 0; i < list->n; i++) {
+		if ((rc = build(r, e, list->v[i], &n->kids[i], &count, 0)) != 0)
+			return rc;
+		n->nkids++;
+	}
+	*out = n;
+	return 0;
+}
+
+struct wnode *
+where_and(struct req *r, struct wnode *a, struct wnode *b)
+{
+	struct wnode	*n;
+
+	if (a == NULL)
+		return b;
+	if (b == NULL)
+		return a;
+	n = arena_calloc(r->arena, 1, sizeof(*n));
+	n->type = W_AND;
+	n->kids = arena_calloc(r->arena, 2, sizeof(*n->kids));
+	n->kids[0] = a;
+	n->kids[1] = b;
+	n->nkids = 2;
+	return n;
+}
+
+struct wnode *
+where_text_filter(struct req *r, const struct entity *e, const char *text)
+{
+	struct wnode	*or, *k;
+	struct json	*list;
+	const char	*digits;
+	size_t		 i, ndig;
+
+	or = arena_calloc(r->arena, 1, sizeof(*or));
+	or->type = W_OR;
+	or->kids = arena_calloc(r->arena, e->nfields + 1, sizeof(*or->kids));
+	list = json_arr(r->arena);
+	json_push(r->arena, list, json_str(r->arena, text));
+	for (i = 0; i < e->nfields; i++) {
+		if (!(e->fields[i].flags & F_TEXT))
+			continue;
+		k = arena_calloc(r->arena, 1, sizeof(*k));
+		k->type = W_STARTS_WITH;
+		k->f = &e->fields[i];
+		node_vals(r, k, list);
+		or->kids[or->nkids++] = k;
+	}
+	/* A phone-looking text also matches numbers by digits. */
+	digits = util_digits(r->arena, text);
+	ndig = strlen(digits);
+	if (ndig >= 3 && strspn(text, "0123456789+ -().") == strlen(text) &&
+	    (e->nfields > 0)) {
+		const struct field *pf = entity_field(e, "phoneNumber");
+
+		if (pf != NULL) {
+			k = arena_calloc(r->arena, 1, sizeof(*k));
+			k->type = W_PHONE_PREFIX;
+			k->f = pf;
+			node_vals(r, k, list);
+			or->kids[or->nkids++] = k;
+		}
+	}
+	return or;
+}
+
+/* The record's comparison texts for attribute f (lower-cased). */
+static size_t
+rec_texts(struct req *r, const struct field *f, const struct json *rec,
+    const char ***out)
+{
+	const struct json	*v, *data;
+	const char		**t, *s;
+	size_t			  i, n = 0;
+
+	*out = NULL;
+	if (f->type == FT_PHONE || f->type == FT_EMAIL) {
+		data = json_get(rec, f->type == FT_PHONE ? "phoneNumberData" :
+		    "emailAddressData");
+		if (data == NULL || data->type != JSON_ARRAY)
+			return 0;
+		t = arena_alloc(r->arena, (data->n + 1) * sizeof(*t));
+		for (i = 0; i < data->n; i++) {
+			s = json_gets(data->v[i], f->type == FT_PHONE ?
+			    "phoneNumber" : "emailAddress");
+			if (s != NULL)
+				t[n++] = f->type == FT_PHONE ?
+				    util_digits(r->arena, s) :
+				    util_lower(r->arena, s);
+		}
+		*out = t;
+		return n;
+	}
+	v = json_get(rec, f->name);
+	if (v == NULL || v->type == JSON_NULL)
+		return 0;
+	if (v->type == JSON_ARRAY) {
+		t = arena_alloc(r->arena, (v->n + 1) * sizeof(*t));
+		for (i = 0; i < v->n; i++)
+			if ((s = scalar(v->v[i])) != NULL)
+				t[n++] = util_lower(r->arena, s);
+		*out = t;
+		return n;
+	}
+	if ((s = scalar(v)) == NULL)
+		return 0;
+	t = arena_alloc(r->arena, sizeof(*t));
+	t[0] = util_lower(r->arena, s);
+	*out = t;
+	return 1;
+}
+
+/* SQL LIKE with % and _, on lower-cased text. */
+static int
+like(const char *s, const char *p)
+{
+	for (; *p != '\0'; p++, s++) {
+		if (*p == '%') {
+			while (*p == '%')
+				p++;
+			if (*p == '\0')
+				return 1;
+			for (; *s != '\0'; s++)
+				if (like(s, p))
+					return 1;
+			return 0;
+		}
+		if (*s == '\0' || (*p != '_' && *p != *s))
+			return 0;
+	}
+	return *s == '\0';
+}
+
+static int
+numeric(const struct field *f)
+{
+	return f->type == FT_INT || f->type == FT_FLOAT;
+}
+
+static int
+cmp(const struct field *f, const char *a, const char *b)
+{
+	double	 x, y;
+
+	if (numeric(f)) {
+		x = strtod(a, NULL);
+		y = strtod(b, NULL);
+		return x < y ? -1 : x > y;
+	}
+	return strcmp(a, b);
+}
+
+static int
+ends_with(const char *s, const char *suf)
+{
+	size_t	 n = strlen(s), m = strlen(suf);
+
+	return n >= m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Any record text t and any node value v with test(t, v). */
+static int
+any(const struct wnode *n, const char **t, size_t nt, int op)
+{
+	size_t	 i, j;
+
+	for (i = 0; i < nt; i++)
+		for (j = 0; j < n->nvals; j++) {
+			const char *v = n->vals[j];
+
+			switch (op) {
+			case W_EQUALS:
+			case W_IN:
+				if (n->f->type == FT_INT || n->f->type ==
+				    FT_FLOAT ? cmp(n->f, t[i], v) == 0 :
+				    strcmp(t[i], v) == 0)
+					return 1;
+				break;
+			case W_LIKE:
+				if (like(t[i], v))
+					return 1;
+				break;
+			case W_CONTAINS:
+				if (strstr(t[i], v) != NULL)
+					return 1;
+				break;
+			case W_STARTS_WITH:
+			case W_PHONE_PREFIX:
+				if (strncmp(t[i], v, strlen(v)) == 0)
+					return 1;
+				break;
+			case W_ENDS_WITH:
+				if (ends_with(t[i], v))
+					return 1;
+				break;
+			case W_GT:
+				if (cmp(n->f, t[i], v) > 0)
+					return 1;
+				break;
+			case W_LT:
+				if (cmp(n->f, t[i], v) < 0)
+					return 1;
+				break;
+			case W_GTE:
+				if (cmp(n->f, t[i], v) >= 0)
+					return 1;
+				break;
+			case W_LTE:
+				if (cmp(n->f, t[i], v) <= 0)
+					return 1;
+				break;
+			}
+		}
+	return 0;
+}
+
+static int
+in_range(const struct wnode *n, const char **t, size_t nt)
+{
+	size_t	 i;
+	char	 lo[20], hi[20];
+
+	for (i = 0; i < nt; i++) {
+		if (n->f->type == FT_DATE) {
+			/* Dates compare by their day. */
+			snprintf(lo, sizeof(lo), "%.10s", n->lo != NULL ?
+			    n->lo : "");
+			snprintf(hi, sizeof(hi), "%.10s", n->hi != NULL ?
+			    n->hi : "");
+			if ((n->lo == NULL || strcmp(t[i], lo) >= 0) &&
+			    (n->hi == NULL || strcmp(t[i], hi) <= 0))
+				return 1;
+			continue;
+		}
+		if ((n->lo == NULL || strcmp(t[i], n->lo) >= 0) &&
+		    (n->hi == NULL || strcmp(t[i], n->hi) <= 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+linked(struct req *r, struct store_txn *t, const struct entity *e,
+    const struct wnode *n, const struct json *rec)
+{
+	const struct entity	*fe;
+	const struct json	*frec, *v;
+	const char		**texts, *id;
+	size_t			  i, j, nt;
+
+	if (n->f != NULL) {
+		nt = rec_texts(r, n->f, rec, &texts);
+		return any(n, texts, nt, W_IN);
+	}
+	if (n->link->kind == LINK_SELF_MULTI) {
+		v = json_get(rec, n->link->attr);
+		for (i = 0; v != NULL && v->type == JSON_ARRAY && i < v->n; i++)
+			for (j = 0; j < n->nvals; j++)
+				if (strcmp(n->vals[j], v->v[i]->s) == 0)
+					return 1;
+		return 0;
+	}
+	(void)e;
+	if ((fe = entity_find(n->link->foreign)) == NULL)
+		return 0;
+	id = json_gets(rec, "id");
+	for (j = 0; j < n->nvals; j++) {
+		struct json *fr;
+
+		if (entity_load(r, t, fe, n->vals[j], &fr, NULL) != 0)
+			continue;
+		frec = fr;
+		v = json_get(frec, n->link->attr);
+		if (v == NULL)
+			continue;
+		if (v->type == JSON_STRING && strcmp(v->s, id) == 0)
+			return 1;
+		for (i = 0; v->type == JSON_ARRAY && i < v->n; i++)
+			if (v->v[i]->type == JSON_STRING &&
+			    strcmp(v->v[i]->s, id) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+int
+where_eval(struct req *r, struct store_txn *t, const struct entity *e,
+    const struct wnode *n, const struct json *rec)
+{
+	const char		**texts;
+	const struct json	*v;
+	size_t			  i, nt;
+
+	if (n == NULL)
+		return 1;
+	switch (n->type) {
+	case W_AND:
+		for (i = 0; i < n->nkids; i++)
+			if (!where_eval(r, t, e, n->kids[i], rec))
+				return 0;
+		return 1;
+	case W_OR:
+		for (i = 0; i < n->nkids; i++)
+			if (where_eval(r, t, e, n->kids[i], rec))
+				return 1;
+		return 0;
+	case W_OWN:
+		return entity_owns(r, rec);
+	case W_LINKED_WITH:
+		return linked(r, t, e, n, rec);
+	case W_NOT_LINKED_WITH:
+		return !linked(r, t, e, n, rec);
+	default:
+		break;
+	}
+	nt = rec_texts(r, n->f, rec, &texts);
+	switch (n->type) {
+	case W_EQUALS:
+	case W_IN:
+	case W_LIKE:
+	case W_CONTAINS:
+	case W_STARTS_WITH:
+	case W_ENDS_WITH:
+	case W_GT:
+	case W_LT:
+	case W_GTE:
+	case W_LTE:
+	case W_PHONE_PREFIX:
+		return any(n, texts, nt, n->type);
+	case W_NOT_EQUALS:
+	case W_NOT_IN:
+		return nt > 0 && !any(n, texts, nt, W_IN);
+	case W_NOT_LIKE:
+		return nt > 0 && !any(n, texts, nt, W_LIKE);
+	case W_NOT_CONTAINS:
+		return nt > 0 && !any(n, texts, nt, W_CONTAINS);
+	case W_IS_NULL:
+		return nt == 0 || (nt == 1 && *texts[0] == '\0');
+	case W_IS_NOT_NULL:
+		return nt > 0 && !(nt == 1 && *texts[0] == '\0');
+	case W_IS_TRUE:
+		v = json_get(rec, n->f->name);
+		return json_truthy(v);
+	case W_IS_FALSE:
+		v = json_get(rec, n->f->name);
+		return v != NULL && v->type == JSON_BOOL && !v->b;
+	case W_BETWEEN:
+		for (i = 0; i < nt; i++)
+			if (cmp(n->f, texts[i], n->vals[0]) >= 0 &&
+			    cmp(n->f, texts[i], n->vals[1]) <= 0)
+				return 1;
+		return 0;
+	default:
+		return in_range(n, texts, nt);
+	}
+}

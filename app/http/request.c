@@ -1,0 +1,201 @@
+/*
+ * The request from FastCGI parameters, and the response back: headers,
+ * errors (X-Status-Reason always), bodies.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
+#include "fastcrm/query.h"
+
+const char *
+http_header(const struct req *r, const char *name)
+{
+	size_t	 n;
+	char	**e;
+
+	if (r->env == NULL)
+		return NULL;
+	n = strlen(name);
+	for (e = r->env; *e != NULL; e++)
+		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
+}
+
+void
+http_add_header(struct req *r, const char *name, const char *value)
+{
+	buf_printf(&r->hdrs, "%s: %s\r\n", name, value);
+}
+
+int
+http_fail(struct req *r, int code, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s, *p;
+
+	va_start(ap, fmt);
+	s = arena_vprintf(r->arena, fmt, ap);
+	va_end(ap);
+	/* One line, printable: it travels in a header. */
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	r->status = error_status(code);
+	r->reason = s;
+	return code;
+}
+
+int
+http_request_parse(struct req *r)
+{
+	const char	*uri, *q, *why;
+	char		*path;
+	size_t		 n;
+
+	r->method = http_header(r, "REQUEST_METHOD");
+	if (r->method == NULL)
+		r->method = "GET";
+	uri = http_header(r, "DOCUMENT_URI");
+	if (uri == NULL) {
+		/* REQUEST_URI is not decoded: cut the query, decode. */
+		uri = http_header(r, "REQUEST_URI");
+		if (uri == NULL)
+			uri = "/";
+		n = strcspn(uri, "?");
+		path = http_urldecode(r->arena, uri, n, 0, &n);
+		if (memchr(path, '\0', n) != NULL)
+			return http_fail(r, FCRM_BAD_REQUEST, "Path contains "
+			    "a NUL byte.");
+		uri = path;
+	}
+	r->path = uri;
+	q = http_header(r, "QUERY_STRING");
+	r->query = q != NULL ? q : "";
+	r->ctype = http_header(r, "CONTENT_TYPE");
+	if (r->ctype == NULL)
+		r->ctype = "";
+	r->remote = http_header(r, "REMOTE_ADDR");
+	if (r->remote == NULL)
+		r->remote = "-";
+	if (http_query_parse(r->arena, r->query, strlen(r->query), &r->params,
+	    &why) != 0)
+		return http_fail(r, FCRM_BAD_REQUEST, "%s", why);
+	return 0;
+}
+
+/* The media type without parameters, lower-cased, in the arena. */
+static char *
+media_type(struct req *r)
+{
+	char	*t, *p;
+
+	t = arena_strndup(r->arena, r->ctype, strcspn(r->ctype, ";"));
+	for (p = t; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	while (p > t && (p[-1] == ' ' || p[-1] == '\t'))
+		*--p = '\0';
+	return t;
+}
+
+int
+http_body_object(struct req *r, struct json **out)
+{
+	const char	*why, *s;
+	char		*mt;
+	struct json	*j;
+	size_t		 i;
+
+	*out = NULL;
+	mt = media_type(r);
+	for (s = r->body, i = 0; i < r->bodylen; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+			break;
+	if (i == r->bodylen) {
+		*out = json_obj(r->arena);
+		return 0;
+	}
+	if (strcmp(mt, "application/x-www-form-urlencoded") == 0) {
+		if (http_query_parse(r->arena, r->body, r->bodylen, &j,
+		    &why) != 0)
+			return http_fail(r, FCRM_BAD_REQUEST, "Form body: %s",
+			    why);
+		*out = j;
+		return 0;
+	}
+	if (*mt != '\0' && strcmp(mt, "application/json") != 0 &&
+	    strcmp(mt, "text/json") != 0 && strcmp(mt, "text/plain") != 0)
+		return http_fail(r, FCRM_MEDIA_TYPE, "Unsupported content type "
+		    "'%.64s'; send application/json or "
+		    "application/x-www-form-urlencoded.", mt);
+	if (json_parse(r->arena, r->body, r->bodylen, &j, &why) != 0)
+		return http_fail(r, FCRM_BAD_JSON, "%s", why);
+	if (j->type != JSON_OBJECT)
+		return http_fail(r, FCRM_BAD_JSON, "Body must be a JSON "
+		    "object.");
+	*out = j;
+	return 0;
+}
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 409:
+		return "Conflict";
+	case 413:
+		return "Payload Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 429:
+		return "Too Many Requests";
+	case 507:
+		return "Insufficient Storage";
+	default:
+		return status >= 500 ? "Internal Server Error" : "Error";
+	}
+}
+
+void
+http_response(struct req *r, struct buf *out)
+{
+	struct buf	 body;
+
+	if (r->status == 0)
+		r->status = 200;
+	if (r->status >= 300 && !r->error_body) {
+		buf_init(&body, r->arena);
+		buf_printf(&body, "{\"status\":%d,\"reason\":", r->status);
+		json_write_str(&body, r->reason != NULL ? r->reason : "",
+		    r->reason != NULL ? strlen(r->reason) : 0);
+		buf_addc(&body, '}');
+		r->out = body;
+	}
+	buf_printf(out, "Status: %d %s\r\n", r->status, status_text(r->status));
+	buf_printf(out, "Content-Type: %s\r\n", r->out_type != NULL ?
+	    r->out_type : "application/json; charset=utf-8");
+	buf_printf(out, "Content-Length: %zu\r\n", r->out.len);
+	if (r->status >= 300)
+		buf_printf(out, "X-Status-Reason: %s\r\n", r->reason != NULL ?
+		    r->reason : "Error.");
+	buf_add(out, r->hdrs.p, r->hdrs.len);
+	buf_add(out, "\r\n", 2);
+	buf_add(out, r->out.p, r->out.len);
+}

@@ -1,0 +1,545 @@
+/*
+ * JSON values in an arena: yajl parses, we build the tree and write it
+ * back out.  A yajl handle is released through an arena cleanup so that no
+ * error path leaks it.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "fastcrm/json.h"
+
+struct jparse {
+	struct arena	*a;
+	struct json	*stack[JSON_MAX_DEPTH + 1];
+	size_t		 depth;
+	const char	*key;		/* pending object key */
+	struct json	*root;
+	const char	*why;
+};
+
+static struct json *
+json_new(struct arena *a, enum json_type t)
+{
+	struct json	*j;
+
+	j = arena_calloc(a, 1, sizeof(*j));
+	j->type = t;
+	return j;
+}
+
+struct json *
+json_null(struct arena *a)
+{
+	return json_new(a, JSON_NULL);
+}
+
+struct json *
+json_bool(struct arena *a, int b)
+{
+	struct json	*j;
+
+	j = json_new(a, JSON_BOOL);
+	j->b = b != 0;
+	return j;
+}
+
+struct json *
+json_strn(struct arena *a, const char *s, size_t len)
+{
+	struct json	*j;
+
+	j = json_new(a, JSON_STRING);
+	j->s = arena_strndup(a, s, len);
+	j->len = len;
+	return j;
+}
+
+struct json *
+json_str(struct arena *a, const char *s)
+{
+	return json_strn(a, s, strlen(s));
+}
+
+struct json *
+json_numtext(struct arena *a, const char *s)
+{
+	struct json	*j;
+
+	j = json_new(a, JSON_NUMBER);
+	j->s = arena_strdup(a, s);
+	j->len = strlen(s);
+	return j;
+}
+
+struct json *
+json_int(struct arena *a, long long v)
+{
+	char	 tmp[32];
+
+	snprintf(tmp, sizeof(tmp), "%lld", v);
+	return json_numtext(a, tmp);
+}
+
+struct json *
+json_num(struct arena *a, double v)
+{
+	char	 tmp[64];
+
+	if (!isfinite(v))
+		return json_null(a);
+	if (v == (double)(long long)v && fabs(v) < 1e15)
+		snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+	else
+		snprintf(tmp, sizeof(tmp), "%.17g", v);
+	return json_numtext(a, tmp);
+}
+
+struct json *
+json_arr(struct arena *a)
+{
+	return json_new(a, JSON_ARRAY);
+}
+
+struct json *
+json_obj(struct arena *a)
+{
+	return json_new(a, JSON_OBJECT);
+}
+
+static void
+json_grow(struct arena *a, struct json *c)
+{
+	size_t		  ncap;
+	struct json	**nv;
+	const char	**nk;
+
+	if (c->n < c->cap)
+		return;
+	ncap = c->cap == 0 ? 8 : c->cap * 2;
+	nv = arena_alloc(a, ncap * sizeof(*nv));
+	if (c->n > 0)
+		memcpy(nv, c->v, c->n * sizeof(*nv));
+	c->v = nv;
+	if (c->type == JSON_OBJECT) {
+		nk = arena_alloc(a, ncap * sizeof(*nk));
+		if (c->n > 0)
+			memcpy(nk, c->keys, c->n * sizeof(*nk));
+		c->keys = nk;
+	}
+	c->cap = ncap;
+}
+
+void
+json_push(struct arena *a, struct json *arr, struct json *v)
+{
+	json_grow(a, arr);
+	arr->v[arr->n++] = v;
+}
+
+void
+json_set(struct arena *a, struct json *obj, const char *key, struct json *v)
+{
+	size_t	 i;
+
+	for (i = 0; i < obj->n; i++)
+		if (strcmp(obj->keys[i], key) == 0) {
+			obj->v[i] = v;
+			return;
+		}
+	json_grow(a, obj);
+	obj->keys[obj->n] = key;
+	obj->v[obj->n++] = v;
+}
+
+void
+json_del(struct json *obj, const char *key)
+{
+	size_t	 i;
+
+	if (obj == NULL || obj->type != JSON_OBJECT)
+		return;
+	for (i = 0; i < obj->n; i++)
+		if (strcmp(obj->keys[i], key) == 0) {
+			memmove(&obj->keys[i], &obj->keys[i + 1],
+			    (obj->n - i - 1) * sizeof(*obj->keys));
+			memmove(&obj->v[i], &obj->v[i + 1],
+			    (obj->n - i - 1) * sizeof(*obj->v));
+			obj->n--;
+			return;
+		}
+}
+
+struct json *
+json_copy(struct arena *a, const struct json *j)
+{
+	struct json	*c;
+	size_t		 i;
+
+	c = json_new(a, j->type);
+	c->b = j->b;
+	if (j->s != NULL) {
+		c->s = arena_strndup(a, j->s, j->len);
+		c->len = j->len;
+	}
+	for (i = 0; i < j->n; i++) {
+		if (j->type == JSON_OBJECT)
+			json_set(a, c, arena_strdup(a, j->keys[i]),
+			    json_copy(a, j->v[i]));
+		else
+			json_push(a, c, json_copy(a, j->v[i]));
+	}
+	return c;
+}
+
+struct json *
+json_get(const struct json *obj, const char *key)
+{
+	size_t	 i;
+
+	if (obj == NULL || obj->type != JSON_OBJECT)
+		return NULL;
+	for (i = 0; i < obj->n; i++)
+		if (strcmp(obj->keys[i], key) == 0)
+			return obj->v[i];
+	return NULL;
+}
+
+const char *
+json_gets(const struct json *obj, const char *key)
+{
+	const struct json	*v;
+
+	v = json_get(obj, key);
+	if (v == NULL || v->type != JSON_STRING)
+		return NULL;
+	return v->s;
+}
+
+int
+json_truthy(const struct json *j)
+{
+	if (j == NULL)
+		return 0;
+	switch (j->type) {
+	case JSON_BOOL:
+		return j->b;
+	case JSON_NUMBER:
+		return strtod(j->s, NULL) != 0;
+	case JSON_STRING:
+		return strcmp(j->s, "true") == 0 || strcmp(j->s, "1") == 0;
+	default:
+		return 0;
+	}
+}
+
+int
+json_tonum(const struct json *j, double *out)
+{
+	char	*end;
+
+	if (j == NULL || (j->type != JSON_NUMBER && j->type != JSON_STRING))
+		return 0;
+	if (j->len == 0)
+		return 0;
+	*out = strtod(j->s, &end);
+	return *end == '\0' && isfinite(*out);
+}
+
+int
+json_equal(const struct json *x, const struct json *y)
+{
+	size_t		 i;
+	struct json	*o;
+
+	if (x == NULL || y == NULL)
+		return x == y;
+	if (x->type != y->type)
+		return 0;
+	switch (x->type) {
+	case JSON_NULL:
+		return 1;
+	case JSON_BOOL:
+		return x->b == y->b;
+	case JSON_NUMBER:
+		return strtod(x->s, NULL) == strtod(y->s, NULL);
+	case JSON_STRING:
+		return x->len == y->len && memcmp(x->s, y->s, x->len) == 0;
+	case JSON_ARRAY:
+		if (x->n != y->n)
+			return 0;
+		for (i = 0; i < x->n; i++)
+			if (!json_equal(x->v[i], y->v[i]))
+				return 0;
+		return 1;
+	case JSON_OBJECT:
+		if (x->n != y->n)
+			return 0;
+		for (i = 0; i < x->n; i++) {
+			o = json_get(y, x->keys[i]);
+			if (o == NULL || !json_equal(x->v[i], o))
+				return 0;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Parsing. */
+
+static int
+jp_add(struct jparse *p, struct json *v)
+{
+	struct json	*top;
+
+	if (p->depth == 0) {
+		p->root = v;
+		return 1;
+	}
+	top = p->stack[p->depth - 1];
+	if (top->type == JSON_ARRAY)
+		json_push(p->a, top, v);
+	else
+		json_set(p->a, top, p->key, v);
+	return 1;
+}
+
+static int
+jp_open(struct jparse *p, struct json *v)
+{
+	if (p->depth >= JSON_MAX_DEPTH) {
+		p->why = "JSON is nested too deeply.";
+		return 0;
+	}
+	jp_add(p, v);
+	p->stack[p->depth++] = v;
+	return 1;
+}
+
+static int
+jp_null(void *ctx)
+{
+	struct jparse	*p = ctx;
+
+	return jp_add(p, json_null(p->a));
+}
+
+static int
+jp_boolean(void *ctx, int b)
+{
+	struct jparse	*p = ctx;
+
+	return jp_add(p, json_bool(p->a, b));
+}
+
+static int
+jp_number(void *ctx, const char *s, size_t len)
+{
+	struct jparse	*p = ctx;
+	struct json	*j;
+
+	if (len > 64) {
+		p->why = "JSON number is too long.";
+		return 0;
+	}
+	j = json_new(p->a, JSON_NUMBER);
+	j->s = arena_strndup(p->a, s, len);
+	j->len = len;
+	return jp_add(p, j);
+}
+
+static int
+jp_string(void *ctx, const unsigned char *s, size_t len)
+{
+	struct jparse	*p = ctx;
+
+	if (memchr(s, '\0', len) != NULL) {
+		p->why = "JSON string contains a NUL character.";
+		return 0;
+	}
+	return jp_add(p, json_strn(p->a, (const char *)s, len));
+}
+
+static int
+jp_start_map(void *ctx)
+{
+	struct jparse	*p = ctx;
+
+	return jp_open(p, json_obj(p->a));
+}
+
+static int
+jp_map_key(void *ctx, const unsigned char *s, size_t len)
+{
+	struct jparse	*p = ctx;
+
+	if (memchr(s, '\0', len) != NULL) {
+		p->why = "JSON key contains a NUL character.";
+		return 0;
+	}
+	p->key = arena_strndup(p->a, (const char *)s, len);
+	return 1;
+}
+
+static int
+jp_end(void *ctx)
+{
+	struct jparse	*p = ctx;
+
+	p->depth--;
+	return 1;
+}
+
+static int
+jp_start_array(void *ctx)
+{
+	struct jparse	*p = ctx;
+
+	return jp_open(p, json_arr(p->a));
+}
+
+static const yajl_callbacks jp_callbacks = {
+	jp_null, jp_boolean, NULL, NULL, jp_number, jp_string,
+	jp_start_map, jp_map_key, jp_end, jp_start_array, jp_end
+};
+
+static void
+jp_free(void *h)
+{
+	yajl_free(h);
+}
+
+int
+json_parse(struct arena *a, const char *buf, size_t len, struct json **out,
+    const char **why)
+{
+	struct jparse	 p;
+	yajl_handle	 h;
+	yajl_status	 st;
+	unsigned char	*msg;
+	char		*m, *nl;
+
+	memset(&p, 0, sizeof(p));
+	p.a = a;
+	*out = NULL;
+	if ((h = yajl_alloc(&jp_callbacks, NULL, &p)) == NULL) {
+		*why = "Out of memory.";
+		return FCRM_BAD_JSON;
+	}
+	arena_cleanup(a, jp_free, h);
+	st = yajl_parse(h, (const unsigned char *)buf, len);
+	if (st == yajl_status_ok)
+		st = yajl_complete_parse(h);
+	if (st == yajl_status_ok && p.root != NULL) {
+		*out = p.root;
+		return FCRM_OK;
+	}
+	if (p.why != NULL) {
+		*why = p.why;
+		return FCRM_BAD_JSON;
+	}
+	if (st == yajl_status_ok) {
+		*why = "Empty JSON body.";
+		return FCRM_BAD_JSON;
+	}
+	msg = yajl_get_error(h, 0, (const unsigned char *)buf, len);
+	m = arena_printf(a, "Bad JSON: %s.", msg != NULL ?
+	    (const char *)msg : "parse error");
+	if (msg != NULL)
+		yajl_free_error(h, msg);
+	while ((nl = strchr(m, '\n')) != NULL)
+		*nl = ' ';
+	*why = m;
+	return FCRM_BAD_JSON;
+}
+
+/* Writing. */
+
+void
+json_write_str(struct buf *b, const char *s, size_t len)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	size_t			 i, run;
+	unsigned char		 c;
+
+	buf_addc(b, '"');
+	for (i = 0, run = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_add(b, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"':
+			buf_add(b, "\\\"", 2);
+			break;
+		case '\\':
+			buf_add(b, "\\\\", 2);
+			break;
+		case '\n':
+			buf_add(b, "\\n", 2);
+			break;
+		case '\r':
+			buf_add(b, "\\r", 2);
+			break;
+		case '\t':
+			buf_add(b, "\\t", 2);
+			break;
+		default:
+			buf_add(b, "\\u00", 4);
+			buf_addc(b, hex[c >> 4]);
+			buf_addc(b, hex[c & 0xf]);
+			break;
+		}
+	}
+	buf_add(b, s + run, len - run);
+	buf_addc(b, '"');
+}
+
+void
+json_write(struct buf *b, const struct json *j)
+{
+	size_t	 i;
+
+	if (j == NULL) {
+		buf_add(b, "null", 4);
+		return;
+	}
+	switch (j->type) {
+	case JSON_NULL:
+		buf_add(b, "null", 4);
+		break;
+	case JSON_BOOL:
+		buf_adds(b, j->b ? "true" : "false");
+		break;
+	case JSON_NUMBER:
+		buf_add(b, j->s, j->len);
+		break;
+	case JSON_STRING:
+		json_write_str(b, j->s, j->len);
+		break;
+	case JSON_ARRAY:
+		buf_addc(b, '[');
+		for (i = 0; i < j->n; i++) {
+			if (i > 0)
+				buf_addc(b, ',');
+			json_write(b, j->v[i]);
+		}
+		buf_addc(b, ']');
+		break;
+	case JSON_OBJECT:
+		buf_addc(b, '{');
+		for (i = 0; i < j->n; i++) {
+			if (i > 0)
+				buf_addc(b, ',');
+			json_write_str(b, j->keys[i], strlen(j->keys[i]));
+			buf_addc(b, ':');
+			json_write(b, j->v[i]);
+		}
+		buf_addc(b, '}');
+		break;
+	}
+}

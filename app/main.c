@@ -1,0 +1,91 @@
+/*
+ * fastcrm's command line: serve, check-config, key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/worker.h"
+
+static void
+usage(void)
+{
+	fputs("usage: fastcrm serve -c FILE\n"
+	    "       fastcrm check-config FILE\n"
+	    "       fastcrm key\n"
+	    "       fastcrm version\n", stderr);
+	exit(2);
+}
+
+static int
+cmd_check_config(int argc, char *argv[])
+{
+	struct conf		*conf = NULL;
+	struct conf_diag	 diag;
+	size_t			 i;
+	int			 rc;
+
+	if (argc != 2)
+		usage();
+	memset(&diag, 0, sizeof(diag));
+	rc = conf_load(argv[1], &conf, &diag);
+	for (i = 0; i < diag.nerrors; i++)
+		fprintf(stderr, "error: %s\n", diag.errors[i]);
+	for (i = 0; i < diag.nwarnings; i++)
+		fprintf(stderr, "warning: %s\n", diag.warnings[i]);
+	conf_diag_free(&diag);
+	if (rc != 0) {
+		fprintf(stderr, "%s: invalid\n", argv[1]);
+		return 1;
+	}
+	printf("%s: ok\n", argv[1]);
+	conf_free(conf);
+	return 0;
+}
+
+static int
+cmd_key(void)
+{
+	char	 key[33], sha[65];
+
+	if (conf_key_generate(key, sha) != 0) {
+		fputs("fastcrm: cannot generate a key\n", stderr);
+		return 1;
+	}
+	printf("%s\napi_key_sha256: \"%s\"\n", key, sha);
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = NULL;
+	int		 c;
+
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "serve") == 0) {
+		optind = 2;
+		while ((c = getopt(argc, argv, "c:")) != -1) {
+			if (c == 'c')
+				path = optarg;
+			else
+				usage();
+		}
+		if (path == NULL)
+			usage();
+		return master_run(path);
+	}
+	if (strcmp(argv[1], "check-config") == 0)
+		return cmd_check_config(argc - 1, argv + 1);
+	if (strcmp(argv[1], "key") == 0)
+		return cmd_key();
+	if (strcmp(argv[1], "version") == 0) {
+		puts("fastcrm " PACKAGE_VERSION);
+		return 0;
+	}
+	usage();
+	return 2;
+}

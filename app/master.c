@@ -1,0 +1,340 @@
+/*
+ * The master: reads the configuration, opens the FastCGI socket, forks
+ * the workers and then only supervises.  A worker that dies is replaced
+ * (with a pause if it dies young); SIGHUP loads the configuration again
+ * and, if it is valid, starts a new generation of workers and lets the old
+ * one finish its requests; SIGTERM/SIGINT stop everything gracefully.
+ */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/log.h"
+#include "fastcrm/store.h"
+#include "fastcrm/worker.h"
+
+#define MAX_SLOTS	1024
+
+struct slot {
+	pid_t		 pid;
+	int		 gen;
+	time_t		 started;
+};
+
+static volatile sig_atomic_t	 got_chld, got_hup, got_term, got_alrm;
+static struct slot		 slots[MAX_SLOTS];
+static int			 generation;
+static int			 pending;	/* workers to start */
+
+static void
+on_signal(int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+		got_chld = 1;
+		break;
+	case SIGHUP:
+		got_hup = 1;
+		break;
+	case SIGALRM:
+		got_alrm = 1;
+		break;
+	default:
+		got_term = 1;
+		break;
+	}
+}
+
+static void
+print_diag(const struct conf_diag *d)
+{
+	size_t	 i;
+
+	for (i = 0; i < d->nerrors; i++)
+		log_error("config: %s", d->errors[i]);
+	for (i = 0; i < d->nwarnings; i++)
+		log_warn("config: %s", d->warnings[i]);
+}
+
+int
+master_prepare_store(const struct conf *conf, const char **why)
+{
+	struct store	*st;
+	int		 rc;
+
+	if (entity_init(conf, why) != 0)
+		return -1;
+	rc = store_open(conf->data_dir, conf->map_size, entity_db_names(),
+	    &st);
+	if (rc != 0) {
+		*why = error_reason(rc);
+		return -1;
+	}
+	store_close(st);
+	return 0;
+}
+
+static int
+open_socket(const char *listen)
+{
+	const char	*path;
+	int		 fd, fl;
+
+	if (strncmp(listen, "unix:", 5) == 0) {
+		path = listen + 5;
+		if (unlink(path) == -1 && errno != ENOENT) {
+			log_error("cannot remove old socket %s: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	} else
+		path = listen;
+	if ((fd = FCGX_OpenSocket(path, 1024)) < 0) {
+		log_error("cannot listen on %s", listen);
+		return -1;
+	}
+	if (strncmp(listen, "unix:", 5) == 0)
+		chmod(path, 0666);
+	/* Workers poll, then accept: a lost race must not block. */
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static int
+spawn(const struct conf *conf, int fd, const sigset_t *orig)
+{
+	pid_t	 pid;
+	size_t	 i;
+
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].pid == 0)
+			break;
+	if (i == MAX_SLOTS)
+		return -1;
+	if ((pid = fork()) == -1) {
+		log_error("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		worker_run(conf, fd, generation);
+	}
+	slots[i].pid = pid;
+	slots[i].gen = generation;
+	slots[i].started = time(NULL);
+	return 0;
+}
+
+static int
+count_live(int gen)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].pid != 0 && (gen < 0 || slots[i].gen == gen))
+			n++;
+	return n;
+}
+
+static void
+signal_gen(int gen, int sig, int except)
+{
+	int	 i;
+
+	for (i = 0; i < MAX_SLOTS; i++)
+		if (slots[i].pid != 0 && (gen < 0 ? slots[i].gen != except :
+		    slots[i].gen == gen))
+			kill(slots[i].pid, sig);
+}
+
+/* Reaps dead workers; schedules replacements for the current ones. */
+static void
+reap(const struct conf *conf, int stopping)
+{
+	pid_t	 pid;
+	int	 status, i, dead, young = 0, crashed = 0;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < MAX_SLOTS; i++)
+			if (slots[i].pid == pid)
+				break;
+		if (i == MAX_SLOTS)
+			continue;
+		slots[i].pid = 0;
+		if (WIFSIGNALED(status) || (WIFEXITED(status) &&
+		    WEXITSTATUS(status) != 0))
+			crashed = 1;
+		if (stopping || slots[i].gen != generation) {
+			log_debug("worker %d (generation %d) exited",
+			    (int)pid, slots[i].gen);
+			continue;
+		}
+		if (WIFSIGNALED(status))
+			log_warn("worker %d killed by signal %d; replacing it",
+			    (int)pid, WTERMSIG(status));
+		else
+			log_warn("worker %d exited with status %d; replacing "
+			    "it", (int)pid, WEXITSTATUS(status));
+		if (time(NULL) - slots[i].started < 2)
+			young = 1;
+		pending++;
+	}
+	if (crashed && store_reader_check(conf->data_dir, &dead) == 0 &&
+	    dead > 0)
+		log_info("cleared %d stale LMDB reader slot(s)", dead);
+	if (young)
+		alarm(1);
+	else
+		got_alrm = 1;
+}
+
+int
+master_run(const char *path)
+{
+	struct conf		*conf = NULL, *next;
+	struct conf_diag	 diag;
+	struct sigaction	 sa;
+	sigset_t		 block, orig, empty;
+	const char		*why;
+	time_t			 deadline;
+	int			 fd, i;
+
+	memset(&diag, 0, sizeof(diag));
+	if (conf_load(path, &conf, &diag) != 0) {
+		print_diag(&diag);
+		conf_diag_free(&diag);
+		return 1;
+	}
+	print_diag(&diag);
+	conf_diag_free(&diag);
+	log_set_debug(conf->log_level != NULL &&
+	    strcmp(conf->log_level, "debug") == 0);
+	if (master_prepare_store(conf, &why) != 0) {
+		log_error("cannot open the store in %s: %s", conf->data_dir,
+		    why);
+		conf_free(conf);
+		return 1;
+	}
+	if ((fd = open_socket(conf->listen)) < 0) {
+		conf_free(conf);
+		return 1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, &orig);
+	sigemptyset(&empty);
+
+	generation = 1;
+	for (i = 0; i < conf->workers; i++)
+		spawn(conf, fd, &orig);
+	log_info("fastcrm master %d listening on %s with %d workers",
+	    (int)getpid(), conf->listen, conf->workers);
+
+	while (!got_term) {
+		if (!got_chld && !got_hup && !got_alrm)
+			sigsuspend(&empty);
+		if (got_term)
+			break;
+		if (got_chld) {
+			got_chld = 0;
+			reap(conf, 0);
+		}
+		if (got_alrm) {
+			got_alrm = 0;
+			while (pending > 0 && count_live(generation) <
+			    conf->workers) {
+				if (spawn(conf, fd, &orig) != 0)
+					break;
+				pending--;
+			}
+			pending = 0;
+		}
+		if (got_hup) {
+			got_hup = 0;
+			memset(&diag, 0, sizeof(diag));
+			next = NULL;
+			if (conf_load(path, &next, &diag) != 0) {
+				print_diag(&diag);
+				log_error("reload refused: %s is invalid; "
+				    "keeping the running configuration", path);
+				conf_diag_free(&diag);
+				continue;
+			}
+			print_diag(&diag);
+			conf_diag_free(&diag);
+			if (strcmp(next->listen, conf->listen) != 0)
+				log_warn("reload: a new listen address takes a "
+				    "restart; keeping %s", conf->listen);
+			if (master_prepare_store(next, &why) != 0) {
+				log_error("reload refused: %s", why);
+				conf_free(next);
+				entity_init(conf, &why);
+				continue;
+			}
+			free(next->listen);
+			next->listen = strdup(conf->listen);
+			conf_free(conf);
+			conf = next;
+			log_set_debug(conf->log_level != NULL &&
+			    strcmp(conf->log_level, "debug") == 0);
+			generation++;
+			for (i = 0; i < conf->workers; i++)
+				spawn(conf, fd, &orig);
+			/* The old generation finishes its requests and exits. */
+			signal_gen(-1, SIGTERM, generation);
+			log_info("configuration reloaded (generation %d)",
+			    generation);
+		}
+	}
+	log_info("stopping: waiting for %d worker(s)", count_live(-1));
+	signal_gen(-1, SIGTERM, -1);
+	deadline = time(NULL) + 10;
+	while (count_live(-1) > 0 && time(NULL) < deadline) {
+		reap(conf, 1);
+		if (count_live(-1) > 0)
+			usleep(20000);
+	}
+	if (count_live(-1) > 0) {
+		log_warn("killing %d worker(s) that did not stop",
+		    count_live(-1));
+		signal_gen(-1, SIGKILL, -1);
+		while (count_live(-1) > 0) {
+			reap(conf, 1);
+			usleep(10000);
+		}
+	}
+	close(fd);
+	if (strncmp(conf->listen, "unix:", 5) == 0)
+		unlink(conf->listen + 5);
+	log_info("stopped");
+	conf_free(conf);
+	return 0;
+}

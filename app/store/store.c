@@ -1,0 +1,362 @@
+/*
+ * LMDB behind the store_ interface.  LMDB codes are translated here, once:
+ * MDB_NOTFOUND is FCRM_NOT_FOUND, MDB_MAP_FULL is FCRM_MAP_FULL, anything
+ * else is FCRM_STORE.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lmdb.h>
+
+#include "fastcrm/error.h"
+#include "fastcrm/store.h"
+
+#define STORE_MAXDBS	512
+
+struct store {
+	MDB_env		*env;
+	size_t		 ndbs;
+	char		*names[STORE_MAXDBS];
+	MDB_dbi		 dbis[STORE_MAXDBS];
+};
+
+struct store_txn {
+	MDB_txn		*txn;
+	struct store	*st;
+};
+
+static int
+store_err(int rc)
+{
+	switch (rc) {
+	case 0:
+		return FCRM_OK;
+	case MDB_NOTFOUND:
+		return FCRM_NOT_FOUND;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+		return FCRM_MAP_FULL;
+	default:
+		fprintf(stderr, "fastcrm: lmdb: %s\n", mdb_strerror(rc));
+		return FCRM_STORE;
+	}
+}
+
+int
+store_open(const char *dir, size_t map_size, const char *const *dbs,
+    struct store **out)
+{
+	struct store	*st;
+	MDB_txn		*txn = NULL;
+	unsigned int	 flags;
+	int		 rc;
+	size_t		 i;
+
+	*out = NULL;
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return FCRM_IO;
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return FCRM_STORE;
+	if ((rc = mdb_env_create(&st->env)) != 0)
+		goto out;
+	if ((rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0)
+		goto out;
+	if ((rc = mdb_env_set_mapsize(st->env, map_size)) != 0)
+		goto out;
+	if ((rc = mdb_env_set_maxreaders(st->env, 1024)) != 0)
+		goto out;
+	if ((rc = mdb_env_open(st->env, dir, MDB_NOTLS | MDB_NORDAHEAD,
+	    0600)) != 0)
+		goto out;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		goto out;
+	for (i = 0; dbs[i] != NULL && i < STORE_MAXDBS; i++) {
+		flags = MDB_CREATE;
+		if (strncmp(dbs[i], "ix.", 3) == 0)
+			flags |= MDB_DUPSORT;
+		if ((rc = mdb_dbi_open(txn, dbs[i], flags, &st->dbis[i])) != 0)
+			goto out;
+		if ((st->names[i] = strdup(dbs[i])) == NULL) {
+			rc = ENOMEM;
+			goto out;
+		}
+		st->ndbs = i + 1;
+	}
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rc != 0)
+		goto out;
+	*out = st;
+	return FCRM_OK;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	store_close(st);
+	return store_err(rc);
+}
+
+void
+store_close(struct store *st)
+{
+	size_t	 i;
+
+	if (st == NULL)
+		return;
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	for (i = 0; i < st->ndbs; i++)
+		free(st->names[i]);
+	free(st);
+}
+
+int
+store_reader_check(const char *dir, int *dead)
+{
+	MDB_env	*env;
+	int	 rc;
+
+	*dead = 0;
+	if ((rc = mdb_env_create(&env)) != 0)
+		return store_err(rc);
+	mdb_env_set_maxdbs(env, STORE_MAXDBS);
+	mdb_env_set_maxreaders(env, 1024);
+	if ((rc = mdb_env_open(env, dir, MDB_NOTLS | MDB_RDONLY, 0600)) == 0)
+		rc = mdb_reader_check(env, dead);
+	mdb_env_close(env);
+	return store_err(rc);
+}
+
+int
+store_db(const struct store *st, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->ndbs; i++)
+		if (strcmp(st->names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+store_begin(struct store *st, int write, struct store_txn **out)
+{
+	struct store_txn	*t;
+	int			 rc;
+
+	*out = NULL;
+	if ((t = malloc(sizeof(*t))) == NULL)
+		return FCRM_STORE;
+	t->st = st;
+	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	if (rc != 0) {
+		free(t);
+		return store_err(rc);
+	}
+	*out = t;
+	return FCRM_OK;
+}
+
+int
+store_commit(struct store_txn *t)
+{
+	int	 rc;
+
+	rc = mdb_txn_commit(t->txn);
+	free(t);
+	return store_err(rc);
+}
+
+void
+store_abort(struct store_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+void
+store_abort_cleanup(void *arg)
+{
+	struct store_txn	**tp = arg;
+
+	store_abort(*tp);
+	*tp = NULL;
+}
+
+int
+store_get(struct store_txn *t, int db, const char *key, size_t klen,
+    struct store_val *out)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	if ((rc = mdb_get(t->txn, t->st->dbis[db], &k, &v)) != 0)
+		return store_err(rc);
+	out->p = v.mv_data;
+	out->len = v.mv_size;
+	return FCRM_OK;
+}
+
+int
+store_put(struct store_txn *t, int db, const char *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	if (klen == 0 || klen > 511)
+		return FCRM_BAD_REQUEST;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	rc = mdb_put(t->txn, t->st->dbis[db], &k, &v, 0);
+	if (rc == MDB_KEYEXIST)
+		return FCRM_OK;
+	return store_err(rc);
+}
+
+int
+store_del(struct store_txn *t, int db, const char *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	MDB_val	 k, v;
+	int	 rc;
+
+	if (klen == 0 || klen > 511)
+		return FCRM_OK;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	rc = mdb_del(t->txn, t->st->dbis[db], &k, val != NULL ? &v : NULL);
+	if (rc == MDB_NOTFOUND)
+		return FCRM_OK;
+	return store_err(rc);
+}
+
+int
+store_count(struct store_txn *t, int db, size_t *n)
+{
+	MDB_stat	 ms;
+	int		 rc;
+
+	if ((rc = mdb_stat(t->txn, t->st->dbis[db], &ms)) != 0)
+		return store_err(rc);
+	*n = ms.ms_entries;
+	return FCRM_OK;
+}
+
+int
+store_counter_next(struct store_txn *t, int db, const char *name,
+    long long *out)
+{
+	struct store_val	 v = { NULL, 0 };
+	long long		 n = 0;
+	int			 rc;
+
+	rc = store_get(t, db, name, strlen(name), &v);
+	if (rc == FCRM_OK && v.len == sizeof(n))
+		memcpy(&n, v.p, sizeof(n));
+	else if (rc != FCRM_OK && rc != FCRM_NOT_FOUND)
+		return rc;
+	n++;
+	if ((rc = store_put(t, db, name, strlen(name), &n, sizeof(n))) != 0)
+		return rc;
+	*out = n;
+	return FCRM_OK;
+}
+
+static void
+cursor_close(MDB_cursor **c)
+{
+	if (*c != NULL)
+		mdb_cursor_close(*c);
+}
+
+int
+store_iter(struct store_txn *t, int db, int dir, const char *prefix,
+    size_t plen, store_iter_fn fn, void *arg)
+{
+	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
+	MDB_val			 k, v;
+	MDB_cursor_op		 op, step;
+	struct store_val	 sk, sv;
+	char			 end[512];
+	int			 rc, r;
+
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+		return store_err(rc);
+	step = dir > 0 ? MDB_NEXT : MDB_PREV;
+	if (plen == 0) {
+		op = dir > 0 ? MDB_FIRST : MDB_LAST;
+		rc = mdb_cursor_get(c, &k, &v, op);
+	} else if (dir > 0) {
+		k.mv_data = (void *)prefix;
+		k.mv_size = plen;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	} else {
+		/* Position after the last key with the prefix, then step back. */
+		if (plen >= sizeof(end))
+			return FCRM_BAD_REQUEST;
+		memcpy(end, prefix, plen);
+		end[plen] = (char)0xff;
+		k.mv_data = end;
+		k.mv_size = plen + 1;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_PREV);
+		else if (rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, step)) {
+		if (plen > 0 && (k.mv_size < plen ||
+		    memcmp(k.mv_data, prefix, plen) != 0))
+			break;
+		sk.p = k.mv_data;
+		sk.len = k.mv_size;
+		sv.p = v.mv_data;
+		sv.len = v.mv_size;
+		if ((r = fn(arg, sk, sv)) != 0)
+			return r < 0 ? FCRM_OK : r;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_err(rc);
+	return FCRM_OK;
+}
+
+int
+store_iter_dups(struct store_txn *t, int db, const char *key, size_t klen,
+    store_iter_fn fn, void *arg)
+{
+	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
+	MDB_val			 k, v;
+	struct store_val	 sk, sv;
+	int			 rc, r;
+
+	if (klen == 0 || klen > 511)
+		return FCRM_OK;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+		return store_err(rc);
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		sk.p = k.mv_data;
+		sk.len = k.mv_size;
+		sv.p = v.mv_data;
+		sv.len = v.mv_size;
+		if ((r = fn(arg, sk, sv)) != 0)
+			return r < 0 ? FCRM_OK : r;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_err(rc);
+	return FCRM_OK;
+}

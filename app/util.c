@@ -1,0 +1,298 @@
+/*
+ * Ids, clocks, phone numbers: the small pure helpers.
+ */
+#include <sys/random.h>
+#include <sys/time.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fastcrm/util.h"
+
+int
+util_random(void *out, size_t n)
+{
+	ssize_t	 r;
+	size_t	 got = 0;
+
+	while (got < n) {
+		r = getrandom((char *)out + got, n - got, 0);
+		if (r < 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+void
+util_id_new(char out[UTIL_ID_LEN + 1])
+{
+	struct timeval	 tv;
+	unsigned char	 rnd[2];
+
+	gettimeofday(&tv, NULL);
+	util_random(rnd, sizeof(rnd));
+	snprintf(out, UTIL_ID_LEN + 1, "%08llx%05lx%02x%02x",
+	    (unsigned long long)tv.tv_sec & 0xffffffffULL,
+	    (unsigned long)tv.tv_usec & 0xfffffUL, rnd[0], rnd[1]);
+}
+
+int
+util_id_valid(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < UTIL_ID_LEN; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[UTIL_ID_LEN] == '\0';
+}
+
+void
+util_datetime_fmt(long long t, char out[20])
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(out, 20, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void
+util_now(char out[20])
+{
+	util_datetime_fmt((long long)time(NULL), out);
+}
+
+static int
+digits(const char *s, int n, int *v)
+{
+	int	 i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*v = *v * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+static int
+days_in_month(int y, int m)
+{
+	static const int	 d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30,
+	    31, 30, 31 };
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return d[m - 1];
+}
+
+/* Days from 1970-01-01 to y-m-d (civil calendar). */
+static long long
+days_from_civil(int y, int m, int d)
+{
+	long long	 era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+parse_ymd(const char *s, int *y, int *m, int *d)
+{
+	if (strlen(s) < 10 || s[4] != '-' || s[7] != '-')
+		return -1;
+	if (digits(s, 4, y) || digits(s + 5, 2, m) || digits(s + 8, 2, d))
+		return -1;
+	if (*y < 1000 || *m < 1 || *m > 12 || *d < 1 ||
+	    *d > days_in_month(*y, *m))
+		return -1;
+	return 0;
+}
+
+int
+util_datetime_epoch(const char *s, long long *out)
+{
+	int	 y, m, d, hh, mm, ss;
+
+	if (strlen(s) != 19 || parse_ymd(s, &y, &m, &d) != 0 || s[10] != ' ' ||
+	    s[13] != ':' || s[16] != ':' || digits(s + 11, 2, &hh) ||
+	    digits(s + 14, 2, &mm) || digits(s + 17, 2, &ss) || hh > 23 ||
+	    mm > 59 || ss > 59)
+		return -1;
+	*out = days_from_civil(y, m, d) * 86400LL + hh * 3600 + mm * 60 + ss;
+	return 0;
+}
+
+int
+util_date_parse(const char *s, char out[11])
+{
+	int	 y, m, d;
+
+	if (strlen(s) != 10 || parse_ymd(s, &y, &m, &d) != 0)
+		return -1;
+	memcpy(out, s, 10);
+	out[10] = '\0';
+	return 0;
+}
+
+int
+util_datetime_parse(const char *s, char out[20])
+{
+	int		 y, m, d, hh = 0, mm = 0, ss = 0, zh, zm, sign;
+	long long	 t;
+	const char	*p;
+	char		*end;
+
+	if (*s == '\0')
+		return -1;
+	/* Epoch seconds or milliseconds. */
+	if (strspn(s, "0123456789") == strlen(s)) {
+		if (strlen(s) > 15)
+			return -1;
+		t = strtoll(s, &end, 10);
+		if (t >= 100000000000LL)
+			t /= 1000;
+		util_datetime_fmt(t, out);
+		return 0;
+	}
+	if (parse_ymd(s, &y, &m, &d) != 0)
+		return -1;
+	p = s + 10;
+	if (*p == ' ' || *p == 'T' || *p == 't') {
+		p++;
+		if (strlen(p) < 5 || p[2] != ':' || digits(p, 2, &hh) ||
+		    digits(p + 3, 2, &mm))
+			return -1;
+		p += 5;
+		if (*p == ':') {
+			if (digits(p + 1, 2, &ss))
+				return -1;
+			p += 3;
+		}
+		if (*p == '.' || *p == ',') {
+			p++;
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			while (isdigit((unsigned char)*p))
+				p++;
+		}
+	}
+	if (hh > 23 || mm > 59 || ss > 59)
+		return -1;
+	t = days_from_civil(y, m, d) * 86400LL + hh * 3600 + mm * 60 + ss;
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-') {
+		sign = *p == '-' ? -1 : 1;
+		p++;
+		if (digits(p, 2, &zh))
+			return -1;
+		p += 2;
+		if (*p == ':')
+			p++;
+		zm = 0;
+		if (*p != '\0') {
+			if (digits(p, 2, &zm))
+				return -1;
+			p += 2;
+		}
+		if (zh > 14 || zm > 59)
+			return -1;
+		t -= sign * (zh * 3600 + zm * 60);
+	}
+	if (*p != '\0')
+		return -1;
+	util_datetime_fmt(t, out);
+	return 0;
+}
+
+char *
+util_lower(struct arena *a, const char *s)
+{
+	char	*p, *q;
+
+	p = arena_strdup(a, s);
+	for (q = p; *q != '\0'; q++)
+		if (*q >= 'A' && *q <= 'Z')
+			*q = (char)(*q - 'A' + 'a');
+	return p;
+}
+
+int
+util_ct_equal(const void *a, const void *b, size_t n)
+{
+	const unsigned char	*x = a, *y = b;
+	unsigned char		 r = 0;
+	size_t			 i;
+
+	for (i = 0; i < n; i++)
+		r |= x[i] ^ y[i];
+	return r == 0;
+}
+
+char *
+util_digits(struct arena *a, const char *s)
+{
+	char	*p;
+	size_t	 n = 0;
+
+	p = arena_alloc(a, strlen(s) + 1);
+	for (; *s != '\0'; s++)
+		if (*s >= '0' && *s <= '9')
+			p[n++] = *s;
+	p[n] = '\0';
+	return p;
+}
+
+char *
+util_phone_e164(struct arena *a, const char *s, const char *cc)
+{
+	const char	*p;
+	char		*d;
+	size_t		 n, cclen;
+	int		 intl;
+
+	for (p = s; *p != '\0'; p++)
+		if (strchr("0123456789+ -().\t/", *p) == NULL)
+			return NULL;
+	p = s;
+	intl = *p == '+' || *p == ' ';
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '+')
+		intl = 1;
+	d = util_digits(a, p);
+	n = strlen(d);
+	cclen = cc != NULL ? strlen(cc) : 0;
+	if (!intl && n > 2 && d[0] == '0' && d[1] == '0') {
+		d += 2;
+		n -= 2;
+		intl = 1;
+	}
+	if (!intl && cclen > 0) {
+		if (d[0] == '0')
+			return n < 7 ? NULL : arena_printf(a, "+%s%s", cc, d + 1);
+		if (strcmp(cc, "1") == 0 && n == 11 && d[0] == '1')
+			intl = 1;
+		else if (strcmp(cc, "1") == 0 && n == 10)
+			return arena_printf(a, "+1%s", d);
+		else if (n > 10)
+			intl = 1;
+		else if (n >= 4)
+			return arena_printf(a, "+%s%s", cc, d);
+	}
+	if (n < 4 || n > 15)
+		return NULL;
+	return arena_printf(a, "+%s", d);
+}

@@ -1,0 +1,165 @@
+/*
+ * A worker: opens its own LMDB environment (after fork, as LMDB requires),
+ * then loops: wait for a connection, accept it through libfcgi, parse,
+ * dispatch through the route table, respond, log one line, reset the
+ * arena.  Read this file and app/http/route.c to follow a request.
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "fastcrm/arena.h"
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
+#include "fastcrm/log.h"
+#include "fastcrm/route.h"
+#include "fastcrm/store.h"
+#include "fastcrm/worker.h"
+
+static volatile sig_atomic_t	 stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Reads the body (at most max_body bytes) into the arena. */
+static int
+read_body(struct req *r, FCGX_Request *fr)
+{
+	const char	*cl;
+	char		*end, *p;
+	unsigned long long n;
+	int		 got;
+	size_t		 have = 0;
+
+	r->body = "";
+	r->bodylen = 0;
+	if ((cl = http_header(r, "CONTENT_LENGTH")) == NULL || *cl == '\0')
+		return 0;
+	n = strtoull(cl, &end, 10);
+	if (*end != '\0')
+		return http_fail(r, FCRM_BAD_REQUEST, "Bad Content-Length.");
+	if (n > r->conf->max_body)
+		return http_fail(r, FCRM_TOO_LARGE, "Request body is larger "
+		    "than max_body (%zu bytes).", r->conf->max_body);
+	p = arena_alloc(r->arena, (size_t)n + 1);
+	while (have < n) {
+		got = FCGX_GetStr(p + have, (int)(n - have), fr->in);
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+	}
+	if (have < n)
+		return http_fail(r, FCRM_BAD_REQUEST, "Request body is "
+		    "shorter than Content-Length.");
+	p[n] = '\0';
+	r->body = p;
+	r->bodylen = (size_t)n;
+	return 0;
+}
+
+static void
+serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
+{
+	struct timeval	 t0, t1;
+	long long	 us;
+
+	gettimeofday(&t0, NULL);
+	r->env = fr->envp;
+	r->status = 0;
+	buf_init(&r->hdrs, r->arena);
+	buf_init(&r->out, r->arena);
+	if (http_request_parse(r) == 0 && read_body(r, fr) == 0)
+		route_dispatch(r);
+	buf_init(resp, r->arena);
+	http_response(r, resp);
+	FCGX_PutStr(resp->p, (int)resp->len, fr->out);
+	gettimeofday(&t1, NULL);
+	us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec);
+	log_info("%s %.200s %d %lldus %s%s%s", r->method != NULL ? r->method :
+	    "-", r->path != NULL ? r->path : "-", r->status, us,
+	    r->who != NULL ? r->who->name : "-",
+	    r->status >= 400 ? " reason=" : "",
+	    r->status >= 400 && r->reason != NULL ? r->reason : "");
+}
+
+void
+worker_run(const struct conf *conf, int fd, int gen)
+{
+	struct store		*st = NULL;
+	struct arena		*arena;
+	struct req		 r;
+	struct buf		 resp;
+	struct sigaction	 sa;
+	struct pollfd		 pfd;
+	sigset_t		 block, waitmask;
+	FCGX_Request		 fr;
+	const char		*why;
+	int			 rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	/* SIGTERM is only let in while waiting for a connection. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_SETMASK, &block, NULL);
+	sigemptyset(&waitmask);
+
+	if (entity_init(conf, &why) != 0) {
+		log_error("worker: %s", why);
+		_exit(2);
+	}
+	if ((rc = store_open(conf->data_dir, conf->map_size,
+	    entity_db_names(), &st)) != 0 || entity_open_dbs(st) != 0) {
+		log_error("worker: cannot open the store in %s: %s",
+		    conf->data_dir, error_reason(rc));
+		_exit(2);
+	}
+	if ((arena = arena_new()) == NULL)
+		_exit(2);
+	FCGX_Init();
+	FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	log_debug("worker generation %d ready", gen);
+	while (!stop) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (ppoll(&pfd, 1, NULL, &waitmask) <= 0)
+			continue;
+		/* Non-blocking socket: another worker may have taken it. */
+		if (FCGX_Accept_r(&fr) < 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.arena = arena;
+		r.conf = conf;
+		r.store = st;
+		serve_one(&r, &fr, &resp);
+		FCGX_Finish_r(&fr);
+		arena_reset(arena);
+	}
+	arena_free(arena);
+	store_close(st);
+	_exit(0);
+}

@@ -1,0 +1,101 @@
+/*
+ * One request: everything parsed for it hangs off struct req, and all of
+ * it lives in r->arena until the response is sent.
+ */
+#ifndef FASTCRM_HTTP_H
+#define FASTCRM_HTTP_H
+
+#include <stddef.h>
+
+#include "fastcrm/arena.h"
+#include "fastcrm/json.h"
+
+struct conf;
+struct conf_user;
+struct entity;
+struct link;
+struct store;
+struct route;
+
+enum action {
+	ACT_NONE = 0,	/* any authenticated principal */
+	ACT_READ,
+	ACT_CREATE,
+	ACT_EDIT,
+	ACT_DELETE,
+	ACT_PUBLIC,	/* no credentials needed */
+};
+
+/* The authenticated caller. */
+struct principal {
+	const char		*id;
+	const char		*name;
+	const char		*type;		/* "api" or "regular" */
+	const struct conf_role	*role;
+	int			 admin;
+};
+
+struct req {
+	struct arena		*arena;
+	const struct conf	*conf;
+	struct store		*store;
+	char			**env;		/* FastCGI parameters */
+
+	/* Parsed input; strings borrowed from the arena. */
+	const char		*method;
+	const char		*path;		/* decoded, without query */
+	const char		*query;
+	const char		*remote;
+	const char		*ctype;		/* Content-Type, or "" */
+	const char		*body;		/* NUL-terminated */
+	size_t			 bodylen;
+	struct json		*params;	/* query (PHP rules) */
+	const char		*reqid;
+
+	/* Routing. */
+	const struct route	*route;
+	const struct entity	*ent;
+	const char		*id;
+	const struct link	*link;
+	struct principal	*who;
+	int			 own_only;	/* role allows `own` only */
+
+	/* Response. */
+	int			 status;
+	const char		*reason;	/* X-Status-Reason, one line */
+	struct buf		 hdrs;		/* extra header lines */
+	struct buf		 out;		/* body */
+	const char		*out_type;	/* default application/json */
+	int			 error_body;	/* out holds the error's body */
+};
+
+/*
+ * Fills method, path, query, content type and params from r->env.
+ * Returns 0, or an error set on r.
+ */
+int		 http_request_parse(struct req *);
+/*
+ * Writes the status line, headers and body of r's response into out (the
+ * FastCGI stdout stream), as one buffer.
+ */
+void		 http_response(struct req *, struct buf *out);
+
+/* A request header by CGI name ("HTTP_X_API_KEY"), or NULL. */
+const char	*http_header(const struct req *, const char *cgi_name);
+/* Adds "Name: value\r\n" to the response headers. */
+void		 http_add_header(struct req *, const char *name,
+		    const char *value);
+/*
+ * Records an error for the response: status from the error table, reason
+ * (one line; a printf format).  Returns code so that handlers can write
+ * `return http_fail(r, FCRM_NOT_FOUND, "...")`.
+ */
+int		 http_fail(struct req *, int code, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+/*
+ * The body as a JSON object: JSON, or a form-encoded body decoded the PHP
+ * way.  A scalar or array body, bad JSON or another content type is a 4xx.
+ */
+int		 http_body_object(struct req *, struct json **);
+
+#endif

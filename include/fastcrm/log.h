@@ -1,0 +1,16 @@
+/*
+ * Logging: one line per event to stderr, prefixed with time, level and
+ * pid.  The worker writes one line per request; library modules return
+ * errors and do not log, except for the warnings an administrator must see.
+ */
+#ifndef FASTCRM_LOG_H
+#define FASTCRM_LOG_H
+
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Enables debug lines. */
+void	 log_set_debug(int);
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

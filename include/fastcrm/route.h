@@ -1,0 +1,38 @@
+/*
+ * The route table: method, path pattern, the action the role check needs,
+ * and the handler.  Patterns are segments; ":entity", ":id" and ":link"
+ * capture.  Authentication, the role check and error rendering happen
+ * once, in route_dispatch, never in a handler.
+ */
+#ifndef FASTCRM_ROUTE_H
+#define FASTCRM_ROUTE_H
+
+#include "fastcrm/http.h"
+
+typedef int	(*route_fn)(struct req *);
+
+struct route {
+	const char	*method;
+	const char	*pattern;
+	enum action	 action;
+	route_fn	 handler;
+};
+
+/* Matches, authenticates, authorizes and runs the handler for r. */
+void		 route_dispatch(struct req *);
+
+/* Handlers of the record routes (app/entity/handlers.c). */
+int		 entity_h_list(struct req *);
+int		 entity_h_read(struct req *);
+int		 entity_h_create(struct req *);
+int		 entity_h_update(struct req *);
+int		 entity_h_delete(struct req *);
+int		 entity_h_related(struct req *);
+int		 entity_h_link(struct req *);
+int		 entity_h_unlink(struct req *);
+int		 entity_h_stream(struct req *);
+int		 entity_h_collection_put(struct req *);
+/* GET /App/user (app/auth/auth.c). */
+int		 auth_h_app_user(struct req *);
+
+#endif

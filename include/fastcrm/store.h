@@ -1,0 +1,69 @@
+/*
+ * LMDB storage.  One environment per process (opened after fork), named
+ * databases for records, indexes, counters and the small tables of auth.
+ * A transaction is always registered on a request arena by the caller so
+ * that every path ends it.  No LMDB type or code leaves this module.
+ */
+#ifndef FASTCRM_STORE_H
+#define FASTCRM_STORE_H
+
+#include <stddef.h>
+
+struct store;
+struct store_txn;
+
+/* A byte string borrowed from the store: valid until the txn ends. */
+struct store_val {
+	const char	*p;
+	size_t		 len;
+};
+
+/*
+ * Opens (creating) the environment in dir with the map size given and
+ * opens every database named in dbs (NULL-terminated list, created when
+ * missing).  Caller frees with store_close.
+ */
+int		 store_open(const char *dir, size_t map_size,
+		    const char *const *dbs, struct store **);
+void		 store_close(struct store *);
+/* Clears stale reader slots left by dead processes; returns how many. */
+int		 store_reader_check(const char *dir, int *dead);
+
+/* A database handle by name; -1 when it was not opened. */
+int		 store_db(const struct store *, const char *name);
+
+int		 store_begin(struct store *, int write, struct store_txn **);
+/* Commits (durable) and frees the txn; on error the txn is aborted. */
+int		 store_commit(struct store_txn *);
+/* Aborts and frees; NULL is ignored.  Safe as an arena cleanup. */
+void		 store_abort(struct store_txn *);
+/* The same, in the shape of an arena cleanup (arg is a struct store_txn **). */
+void		 store_abort_cleanup(void *);
+
+int		 store_get(struct store_txn *, int db, const char *key,
+		    size_t klen, struct store_val *);
+int		 store_put(struct store_txn *, int db, const char *key,
+		    size_t klen, const void *v, size_t vlen);
+/* Deletes key (and for dupsort databases only the given value, if v). */
+int		 store_del(struct store_txn *, int db, const char *key,
+		    size_t klen, const void *v, size_t vlen);
+/* Entries in a database. */
+int		 store_count(struct store_txn *, int db, size_t *);
+/* Next value of a named counter (starts at 1). */
+int		 store_counter_next(struct store_txn *, int db,
+		    const char *name, long long *);
+
+/*
+ * Iterates a database in key order (dir > 0) or reverse (dir < 0).
+ * With prefix, only keys starting with it.  fn returns 0 to go on, -1 to
+ * stop, or an error code (> 0).  Key and value are borrowed for the call only.
+ */
+typedef int	(*store_iter_fn)(void *arg, struct store_val key,
+		    struct store_val val);
+int		 store_iter(struct store_txn *, int db, int dir,
+		    const char *prefix, size_t plen, store_iter_fn, void *arg);
+/* All values of one key in a dupsort database. */
+int		 store_iter_dups(struct store_txn *, int db, const char *key,
+		    size_t klen, store_iter_fn, void *arg);
+
+#endif

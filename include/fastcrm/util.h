@@ -1,0 +1,50 @@
+/*
+ * Small helpers shared by the engine and the resource modules: ids, time,
+ * phone numbers.  All pure functions; no allocation unless an arena is
+ * passed.
+ */
+#ifndef FASTCRM_UTIL_H
+#define FASTCRM_UTIL_H
+
+#include <stddef.h>
+
+#include "fastcrm/arena.h"
+
+#define UTIL_ID_LEN	17
+
+/* A new record id: 17 lowercase hex chars, time-ordered, plus NUL. */
+void	 util_id_new(char out[UTIL_ID_LEN + 1]);
+/* 1 if s is a well-formed id (17 lowercase hex). */
+int	 util_id_valid(const char *s);
+/* Fills out with n random bytes; 0 on success. */
+int	 util_random(void *out, size_t n);
+/* Now as "YYYY-MM-DD HH:MM:SS" UTC. */
+void	 util_now(char out[20]);
+/* Seconds since the epoch for "YYYY-MM-DD HH:MM:SS" (UTC); 0 on success. */
+int	 util_datetime_epoch(const char *, long long *);
+/* Epoch seconds to "YYYY-MM-DD HH:MM:SS". */
+void	 util_datetime_fmt(long long, char out[20]);
+/*
+ * Reads a datetime as EspoCRM's "YYYY-MM-DD HH:MM[:SS]", ISO-8601 with
+ * optional fraction and zone, or epoch seconds / milliseconds, and writes
+ * EspoCRM's form.  0 on success, -1 when it is none of those.
+ */
+int	 util_datetime_parse(const char *, char out[20]);
+/* "YYYY-MM-DD" check; 0 when valid. */
+int	 util_date_parse(const char *, char out[11]);
+/* ASCII lower-case copy in the arena. */
+char	*util_lower(struct arena *, const char *);
+/* Constant-time comparison; 1 when equal. */
+int	 util_ct_equal(const void *, const void *, size_t);
+
+/*
+ * Normalises a phone number to E.164 ("+15550102000") with the default
+ * country code cc for national numbers.  A leading space counts as a `+`
+ * (an unencoded `+` in a query string).  Returns the E.164 form, or NULL
+ * when the text has no usable digits (caller keeps it as given).
+ */
+char	*util_phone_e164(struct arena *, const char *, const char *cc);
+/* The digits of s, in the arena. */
+char	*util_digits(struct arena *, const char *);
+
+#endif

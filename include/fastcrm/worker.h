@@ -1,0 +1,18 @@
+/*
+ * The process model: the master pre-forks workers on one FastCGI socket,
+ * replaces the ones that die, reloads on SIGHUP and stops on SIGTERM.
+ */
+#ifndef FASTCRM_WORKER_H
+#define FASTCRM_WORKER_H
+
+struct conf;
+
+/* Runs the master until SIGTERM/SIGINT; returns the exit status. */
+int	 master_run(const char *conf_path);
+/* Serves requests on fd until told to stop; never returns. */
+void	 worker_run(const struct conf *, int fd, int gen)
+	    __attribute__((noreturn));
+/* Opens the store and the entity databases once, to fail early. */
+int	 master_prepare_store(const struct conf *, const char **why);
+
+#endif
