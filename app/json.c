@@ -340,9 +340,16 @@ jp_number(void *ctx, const char *s, size_t len)
 {
 	struct jparse	*p = ctx;
 	struct json	*j;
+	char		 tmp[80];
 
 	if (len > 64) {
 		p->why = "JSON number is too long.";
+		return 0;
+	}
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (!isfinite(strtod(tmp, NULL))) {
+		p->why = "JSON number is out of range.";
 		return 0;
 	}
 	j = json_new(p->a, JSON_NUMBER);

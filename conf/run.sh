@@ -22,6 +22,9 @@
 # localhost), nginx/ (nginx's prefix: nginx.conf, pid, temp dirs),
 # fastcrm.pid and the FastCGI socket. The system nginx and /etc/nginx are
 # never used.
+
+# Re-run under bash when started as "sh FILE" (make's $(SHELL) is /bin/sh).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 prog=${0##*/}

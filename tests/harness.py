@@ -64,6 +64,8 @@ Environment
     FASTCRM_BIN        the fastcrm program (default: FASTCRM_BUILD_DIR/fastcrm,
                        then ../fastcrm next to this file, ./fastcrm, ../fastcrm)
     FASTCRM_BUILD_DIR  the build tree (for VPATH builds)
+    FASTCRM_SRCDIR     the source tree (nginx/fastcrm.conf.in; default: the
+                       parent of this file's directory)
     NGINX              the nginx program (default: nginx in PATH, /usr/sbin)
     KEEP_TMP           keep the temp directory (its path is printed)
     FASTCRM_TEST_TIMEOUT  seconds to wait for start-up (default 15)
@@ -90,7 +92,7 @@ __all__ = ["Stack", "StackError", "Response", "make_key", "api_user",
            "yaml_dump", "base_config", "find_fastcrm", "free_port"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SRCDIR = os.path.dirname(HERE)
+SRCDIR = os.environ.get("FASTCRM_SRCDIR") or os.path.dirname(HERE)
 NGINX_TEMPLATE = os.path.join(SRCDIR, "nginx", "fastcrm.conf.in")
 
 DEFAULT = object()  # "use the stack's key"
@@ -245,7 +247,8 @@ def find_fastcrm():
         return os.path.abspath(os.environ["FASTCRM_BIN"])
     if os.environ.get("FASTCRM_BUILD_DIR"):
         cands.append(os.path.join(os.environ["FASTCRM_BUILD_DIR"], "fastcrm"))
-    cands += [os.path.join(SRCDIR, "fastcrm"), os.path.abspath("fastcrm"),
+    cands += [os.path.join(os.path.dirname(HERE), "fastcrm"),
+              os.path.abspath("fastcrm"),
               os.path.abspath(os.path.join("..", "fastcrm"))]
     for c in cands:
         if os.path.isfile(c) and os.access(c, os.X_OK):

@@ -339,7 +339,7 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 		primary = 0;
 	for (i = 0; i < data->n; i++)
 		json_set(a, data->v[i], "primary", json_bool(a, i == primary));
-	json_set(a, rec, dname, data);
+	json_set(a, rec, arena_strdup(a, dname), data);
 	json_set(a, rec, f->name, primary < data->n ?
 	    json_copy(a, json_get(data->v[primary], key)) : json_null(a));
 	return 0;

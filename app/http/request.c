@@ -120,7 +120,9 @@ http_body_object(struct req *r, struct json **out)
 		*out = json_obj(r->arena);
 		return 0;
 	}
-	if (strcmp(mt, "application/x-www-form-urlencoded") == 0) {
+	/* A JSON object sent under the form type (curl -d does) is JSON. */
+	if (strcmp(mt, "application/x-www-form-urlencoded") == 0 &&
+	    s[i] != '{') {
 		if (http_query_parse(r->arena, r->body, r->bodylen, &j,
 		    &why) != 0)
 			return http_fail(r, FCRM_BAD_REQUEST, "Form body: %s",
@@ -129,6 +131,7 @@ http_body_object(struct req *r, struct json **out)
 		return 0;
 	}
 	if (*mt != '\0' && strcmp(mt, "application/json") != 0 &&
+	    strcmp(mt, "application/x-www-form-urlencoded") != 0 &&
 	    strcmp(mt, "text/json") != 0 && strcmp(mt, "text/plain") != 0)
 		return http_fail(r, FCRM_MEDIA_TYPE, "Unsupported content type "
 		    "'%.64s'; send application/json or "

@@ -1,0 +1,277 @@
+/*
+ * Unit tests of the engine's pure parts, in-process: JSON reading and
+ * writing, phone and datetime normalisation, where building and
+ * evaluation, field conversion.  Prints TAP.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastcrm/arena.h"
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/http.h"
+#include "fastcrm/json.h"
+#include "fastcrm/util.h"
+#include "../app/entity/engine.h"
+#include "../app/entity/where.h"
+
+static int	 ntest, nfail;
+
+static void
+ok(int cond, const char *desc)
+{
+	ntest++;
+	if (!cond)
+		nfail++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, desc);
+}
+
+static void
+is(const char *got, const char *want, const char *desc)
+{
+	int	 same = (got == NULL && want == NULL) ||
+	    (got != NULL && want != NULL && strcmp(got, want) == 0);
+
+	ok(same, desc);
+	if (!same)
+		printf("#   got '%s', want '%s'\n", got ? got : "(null)",
+		    want ? want : "(null)");
+}
+
+static struct arena	*A;
+
+static const char *
+roundtrip(const char *in)
+{
+	struct json	*j;
+	struct buf	 b;
+	const char	*why;
+
+	if (json_parse(A, in, strlen(in), &j, &why) != 0)
+		return why;
+	buf_init(&b, A);
+	json_write(&b, j);
+	return b.p;
+}
+
+static void
+test_json(void)
+{
+	struct json	*j;
+	const char	*why;
+	char		 deep[200];
+	int		 i;
+
+	is(roundtrip("{\"a\":[1,2.5,-3e2,true,false,null],\"b\":\"x\\ny\\u00e9\"}"),
+	    "{\"a\":[1,2.5,-3e2,true,false,null],\"b\":\"x\\ny\xc3\xa9\"}",
+	    "json: round trip keeps numbers' text and decodes escapes");
+	ok(json_parse(A, "{\"a\":1", 6, &j, &why) != 0, "json: truncated is an error");
+	ok(json_parse(A, "{} {}", 5, &j, &why) != 0, "json: trailing value is an error");
+	ok(json_parse(A, "\"\xff\"", 3, &j, &why) != 0, "json: invalid UTF-8 is an error");
+	ok(json_parse(A, "{\"a\":\"x\\u0000y\"}", 15, &j, &why) != 0,
+	    "json: NUL inside a string is an error");
+	ok(json_parse(A, "", 0, &j, &why) != 0, "json: empty input is an error");
+	for (i = 0; i < 40; i++)
+		deep[i] = '[';
+	for (i = 0; i < 40; i++)
+		deep[40 + i] = ']';
+	deep[80] = '\0';
+	ok(json_parse(A, deep, 80, &j, &why) != 0 &&
+	    strstr(why, "deeply") != NULL, "json: 40 levels of nesting refused");
+	ok(json_parse(A, "[[[1]]]", 7, &j, &why) == 0, "json: shallow nesting fine");
+	j = json_obj(A);
+	json_set(A, j, "k", json_str(A, "a\"b\\c\x01"));
+	{
+		struct buf b;
+
+		buf_init(&b, A);
+		json_write(&b, j);
+		is(b.p, "{\"k\":\"a\\\"b\\\\c\\u0001\"}", "json: writer escapes");
+	}
+}
+
+static void
+test_phone(void)
+{
+	is(util_phone_e164(A, "+1 555 010 2000", "1"), "+15550102000", "phone: spaced E.164");
+	is(util_phone_e164(A, " 15550102000", "1"), "+15550102000", "phone: '+' decoded as space");
+	is(util_phone_e164(A, "15550102000", "1"), "+15550102000", "phone: 11 digits with cc 1");
+	is(util_phone_e164(A, "(555) 010-2000", "1"), "+15550102000", "phone: national NANP");
+	is(util_phone_e164(A, "0044 20 7946 0000", "1"), "+442079460000", "phone: 00 prefix");
+	is(util_phone_e164(A, "020 7946 0000", "44"), "+442079460000", "phone: trunk 0 with cc 44");
+	is(util_phone_e164(A, "New Caller", "1"), NULL, "phone: text is not a number");
+	is(util_phone_e164(A, "+12", "1"), NULL, "phone: too short");
+	is(util_digits(A, "+1 (555) 010-2000"), "15550102000", "digits");
+}
+
+static void
+test_datetime(void)
+{
+	char		 out[20];
+	long long	 t;
+
+	ok(util_datetime_parse("2026-03-04 05:06:07", out) == 0 &&
+	    strcmp(out, "2026-03-04 05:06:07") == 0, "datetime: EspoCRM form");
+	ok(util_datetime_parse("2026-03-04 05:06", out) == 0 &&
+	    strcmp(out, "2026-03-04 05:06:00") == 0, "datetime: without seconds");
+	ok(util_datetime_parse("2026-03-04T05:06:07Z", out) == 0 &&
+	    strcmp(out, "2026-03-04 05:06:07") == 0, "datetime: ISO Z");
+	ok(util_datetime_parse("2026-03-04T05:06:07.123+02:00", out) == 0 &&
+	    strcmp(out, "2026-03-04 03:06:07") == 0, "datetime: ISO offset");
+	ok(util_datetime_parse("1700000000", out) == 0 &&
+	    strcmp(out, "2023-11-14 22:13:20") == 0, "datetime: epoch seconds");
+	ok(util_datetime_parse("1700000000000", out) == 0 &&
+	    strcmp(out, "2023-11-14 22:13:20") == 0, "datetime: epoch ms");
+	ok(util_datetime_parse("2026-02-30 00:00:00", out) != 0, "datetime: Feb 30 refused");
+	ok(util_datetime_parse("yesterday", out) != 0, "datetime: words refused");
+	ok(util_datetime_epoch("1970-01-02 00:00:00", &t) == 0 && t == 86400,
+	    "datetime: epoch of a day");
+	ok(util_id_valid("0123456789abcdef0") && !util_id_valid("0123456789ABCDEF0") &&
+	    !util_id_valid("../../etc/passwd0") && !util_id_valid("0123"),
+	    "id: shape check");
+}
+
+static struct json *
+parse(const char *s)
+{
+	struct json	*j;
+	const char	*why;
+
+	if (json_parse(A, s, strlen(s), &j, &why) != 0) {
+		printf("# bad test JSON: %s\n", why);
+		exit(2);
+	}
+	return j;
+}
+
+static int
+where_on(struct req *r, const char *entity, const char *where,
+    const char *rec)
+{
+	struct wnode	*w;
+
+	if (where_build(r, entity_find(entity), parse(where), &w) != 0)
+		return -1;
+	return where_eval(r, NULL, entity_find(entity), w, parse(rec));
+}
+
+static void
+test_where(void)
+{
+	struct conf	 conf;
+	struct req	 r;
+	const char	*contact =
+	    "{\"id\":\"00000000000000001\",\"firstName\":\"John\","
+	    "\"lastName\":\"Smith\",\"name\":\"John Smith\",\"doNotCall\":true,"
+	    "\"phoneNumber\":\"+15550102000\",\"phoneNumberData\":["
+	    "{\"phoneNumber\":\"+15550102000\",\"primary\":true},"
+	    "{\"phoneNumber\":\"+442079460000\",\"primary\":false}],"
+	    "\"emailAddress\":\"John@Example.com\",\"emailAddressData\":["
+	    "{\"emailAddress\":\"John@Example.com\",\"primary\":true}],"
+	    "\"createdAt\":\"2020-01-01 10:00:00\",\"accountsIds\":[\"a1\"]}";
+	const char	*kase = "{\"id\":\"00000000000000002\",\"name\":\"x\","
+	    "\"number\":42,\"status\":\"Pending\"}";
+
+	memset(&conf, 0, sizeof(conf));
+	conf.default_country_code = (char *)"1";
+	memset(&r, 0, sizeof(r));
+	r.arena = A;
+	r.conf = &conf;
+	ok(where_on(&r, "Contact", "[{\"type\":\"equals\",\"attribute\":"
+	    "\"phoneNumber\",\"value\":\" 15550102000\"}]", contact) == 1,
+	    "where: phone equals, '+' as space");
+	ok(where_on(&r, "Contact", "[{\"type\":\"equals\",\"attribute\":"
+	    "\"phoneNumber\",\"value\":\"(555) 010-2000\"}]", contact) == 1,
+	    "where: national phone");
+	ok(where_on(&r, "Contact", "[{\"type\":\"equals\",\"attribute\":"
+	    "\"phoneNumber\",\"value\":\"+44 20 7946 0000\"}]", contact) == 1,
+	    "where: second number matches");
+	ok(where_on(&r, "Contact", "[{\"type\":\"equals\",\"attribute\":"
+	    "\"phoneNumber\",\"value\":\"+15550102001\"}]", contact) == 0,
+	    "where: other number does not");
+	ok(where_on(&r, "Contact", "[{\"type\":\"equals\",\"attribute\":"
+	    "\"emailAddress\",\"value\":\"JOHN@EXAMPLE.COM\"}]", contact) == 1,
+	    "where: email case-insensitive");
+	ok(where_on(&r, "Contact", "[{\"type\":\"like\",\"attribute\":"
+	    "\"name\",\"value\":\"jo%th\"}]", contact) == 1, "where: like");
+	ok(where_on(&r, "Contact", "[{\"type\":\"or\",\"value\":["
+	    "{\"type\":\"startsWith\",\"attribute\":\"lastName\",\"value\":\"x\"},"
+	    "{\"type\":\"and\",\"value\":[{\"type\":\"isTrue\",\"attribute\":"
+	    "\"doNotCall\"},{\"type\":\"endsWith\",\"attribute\":\"firstName\","
+	    "\"value\":\"HN\"}]}]}]", contact) == 1, "where: nested or/and");
+	ok(where_on(&r, "Contact", "[{\"type\":\"past\",\"attribute\":"
+	    "\"createdAt\"}]", contact) == 1, "where: past");
+	ok(where_on(&r, "Contact", "[{\"type\":\"linkedWith\",\"attribute\":"
+	    "\"accounts\",\"value\":[\"a1\"]}]", contact) == 1,
+	    "where: linkedWith on own ids");
+	ok(where_on(&r, "Case", "[{\"type\":\"between\",\"attribute\":"
+	    "\"number\",\"value\":[\"9\",\"100\"]}]", kase) == 1,
+	    "where: between is numeric for int");
+	ok(where_on(&r, "Case", "{\"0\":{\"type\":\"notIn\",\"attribute\":"
+	    "\"status\",\"value\":{\"0\":\"Closed\",\"1\":\"New\"}}}", kase) == 1,
+	    "where: PHP-array shaped items and values");
+	ok(where_on(&r, "Case", "[{\"type\":\"greaterThan\",\"attribute\":"
+	    "\"number\",\"value\":\"100\"}]", kase) == 0,
+	    "where: greaterThan numeric");
+	ok(where_on(&r, "Case", "[{\"type\":\"equals\",\"attribute\":"
+	    "\"nope\",\"value\":\"1\"}]", kase) == -1 && r.status == 400 &&
+	    strcmp(r.reason, "Not existing attribute 'nope' in where.") == 0,
+	    "where: unknown attribute is 400");
+	ok(where_on(&r, "Case", "[{\"type\":\"sortOf\",\"attribute\":"
+	    "\"name\",\"value\":\"1\"}]", kase) == -1 && r.status == 400,
+	    "where: unknown type is 400");
+	ok(where_on(&r, "Case", "[{\"type\":\"equals\",\"attribute\":"
+	    "\"name\",\"value\":\"1\",\"evil\":1}]", kase) == -1 &&
+	    r.status == 400, "where: unknown key is 400");
+}
+
+static void
+test_convert(void)
+{
+	const struct entity	*call = entity_find("Call");
+	const struct field	*f;
+	struct json		*v;
+	const char		*etype;
+
+	f = entity_field(call, "direction");
+	ok(engine_convert(A, f, json_str(A, "inbound"), &v, &etype) == 0 &&
+	    strcmp(v->s, "Inbound") == 0, "convert: enum case-insensitive");
+	ok(engine_convert(A, f, json_str(A, "sideways"), &v, &etype) != 0 &&
+	    strcmp(etype, "valid") == 0, "convert: bad enum");
+	ok(engine_convert(A, f, json_str(A, ""), &v, &etype) == 0 && v == NULL,
+	    "convert: empty string is not given");
+	f = entity_field(call, "dateStart");
+	ok(engine_convert(A, f, json_numtext(A, "1700000000000"), &v, &etype)
+	    == 0 && strcmp(v->s, "2023-11-14 22:13:20") == 0,
+	    "convert: epoch ms number to datetime");
+	f = entity_field(entity_find("Contact"), "lastName");
+	{
+		char	big[200];
+
+		memset(big, 'x', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		ok(engine_convert(A, f, json_str(A, big), &v, &etype) != 0 &&
+		    strcmp(etype, "maxLength") == 0, "convert: maxLength");
+	}
+}
+
+int
+main(void)
+{
+	const char	*why;
+
+	A = arena_new();
+	if (entity_init(NULL, &why) != 0) {
+		printf("Bail out! entity_init: %s\n", why);
+		return 1;
+	}
+	test_json();
+	test_phone();
+	test_datetime();
+	test_where();
+	test_convert();
+	printf("1..%d\n", ntest);
+	arena_free(A);
+	return nfail != 0;
+}
