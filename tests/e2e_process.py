@@ -1,0 +1,153 @@
+"""The process model through the real stack: a worker killed with SIGKILL
+is replaced while requests keep succeeding; SIGHUP reloads (an invalid file
+is refused and the old configuration stays) without failing in-flight
+requests; SIGTERM stops gracefully, letting in-flight requests finish."""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Stack, api_user, make_key  # noqa: E402
+from tap import Tap  # noqa: E402
+
+t = Tap()
+
+
+class Load:
+    """Background clients sending creates and reads; records every status."""
+
+    def __init__(self, s, threads=4):
+        self.s = s
+        self.stop = False
+        self.statuses = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(i,))
+                        for i in range(threads)]
+
+    def run(self, n):
+        i = 0
+        while not self.stop:
+            i += 1
+            if i % 2:
+                r = self.s.request("POST", "/Case", {"name": "load %d %d" % (n, i)})
+            else:
+                r = self.s.request("GET", "/Case?maxSize=5")
+            with self.lock:
+                self.statuses.append(r.status)
+
+    def __enter__(self):
+        for th in self.threads:
+            th.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop = True
+        for th in self.threads:
+            th.join()
+
+    def bad(self):
+        return [x for x in self.statuses if x != 200]
+
+
+with Stack(workers=3) as s:
+
+    @t.test
+    def kill_workers():
+        before = s.worker_pids()
+        t.eq(len(before), 3, "three workers running")
+        with Load(s) as load:
+            for victim in before:
+                time.sleep(0.3)
+                os.kill(victim, signal.SIGKILL)
+            time.sleep(2.5)
+        after = s.worker_pids()
+        t.eq(len(after), 3, "killed workers were replaced")
+        t.ok(not set(after) & set(before), "every worker is new")
+        t.ok(len(load.statuses) > 50, "load ran (%d requests)" % len(load.statuses))
+        # A request in the killed worker's hands fails at nginx (502);
+        # everything after it succeeds.
+        bad = load.bad()
+        t.ok(len(bad) <= len(before), "at most one failure per kill (%r)" % bad[:10])
+        r = s.request("GET", "/App/user")
+        t.eq(r.status, 200, "requests succeed after the kills")
+        t.ok("killed by signal 9" in s.log_text(), "the master logged the deaths")
+
+    @t.test
+    def reload_good_and_bad():
+        k, _ = make_key()
+        cfg = s.base_config()
+        cfg["roles"]["reader"] = {"*": {"create": False, "read": "all",
+                                        "edit": "no", "delete": "no"}}
+        cfg["api_users"].append(api_user("late", "reader", key=k))
+        t.eq(s.request("GET", "/App/user", key=k).status, 401,
+             "the new key is unknown before the reload")
+        old = set(s.worker_pids())
+        with Load(s) as load:
+            time.sleep(0.5)
+            ok = s.reload_config(cfg)
+            time.sleep(0.5)
+        t.ok(ok, "SIGHUP replaced the workers")
+        t.eq(load.bad(), [], "no request failed during the reload (%d sent)" %
+             len(load.statuses))
+        t.ok(not (set(s.worker_pids()) & old), "new generation of workers")
+        r = s.request("GET", "/App/user", key=k)
+        t.eq(r.status, 200, "the new key works after the reload")
+        t.eq(s.request("POST", "/Contact", {"lastName": "x"}, key=k).status,
+             403, "the new role applies")
+        master = s.master_pid
+        pids = set(s.worker_pids())
+        ok = s.reload_config("listen: [this is not valid\n", timeout=3)
+        t.ok(not ok, "an invalid file does not replace the workers")
+        t.eq(set(s.worker_pids()), pids, "same workers after a refused reload")
+        t.eq(s.master_pid, master, "master still running")
+        t.eq(s.request("GET", "/App/user", key=k).status, 200,
+             "the old configuration stays in force")
+        t.ok("reload refused" in s.log_text(), "the refusal is logged")
+
+    @t.test
+    def check_config_cli():
+        import subprocess
+        bad = os.path.join(s.run_dir, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("listen: unix:/tmp/x.sock\nworkers: lots\ndata_dir: /tmp/d\n"
+                    "roles:\n  r:\n    Contact: {create: maybe}\n")
+        p = subprocess.run([s.bin, "check-config", bad], capture_output=True,
+                           text=True)
+        t.eq(p.returncode, 1, "check-config exits 1 on errors")
+        t.ok("bad.yaml:2" in p.stderr and "bad.yaml:6" in p.stderr,
+             "each error names file and line", p.stderr)
+        p = subprocess.run([s.bin, "key"], capture_output=True, text=True)
+        lines = p.stdout.splitlines()
+        t.ok(len(lines) == 2 and len(lines[0]) == 32 and
+             lines[1].startswith('api_key_sha256: "'), "fastcrm key output",
+             p.stdout)
+        import hashlib
+        t.eq(lines[1], 'api_key_sha256: "%s"' %
+             hashlib.sha256(lines[0].encode()).hexdigest(),
+             "the printed hash is the key's SHA-256")
+
+    @t.test
+    def graceful_stop():
+        results = []
+
+        def slow_client():
+            # A large body keeps the request in flight while we signal.
+            r = s.request("POST", "/Case", {"name": "last one",
+                                            "description": "x" * 3000000})
+            results.append(r.status)
+
+        th = threading.Thread(target=slow_client)
+        th.start()
+        time.sleep(0.05)
+        code = s.stop_fastcrm()
+        th.join()
+        t.eq(code, 0, "SIGTERM: the master exits 0")
+        t.ok(results and results[0] in (200, 502),
+             "the in-flight request finished or never reached a worker (%r)" % results)
+        t.ok("stopped" in s.log_text(), "the master logged its stop")
+        t.eq([p for p in s.worker_pids()], [], "no worker left")
+
+t.done()
