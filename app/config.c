@@ -160,7 +160,7 @@ vreport(struct ctx *x, int warn, size_t line, const char *fmt, va_list ap)
 	free(text);
 	if (rc == -1)
 		return;
-	if (warn)
+	if (warn != 0)
 		diag_push(&x->diag->warnings, &x->diag->nwarnings, msg);
 	else
 		diag_push(&x->diag->errors, &x->diag->nerrors, msg);
@@ -383,7 +383,7 @@ scalar(struct ctx *x, yaml_node_t *n, const char *key, int empty_ok)
 		return NULL;
 	}
 	s = text(n);
-	if (is_null(n)) {
+	if (is_null(n) != 0) {
 		err_at(x, n, "'%s' needs a value", key);
 		return NULL;
 	}
@@ -391,7 +391,7 @@ scalar(struct ctx *x, yaml_node_t *n, const char *key, int empty_ok)
 		err_at(x, n, "'%s' contains a NUL byte", key);
 		return NULL;
 	}
-	if (has_ctl(s)) {
+	if (has_ctl(s) != 0) {
 		err_at(x, n, "'%s' contains a control character", key);
 		return NULL;
 	}
@@ -442,7 +442,7 @@ parse_ll(const char *s, long long *out)
 		v = v * 10 + (*s - '0');
 	if (*s != '\0' || n == 0)
 		return -1;
-	*out = neg ? -v : v;
+	*out = neg != 0 ? -v : v;
 	return 0;
 }
 
@@ -564,13 +564,13 @@ key_str(struct ctx *x, yaml_node_t *k)
 {
 	const char	*s;
 
-	if (k->type != YAML_SCALAR_NODE || is_null(k)) {
+	if (k->type != YAML_SCALAR_NODE || is_null(k) != 0) {
 		err_at(x, k, "a key must be a plain string, not %s",
 		    k->type == YAML_SCALAR_NODE ? "null" : kind(k));
 		return NULL;
 	}
 	s = text(k);
-	if (strlen(s) != k->data.scalar.length || has_ctl(s)) {
+	if (strlen(s) != k->data.scalar.length || has_ctl(s) != 0) {
 		err_at(x, k, "a key contains a NUL or control character");
 		return NULL;
 	}
@@ -618,7 +618,7 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 	if (map->type != YAML_MAPPING_NODE) {
 		err_at(x, map, "%s must be a mapping, not %s",
 		    what == NULL ? "the file" : what,
-		    is_null(map) ? "empty" : kind(map));
+		    is_null(map) != 0 ? "empty" : kind(map));
 		return;
 	}
 	for (i = 0; i < nkeys && i < NELEM(names); i++)
@@ -710,7 +710,7 @@ check_listen(const char *s, int *remote)
 	    inet_pton(AF_INET, host, a) != 1 &&
 	    inet_pton(AF_INET6, host, a) != 1)
 		return "HOST must be an IP address or localhost";
-	if (!valid_port(port))
+	if (valid_port(port) == 0)
 		return "PORT must be a number from 1 to 65535";
 	*remote = !is_loopback(host);
 	return NULL;
@@ -730,7 +730,7 @@ k_listen(struct ctx *x, yaml_node_t *n, void *arg)
 		err_at(x, n, "'listen' '%s': %s", shown(b, s), why);
 		return;
 	}
-	if (remote)
+	if (remote != 0)
 		warn_line(x, line_of(n), "'listen' %s is not a loopback "
 		    "address; FastCGI has no authentication of its own",
 		    shown(b, s));
@@ -801,7 +801,7 @@ k_country(struct ctx *x, yaml_node_t *n, void *arg)
 	size_t		 i;
 
 	(void)arg;
-	if (is_null(n)) {
+	if (is_null(n) != 0) {
 		set_str(&x->c->default_country_code, strdup(""));
 		return;
 	}
@@ -874,7 +874,7 @@ get_list(struct ctx *x, yaml_node_t *n, const char *key, int empty_ok,
 
 	if (n->type != YAML_SEQUENCE_NODE) {
 		err_at(x, n, "'%s' must be a list, not %s", key,
-		    is_null(n) ? "empty" : kind(n));
+		    is_null(n) != 0 ? "empty" : kind(n));
 		return;
 	}
 	v = NULL;
@@ -889,10 +889,10 @@ get_list(struct ctx *x, yaml_node_t *n, const char *key, int empty_ok,
 			    why);
 			continue;
 		}
-		for (i = 0; nodup && i < nv_n; i++)
+		for (i = 0; nodup != 0 && i < nv_n; i++)
 			if (strcmp(v[i], s) == 0)
 				break;
-		if (nodup && i < nv_n) {
+		if (nodup != 0 && i < nv_n) {
 			err_at(x, e, "'%s' lists '%s' twice", key,
 			    shown(b, s));
 			continue;
@@ -1035,7 +1035,7 @@ parse_role(struct ctx *x, yaml_node_t *n, struct conf_role *r)
 
 	if (n->type != YAML_MAPPING_NODE) {
 		err_at(x, n, "role '%s' must be a mapping of entity to "
-		    "rights, not %s", r->name, is_null(n) ? "empty" : kind(n));
+		    "rights, not %s", r->name, is_null(n) != 0 ? "empty" : kind(n));
 		return;
 	}
 	for (p = n->data.mapping.pairs.start;
@@ -1046,7 +1046,8 @@ parse_role(struct ctx *x, yaml_node_t *n, struct conf_role *r)
 			continue;
 		if ((s = key_str(x, k)) == NULL || dup_key(x, n, p))
 			continue;
-		if (!in_list(s, acl_entity_names, NELEM(acl_entity_names))) {
+		if (in_list(s, acl_entity_names,
+		    NELEM(acl_entity_names)) == 0) {
 			snprintf(what, sizeof(what), "role '%s'", r->name);
 			err_unknown(x, k, "entity", s, what,
 			    acl_entity_names, NELEM(acl_entity_names));
@@ -1082,7 +1083,7 @@ k_roles(struct ctx *x, yaml_node_t *n, void *arg)
 	(void)arg;
 	if (n->type != YAML_MAPPING_NODE) {
 		err_at(x, n, "'roles' must be a mapping of role name to "
-		    "rights, not %s", is_null(n) ? "empty" : kind(n));
+		    "rights, not %s", is_null(n) != 0 ? "empty" : kind(n));
 		return;
 	}
 	for (p = n->data.mapping.pairs.start;
@@ -1093,7 +1094,7 @@ k_roles(struct ctx *x, yaml_node_t *n, void *arg)
 			continue;
 		if ((s = key_str(x, k)) == NULL || dup_key(x, n, p))
 			continue;
-		if (!valid_name(s, 64)) {
+		if (valid_name(s, 64) == 0) {
 			err_at(x, k, "role name '%s' must be 1 to 64 letters, "
 			    "digits, '_', '-' or '.'", shown(b, s));
 			continue;
@@ -1263,7 +1264,7 @@ k_users(struct ctx *x, yaml_node_t *n, void *arg)
 	(void)arg;
 	if (n->type != YAML_SEQUENCE_NODE) {
 		err_at(x, n, "'api_users' must be a list, not %s",
-		    is_null(n) ? "empty" : kind(n));
+		    is_null(n) != 0 ? "empty" : kind(n));
 		return;
 	}
 	for (it = n->data.sequence.items.start;
@@ -1421,7 +1422,7 @@ k_clients(struct ctx *x, yaml_node_t *n, void *arg)
 	(void)arg;
 	if (n->type != YAML_SEQUENCE_NODE) {
 		err_at(x, n, "'oauth2_clients' must be a list, not %s",
-		    is_null(n) ? "empty" : kind(n));
+		    is_null(n) != 0 ? "empty" : kind(n));
 		return;
 	}
 	for (it = n->data.sequence.items.start;
@@ -1627,7 +1628,7 @@ field_default(struct ctx *x, struct fent *e)
 	size_t		 i;
 	char		 b[CONF_SHOWN + 4];
 
-	if (n == NULL || is_null(n))
+	if (n == NULL || is_null(n) != 0)
 		return;
 	if ((s = scalar(x, n, "default", 1)) == NULL)
 		return;
@@ -1646,7 +1647,7 @@ field_default(struct ctx *x, struct fent *e)
 			    "bool field, not '%s'", shown(b, s));
 			return;
 		}
-		v = parse_bool(s) ? "true" : "false";
+		v = parse_bool(s) == 1 ? "true" : "false";
 		break;
 	case CONF_FT_ENUM:
 		for (i = 0; i < e->f.noptions; i++)
@@ -1659,7 +1660,7 @@ field_default(struct ctx *x, struct fent *e)
 		}
 		break;
 	case CONF_FT_DATETIME:
-		if (!valid_datetime(s)) {
+		if (valid_datetime(s) == 0) {
 			err_at(x, n, "'default' must be \"YYYY-MM-DD "
 			    "HH:MM:SS\" for a datetime field, not '%s'",
 			    shown(b, s));
@@ -1702,7 +1703,7 @@ parse_field(struct ctx *x, const char *entity, const char *name,
 	memset(&e, 0, sizeof(e));
 	snprintf(what, sizeof(what), "field %s.%s", entity, name);
 	walk_map(x, n, what, field_keys, NELEM(field_keys), &e);
-	if (e.have_type) {
+	if (e.have_type != 0) {
 		if (e.f.type == CONF_FT_ENUM && e.options == NULL)
 			err_at(x, n, "%s is an enum and needs 'options'",
 			    what);
@@ -1723,7 +1724,7 @@ parse_field(struct ctx *x, const char *entity, const char *name,
 	}
 	if (e.have_on_dup && e.f.unique == 0)
 		err_at(x, e.on_dup, "'on_duplicate' needs 'unique: true'");
-	if (e.f.unique)
+	if (e.f.unique != 0)
 		e.f.indexed = 1;
 	e.f.entity = strdup(entity);
 	e.f.name = strdup(name);
@@ -1748,7 +1749,7 @@ en_fields(struct ctx *x, yaml_node_t *n, void *arg)
 	if (n->type != YAML_MAPPING_NODE) {
 		err_at(x, n, "'fields' of %s must be a mapping of field "
 		    "name to definition, not %s", entity,
-		    is_null(n) ? "empty" : kind(n));
+		    is_null(n) != 0 ? "empty" : kind(n));
 		return;
 	}
 	for (p = n->data.mapping.pairs.start;
@@ -1759,12 +1760,12 @@ en_fields(struct ctx *x, yaml_node_t *n, void *arg)
 			continue;
 		if ((s = key_str(x, k)) == NULL || dup_key(x, n, p))
 			continue;
-		if (!valid_field_name(s)) {
+		if (valid_field_name(s) == 0) {
 			err_at(x, k, "field name '%s' must match "
 			    "[a-zA-Z][a-zA-Z0-9_]* (at most 64)", shown(b, s));
 			continue;
 		}
-		if (in_list(s, system_fields, NELEM(system_fields))) {
+		if (in_list(s, system_fields, NELEM(system_fields)) != 0) {
 			err_at(x, k, "field name '%s' is a system attribute",
 			    s);
 			continue;
@@ -1789,7 +1790,7 @@ k_entities(struct ctx *x, yaml_node_t *n, void *arg)
 	(void)arg;
 	if (n->type != YAML_MAPPING_NODE) {
 		err_at(x, n, "'entities' must be a mapping of entity name to "
-		    "definition, not %s", is_null(n) ? "empty" : kind(n));
+		    "definition, not %s", is_null(n) != 0 ? "empty" : kind(n));
 		return;
 	}
 	for (p = n->data.mapping.pairs.start;
@@ -1872,7 +1873,7 @@ cross_check(struct ctx *x)
 				    x->urefs[i].id_line : x->urefs[i].line,
 				    "%s: id %s is also the id of the user "
 				    "at line %zu", w, u->id, x->urefs[j].line);
-			if (u->has_key && o->has_key &&
+			if (u->has_key != 0 && o->has_key != 0 &&
 			    memcmp(u->key_sha256, o->key_sha256, 32) == 0)
 				err_line(x, x->urefs[i].key_line, "%s: "
 				    "api_key_sha256 is also the key of the user "
@@ -1898,7 +1899,8 @@ has_secrets(const struct conf *c)
 	if (c->nclients > 0)
 		return 1;
 	for (i = 0; i < c->nusers; i++)
-		if (c->users[i].has_key || c->users[i].password_hash != NULL ||
+		if (c->users[i].has_key != 0 ||
+		    c->users[i].password_hash != NULL ||
 		    c->users[i].hmac_secret != NULL)
 			return 1;
 	return 0;
@@ -1915,7 +1917,7 @@ set_defaults(struct ctx *x)
 		return -1;
 	if (c->log_level == NULL && (c->log_level = strdup("info")) == NULL)
 		return -1;
-	if (x->fa_seen)
+	if (x->fa_seen != 0)
 		return 0;
 	c->frame_ancestors = calloc(NELEM(default_frame_ancestors),
 	    sizeof(*c->frame_ancestors));
@@ -2028,8 +2030,12 @@ load(const char *name, const char *buf, size_t len, mode_t mode,
 		free(x.c);
 		return -1;
 	}
-	yaml_parser_set_input_string(&parser,
-	    (const unsigned char *)(buf == NULL ? "" : buf), len);
+	if (buf == NULL)
+		yaml_parser_set_input_string(&parser,
+		    (const unsigned char *)"", 0);
+	else
+		yaml_parser_set_input_string(&parser,
+		    (const unsigned char *)buf, len);
 
 	x.c->workers = cpu_count();
 	x.c->map_size = (size_t)1 << 30;
@@ -2081,7 +2087,7 @@ load(const char *name, const char *buf, size_t len, mode_t mode,
 		rc = 0;
 	}
 out:
-	if (have_doc)
+	if (have_doc != 0)
 		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
 	free(x.urefs);

@@ -94,6 +94,14 @@ has(char **v, size_t n, int line, const char *frag)
 	return 0;
 }
 
+/* The LINE of "path:LINE: text". */
+static unsigned long
+line_of(const char *msg)
+{
+
+	return strtoul(msg + strlen(path) + 1, NULL, 10);
+}
+
 #define BASE	"listen: unix:/run/fastcrm.sock\ndata_dir: /var/lib/fastcrm\n"
 
 /*
@@ -392,6 +400,8 @@ test_mistakes(void)
 	bad("workers zero", "workers: 0\n", 1, 3,
 	    "'workers' must be auto or an integer from 1 to 256");
 	bad("workers word", "workers: many\n", 1, 3, "not 'many'");
+	bad("workers overflow", "workers: 99999999999999999999999\n", 1, 3,
+	    "'workers' must be auto or an integer");
 	bad("map_size too small", "map_size: 512KiB\n", 1, 3,
 	    "'map_size' must be at least 1048576 bytes");
 	bad("max_body garbage", "max_body: lots\n", 1, 3,
@@ -645,6 +655,10 @@ test_many(void)
 	ok(d.nerrors == sizeof(want) / sizeof(want[0]),
 	    "many mistakes: no extra errors (%zu)", d.nerrors);
 	dump(&d);
+	for (i = 1; i < d.nerrors; i++)
+		if (line_of(d.errors[i - 1]) > line_of(d.errors[i]))
+			break;
+	ok(d.nerrors > 0 && i == d.nerrors, "many mistakes: in line order");
 	conf_diag_free(&d);
 }
 
