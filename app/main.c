@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fastcrm/auth.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/worker.h"
 
@@ -15,6 +16,7 @@ usage(void)
 	fputs("usage: fastcrm serve -c FILE\n"
 	    "       fastcrm check-config FILE\n"
 	    "       fastcrm key\n"
+	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
 	    "       fastcrm version\n", stderr);
 	exit(2);
 }
@@ -58,6 +60,61 @@ cmd_key(void)
 	return 0;
 }
 
+/* Reads the new password from stdin, sets it on the User record NAME. */
+static int
+cmd_user_passwd(int argc, char *argv[])
+{
+	struct conf		*conf = NULL;
+	struct conf_diag	 diag;
+	const char		*path = NULL, *name, *why;
+	char			 pw[256];
+	size_t			 n;
+	int			 c;
+
+	if (argc < 3 || strcmp(argv[1], "passwd") != 0)
+		usage();
+	name = argv[2];
+	optind = 3;
+	while ((c = getopt(argc, argv, "c:")) != -1) {
+		if (c == 'c')
+			path = optarg;
+		else
+			usage();
+	}
+	if (path == NULL)
+		usage();
+	memset(&diag, 0, sizeof(diag));
+	if (conf_load(path, &conf, &diag) != 0) {
+		for (n = 0; n < diag.nerrors; n++)
+			fprintf(stderr, "error: %s\n", diag.errors[n]);
+		conf_diag_free(&diag);
+		return 1;
+	}
+	conf_diag_free(&diag);
+	if (isatty(STDIN_FILENO))
+		fputs("New password: ", stderr);
+	if (fgets(pw, sizeof(pw), stdin) == NULL) {
+		fputs("fastcrm: no password given\n", stderr);
+		return 1;
+	}
+	n = strcspn(pw, "\r\n");
+	pw[n] = '\0';
+	if (n < 8) {
+		fputs("fastcrm: the password must have 8 characters or more\n",
+		    stderr);
+		return 1;
+	}
+	if (auth_user_passwd(conf, name, pw, &why) != 0) {
+		fprintf(stderr, "fastcrm: %s: %s\n", name, why);
+		conf_free(conf);
+		return 1;
+	}
+	explicit_bzero(pw, sizeof(pw));
+	printf("password set for %s\n", name);
+	conf_free(conf);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -82,6 +139,8 @@ main(int argc, char *argv[])
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "key") == 0)
 		return cmd_key();
+	if (strcmp(argv[1], "user") == 0)
+		return cmd_user_passwd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {
 		puts("fastcrm " PACKAGE_VERSION);
 		return 0;

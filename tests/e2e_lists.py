@@ -226,9 +226,11 @@ try:
     # Twelve cases: numbers 1..12 (so 9 < 10 tells numeric from text).
     case_specs = [
         ("k1", {"name": "Printer on fire", "status": "New",
-                "description": "paper jam", "contactId": ID["john"]}),
+                "description": "paper jam", "contactId": ID["john"],
+                "ccallId": "CALL-0001", "cchatId": "Chat-A"}),
         ("k2", {"name": "Login broken", "status": "Closed",
-                "contactId": ID["jane"], "accountId": ID["acme"]}),
+                "contactId": ID["jane"], "accountId": ID["acme"],
+                "ccallId": "call-0002", "cchatId": "chat-b"}),
         ("k3", {"name": "Slow network", "status": "Pending"}),
         ("k4", {"name": "Refund request", "status": "Rejected"}),
         ("k5", {"name": "Password reset", "status": "Assigned",
@@ -276,6 +278,9 @@ try:
         if label == "c_m3d":
             extra = {"parentType": "Case", "parentId": ID["k1"],
                      "contactsIds": [ID["john"]]}
+        elif label == "c_p2d":
+            extra = {"uid": "Ext-123", "parentType": "Account",
+                     "parentId": ID["acme"]}
         call_at(label, dt, extra)
     CALLS = list(CALL_DT)
 
@@ -287,6 +292,8 @@ try:
     }
     for label, dt in TASK_DT.items():
         body = {"name": "Task " + label}
+        if label == "t_m2d":
+            body.update({"parentType": "Contact", "parentId": ID["john"]})
         if dt is not None:
             body["dateStart"] = fmt(dt)
         seed("Task", label, body)
@@ -304,6 +311,17 @@ except Exception as exc:  # noqa: BLE001
 
 def ids(*labels):
     return [ID[x] for x in labels]
+
+
+def sort_ids(labels, key, desc):
+    """labels sorted by key(label) then id, both in the same direction;
+    None sorts first ascending (SQL NULLs first)."""
+    def k(label):
+        v = key(label)
+        if isinstance(v, str):
+            v = v.lower()
+        return (v is not None, v if v is not None else "", ID[label])
+    return ids(*sorted(labels, key=k, reverse=desc))
 
 
 # ---------------------------------------------------------------------------
@@ -352,7 +370,25 @@ def decoding():
             "status&where%5B0%5D%5Bvalue%5D%5B%5D=Pending&where%5B0%5D"
             "%5Bvalue%5D%5B%5D=Rejected")
     set_eq(r, ids("k3", "k4", "k10"), "encoded value%5B%5D= appends too")
+    # list keys given out of order are taken in numeric order
+    r = lst("Case", "where[0][type]=between&where[0][attribute]=number"
+            "&where[0][value][1]=%d&where[0][value][0]=%d"
+            % (NUM["k4"], NUM["k2"]))
+    set_eq(r, ids("k2", "k3", "k4"), "value[1]= before value[0]= still "
+           "means [value0, value1]")
     # two where items ANDed, given out of index order
+    r = lst("Contact", "where[0][type]=contains&where[0][attribute]="
+            "description&where[0][value]=100%")
+    set_eq(r, ids("amy"), "a lone % that is no escape stays literal")
+    r = lst("Contact", "where[0][type]=equals&where[0][attribute]="
+            "lastName&where[0][value]=Bu%zzilder")
+    set_eq(r, [], "an invalid escape %zz stays literal (no match)")
+    r = lst("Contact", "where[0][type]=equals&where[0][attribute]="
+            "lastName&where[0][value]=%FFx")
+    err(r, 400, "invalid UTF-8 in the query: 400")
+    r = lst("Contact", "where[0][type]=equals&where[0][attribute]="
+            "lastName&where[0][value]=a%00b")
+    err(r, 400, "a NUL byte in the query: 400")
     r = lst("Case", "where[1][type]=equals&where[1][attribute]=priority"
             "&where[1][value]=urgent&where[0][type]=equals"
             "&where[0][attribute]=status&where[0][value]=New")
@@ -421,7 +457,9 @@ def where_strings():
       "startsWith, case-insensitive")
     c([W("endsWith", "lastName", "DER")], ["bob"], "endsWith")
     c([W("contains", "description", "100%")], ["amy"],
-      "contains: % in the value is literal")
+      "contains with a % in the value")
+    c([W("notContains", "title", "MAN")], ["jane", "amy"],
+      "notContains leaves out NULLs (SQL semantics)")
     c([W("in", "firstName", ["JOHN", "bob", "nobody"])], ["john", "bob"],
       "in, case-insensitive")
     c([W("notIn", "firstName", ["john", "BOB"])], ["jane", "alice", "amy"],
@@ -438,6 +476,15 @@ def where_strings():
       "isFalse on Contact.doNotCall (default false)")
     c([W("equals", "addressCity", "springfield")], ["bob"],
       "equals on an address part")
+    c([W("equals", "ccallId", "call-0001")], ["k1"],
+      "custom indexed field (Case.ccallId) equals, case-insensitive",
+      "Case")
+    c([W("in", "cchatId", ["CHAT-A", "chat-B"])], ["k1", "k2"],
+      "custom field (Case.cchatId) in, case-insensitive", "Case")
+    c([W("isNull", "ccallId"), W("equals", "status", "closed")], ["k9"],
+      "custom field isNull", "Case")
+    c([W("equals", "uid", "EXT-123")], ["c_p2d"],
+      "Call.uid (indexed) equals, case-insensitive", "Call")
 
 
 @t.test
@@ -587,6 +634,8 @@ def linked_with():
            "and the link route)")
     r = lst("Case", qs(where=[W("linkedWith", "contacts", ID["bob"])]))
     set_eq(r, ids("k3"), "Case linkedWith contacts, value a single id")
+    r = lst("Call", qs(where=[W("linkedWith", "contacts", [ID["john"]])]))
+    set_eq(r, ids("c_m3d"), "Call linkedWith contacts")
     r = lst("Contact", qs(where=[W("linkedWith", "cases", [ID["k3"]])]))
     set_eq(r, ids("john", "bob"), "Contact linkedWith cases (foreign side)")
 
@@ -608,6 +657,14 @@ def related_lists():
     seq_eq(r, ids("k1"), "related list offset")
     r = get("/Account/%s/contacts" % ID["acme"])
     set_eq(r, ids("john", "jane"), "GET /Account/{id}/contacts")
+    seq_eq(r, sort_ids(["john", "jane"], lambda x: S[x]["createdAt"], True),
+           "GET /Account/{id}/contacts in Contact's default order")
+    r = get("/Account/%s/contacts" % ID["globex"], "orderBy=firstName"
+            "&order=asc&select=firstName")
+    seq_eq(r, ids("bob", "jane"), "related list orderBy + select")
+    t.ok(r.status == 200 and all(sorted(x) == ["firstName", "id"]
+                                 for x in r.json["list"]),
+         "related list select: only id and firstName", r.describe())
     r = get("/Account/%s/contacts" % ID["globex"],
             qs(where=[W("equals", "firstName", "BOB")]))
     set_eq(r, ids("bob"), "GET /Account/{id}/contacts with where")
@@ -621,6 +678,12 @@ def related_lists():
     set_eq(r, ids("c_m3d"), "GET /Case/{id}/calls (parentType/parentId)")
     r = get("/Contact/%s/calls" % ID["john"])
     set_eq(r, ids("c_m3d"), "GET /Contact/{id}/calls (contactsIds)")
+    r = get("/Account/%s/calls" % ID["acme"])
+    set_eq(r, ids("c_p2d"), "GET /Account/{id}/calls (parentType Account)")
+    r = get("/Contact/%s/tasks" % ID["john"])
+    set_eq(r, ids("t_m2d"), "GET /Contact/{id}/tasks (parentType Contact)")
+    r = get("/Case/%s/tasks" % ID["k1"])
+    set_eq(r, [], "GET /Case/{id}/tasks: none")
     r = get("/Contact/%s/cases" % ID["john"], "maxSize=201")
     err(r, 403, "related list maxSize=201 is 403")
     r = get("/Contact/%s/cases" % ID["john"], qs(where=[W("equals", "nope",
@@ -661,6 +724,35 @@ def errors():
     t.status(r, 200, "maxSize=200 is allowed")
     r = lst("Contact", "orderBy=nope")
     err(r, 400, "orderBy an unknown attribute: 400")
+    r = lst("Contact", "where=lastName")
+    err(r, 400, "where given as a plain string: 400")
+    r = lst("Contact", "where[0][type]=equals&where[0][value]=x")
+    err(r, 400, "where item without an attribute: 400")
+    r = lst("Contact", "where[0][attribute]=lastName&where[0][value]=x")
+    err(r, 400, "where item without a type: 400")
+    r = lst("Call", qs(where=[W("lastXDays", "dateStart", "abc")]))
+    err(r, 400, "lastXDays with a non-numeric value: 400")
+    r = lst("Case", qs(where=[W("between", "number", [1])]))
+    err(r, 400, "between with one value: 400")
+    deep = [W("or", value=[W("equals", "lastName", "x")])]
+    for _ in range(20):
+        deep = [W("and", value=deep)]
+    r = lst("Contact", "searchParams=" + enc(json.dumps({"where": deep})))
+    t.ok(400 <= r.status < 500, "absurdly nested where: 4xx, not 5xx",
+         r.describe())
+    r = lst("Contact", "where" + "[0][value]" * 20 + "=x")
+    t.ok(400 <= r.status < 500, "absurdly nested brackets: 4xx, not 5xx",
+         r.describe())
+    r = lst("Contact", "searchParams=" + enc('{"where": ['))
+    err(r, 400, "malformed searchParams JSON: 400")
+    r = lst("Contact", "searchParams=" + enc(json.dumps({"maxSize": 201})))
+    err(r, 403, "searchParams maxSize 201: 403")
+    r = lst("Contact", "searchParams=" + enc(json.dumps({"maxSize": "x"})))
+    err(r, 400, "searchParams non-numeric maxSize: 400")
+    r = get("/Contact/%s/cases" % ("0" * 17))
+    err(r, 404, "related list of a record that does not exist: 404")
+    r = get("/Contact/%s/nolink" % ID["john"])
+    err(r, 404, "related list of an unknown link: 404")
 
 
 @t.test
@@ -722,17 +814,6 @@ def paging_and_totals():
 # order
 
 
-def sort_ids(labels, key, desc):
-    """labels sorted by key(label) then id, both in the same direction;
-    None sorts first ascending (SQL NULLs first)."""
-    def k(label):
-        v = key(label)
-        if isinstance(v, str):
-            v = v.lower()
-        return (v is not None, v if v is not None else "", ID[label])
-    return ids(*sorted(labels, key=k, reverse=desc))
-
-
 @t.test
 def ordering():
     seq_eq(lst("Case", "orderBy=name&order=asc"),
@@ -753,6 +834,15 @@ def ordering():
     seq_eq(lst("Case", "orderBy=status&order=desc"),
            sort_ids(CASES, lambda x: S[x]["status"], True),
            "ties broken by id in the same direction (desc)")
+    seq_eq(lst("Case", "orderBy=name"),
+           sort_ids(CASES, lambda x: S[x]["name"], False),
+           "orderBy without order is ascending (EspoCRM)")
+    seq_eq(lst("Case", "order=asc"),
+           sort_ids(CASES, lambda x: NUM[x], False),
+           "order=asc without orderBy: the default attribute, ascending")
+    seq_eq(lst("Case", "orderBy=cchatId&order=desc"),
+           sort_ids(CASES, lambda x: S[x].get("cchatId"), True),
+           "orderBy a custom field desc (NULLs last)")
     seq_eq(lst("Case", "orderBy=number&order=asc"),
            sort_ids(CASES, lambda x: NUM[x], False),
            "Case orderBy=number asc (numeric)")
@@ -919,6 +1009,117 @@ def phones_and_emails():
                     rows[0].get("phoneNumberData") or []) ==
          ["+15550103000", "+442079460958"],
          "two-number contact: primary and data in E.164", r.describe())
+
+
+# ---------------------------------------------------------------------------
+# writes keep lists and indexes right (last: these change the data)
+
+
+@t.test
+def after_writes():
+    upd = create("Contact", {"firstName": "Up", "lastName": "Dater",
+                             "phoneNumber": "+1 555 010 4000",
+                             "emailAddress": "up@example.com"}, "upd")
+    gone = create("Contact", {"firstName": "Del", "lastName": "Etable",
+                              "phoneNumber": "+1 555 010 6000",
+                              "emailAddress": "del@example.com",
+                              "accountsIds": [ID["acme"]]}, "gone")
+    ID["upd"], ID["gone"] = upd["id"], gone["id"]
+
+    def by_phone(v):
+        return lst("Contact", "where[0][type]=equals&where[0][attribute]="
+                   "phoneNumber&where[0][value]=" + enc(v))
+
+    set_eq(by_phone("5550104000"), ids("upd"), "a new contact's number "
+           "finds it")
+    r = stack.request("PUT", "/Contact/" + ID["upd"],
+                      {"phoneNumber": "+1 555 010 5000",
+                       "emailAddress": "UP2@example.com"})
+    t.status(r, 200, "update the number and email")
+    set_eq(by_phone("5550104000"), [], "after an update the old number "
+           "finds nothing")
+    set_eq(by_phone("(555) 010-5000"), ids("upd"),
+           "after an update the new number finds it")
+    set_eq(lst("Contact", qs(where=[W("equals", "emailAddress",
+                                      "up2@EXAMPLE.com")])),
+           ids("upd"), "after an update the new email finds it")
+    set_eq(lst("Contact", qs(where=[W("equals", "emailAddress",
+                                      "up@example.com")])),
+           [], "after an update the old email finds nothing")
+
+    nat = create("Contact", {"firstName": "Nat", "lastName": "Ional",
+                             "phoneNumber": "(555) 010-7000"}, "nat")
+    ID["nat"] = nat["id"]
+    t.eq(nat.get("phoneNumber"), "+15550107000", "a national number is "
+         "stored in E.164 with the default country code")
+    set_eq(by_phone("+1 555 010 7000"), ids("nat"),
+           "a number stored from national form is found in E.164")
+
+    el = create("Contact", {"firstName": "\u00c9lodie",
+                            "lastName": "M\u00fcller"}, "elodie")
+    ID["elodie"] = el["id"]
+    set_eq(lst("Contact", qs(where=[W("equals", "firstName",
+                                      "\u00e9lodie")])),
+           ids("elodie"),
+           "equals ignores case beyond ASCII (\u00e9 = \u00c9)")
+    set_eq(lst("Contact", qs(where=[W("equals", "lastName",
+                                      "M\u00dcLLER")])),
+           ids("elodie"),
+           "equals ignores case beyond ASCII (\u00dc = \u00fc)")
+    set_eq(lst("Contact", "textFilter=" + enc("\u00e9LO")), ids("elodie"),
+           "textFilter ignores case beyond ASCII")
+
+    r = stack.request("PUT", "/Contact/" + ID["upd"], {"firstName": "Upp"})
+    t.status(r, 200, "rename a contact")
+    set_eq(lst("Contact", qs(where=[W("equals", "name", "upp dater")])),
+           ids("upd"), "after a rename the new name finds it")
+    set_eq(lst("Contact", qs(where=[W("equals", "name", "up dater")])),
+           [], "after a rename the old name finds nothing")
+    r = stack.request("POST", "/Contact/%s/accounts" % ID["upd"],
+                      {"id": ID["globex"]})
+    t.status(r, 200, "link a contact to an account")
+    set_eq(get("/Account/%s/contacts" % ID["globex"]),
+           ids("jane", "bob", "upd"), "the linked contact is listed")
+    r = stack.request("DELETE", "/Contact/%s/accounts" % ID["upd"],
+                      {"id": ID["globex"]})
+    t.status(r, 200, "unlink it")
+    set_eq(get("/Account/%s/contacts" % ID["globex"]), ids("jane", "bob"),
+           "the unlinked contact leaves the related list")
+    set_eq(lst("Contact", qs(where=[W("linkedWith", "accounts",
+                                      [ID["globex"]])])),
+           ids("jane", "bob"), "and leaves linkedWith")
+
+    r = stack.request("DELETE", "/Case/" + ID["k7"])
+    t.status(r, 200, "delete a case")
+    r = lst("Case")
+    t.ok(r.status == 200 and r.json["total"] == 11 and
+         ID["k7"] not in ids_of(r), "a deleted case leaves the list and "
+         "the total", r.describe())
+    set_eq(lst("Case", qs(where=[W("equals", "number", NUM["k7"])])), [],
+           "a deleted case is not found by number")
+    set_eq(lst("Case", "primaryFilter=open&" +
+               qs(where=[W("equals", "status", "new")])),
+           ids("k1", "k8", "k11"), "a deleted case leaves primaryFilter")
+
+    before = lst("Contact").json["total"]
+    r = stack.request("DELETE", "/Contact/" + ID["gone"])
+    t.status(r, 200, "delete a contact")
+    t.eq(lst("Contact").json["total"], before - 1,
+         "a deleted contact leaves the total")
+    t.ok(ID["gone"] not in (ids_of(lst("Contact", "maxSize=200")) or []),
+         "a deleted contact leaves the default list")
+    set_eq(by_phone("+15550106000"), [], "a deleted contact's number "
+           "finds nothing")
+    set_eq(lst("Contact", qs(where=[W("equals", "name", "Del Etable")])),
+           [], "a deleted contact's name finds nothing")
+    set_eq(lst("Contact", "textFilter=del"), [],
+           "a deleted contact is not found by textFilter")
+    set_eq(get("/Account/%s/contacts" % ID["acme"]), ids("john", "jane"),
+           "a deleted contact leaves related lists")
+    r = lst("Contact", "maxSize=1&offset=%d" % (before - 2),
+            {"X-No-Total": "true"})
+    t.eq(r.json and r.json.get("total"), -2,
+         "X-No-Total does not count a deleted row as more")
 
 
 stack.stop()

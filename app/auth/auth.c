@@ -3,7 +3,6 @@
  * failed-login limiter shared by all workers through LMDB, and the role
  * check that every route passes through.
  */
-#include <crypt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,8 +121,6 @@ static struct {
 static int
 password_ok(struct req *r, const struct conf_user *u, const char *pass)
 {
-	struct crypt_data	*cd;
-	const char		*h;
 	unsigned char		 md[SHA256_DIGEST_LENGTH];
 	char			*both;
 	long long		 now = (long long)time(NULL);
@@ -141,10 +138,7 @@ password_ok(struct req *r, const struct conf_user *u, const char *pass)
 		if (pwcache[i].until < pwcache[slot].until)
 			slot = i;
 	}
-	cd = arena_calloc(r->arena, 1, sizeof(*cd));
-	h = crypt_r(pass, u->password_hash, cd);
-	if (h == NULL || strlen(h) != strlen(u->password_hash) ||
-	    !util_ct_equal(h, u->password_hash, strlen(h)))
+	if (!auth_password_check(r->arena, pass, u->password_hash))
 		return 0;
 	memcpy(pwcache[slot].md, md, sizeof(md));
 	pwcache[slot].until = now + 60;
@@ -220,7 +214,7 @@ limiter(struct req *r, int fail)
 		fr.start = now;
 		fr.count = 0;
 	}
-	over = fr.count >= r->conf->auth_fail_limit;
+	over = fr.count > r->conf->auth_fail_limit;
 	if (fail) {
 		fr.count++;
 		if (store_put(t, db, r->remote, strlen(r->remote), &fr,
@@ -259,11 +253,18 @@ refuse(struct req *r, enum scheme s, const char *why)
 }
 
 int
+auth_fail_login(struct req *r, const char *why)
+{
+	return refuse(r, S_ESPO, why);
+}
+
+int
 auth_authenticate(struct req *r)
 {
 	const struct conf_user	*u = NULL;
 	const char		*v, *user, *pass;
 	enum scheme		 s = S_NONE;
+	int			 rc;
 
 	if (r->route != NULL && r->route->action == ACT_PUBLIC)
 		return 0;
@@ -284,6 +285,8 @@ auth_authenticate(struct req *r)
 			return refuse(r, S_BASIC, "Unsupported authorization "
 			    "scheme.");
 	}
+	if (s == S_NONE && (rc = auth_session(r)) != 1)
+		return rc;
 	if (s == S_NONE) {
 		http_add_header(r, "WWW-Authenticate",
 		    "Basic realm=\"fastcrm\"");
@@ -326,12 +329,14 @@ auth_authenticate(struct req *r)
 }
 
 int
-auth_authorize(struct req *r, const struct entity *e, enum action act)
+auth_authorize(struct req *r, const struct entity *e, enum action act,
+    int *own)
 {
 	struct conf_acl		 acl;
 	enum conf_perm		 p;
 	const char		*what;
 
+	*own = 0;
 	if (act == ACT_NONE || act == ACT_PUBLIC)
 		return 0;
 	if (r->who == NULL || r->who->role == NULL)
@@ -357,7 +362,7 @@ auth_authorize(struct req *r, const struct entity *e, enum action act)
 	}
 	if (p == CONF_NO)
 		return http_fail(r, FCRM_FORBIDDEN, "No %s access.", what);
-	r->own_only = p == CONF_OWN;
+	*own = p == CONF_OWN;
 	return 0;
 }
 
@@ -375,6 +380,8 @@ auth_h_app_user(struct req *r)
 	json_set(a, u, "type", json_str(a, r->who->type));
 	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));
 	json_set(a, o, "user", u);
+	if (r->who->csrf != NULL)
+		json_set(a, o, "csrfToken", json_str(a, r->who->csrf));
 	json_write(&r->out, o);
 	return 0;
 }

@@ -348,7 +348,7 @@ list_params(struct req *r, struct json **out)
 }
 
 static int
-prepare(struct req *r, const struct entity *e, struct lq *q)
+prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 {
 	struct json		*p, *sel;
 	const char		*ob, *ord, *asc, *tf, *pf, *hdr;
@@ -439,7 +439,7 @@ prepare(struct req *r, const struct entity *e, struct lq *q)
 			return rc;
 		q->where = where_and(r, q->where, w);
 	}
-	if (r->own_only) {
+	if (own) {
 		w = arena_calloc(r->arena, 1, sizeof(*w));
 		w->type = W_OWN;
 		q->where = where_and(r, q->where, w);
@@ -518,7 +518,7 @@ entity_list(struct req *r, const struct entity *e)
 	size_t			  n;
 	int			  rc, found;
 
-	if ((rc = prepare(r, e, &q)) != 0)
+	if ((rc = prepare(r, e, r->own_only, &q)) != 0)
 		return rc;
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
@@ -553,7 +553,7 @@ entity_list_related(struct req *r, const struct entity *e, const char *id,
 	if ((fe = entity_find(l->foreign)) == NULL)
 		return http_fail(r, FCRM_NOT_FOUND, "Link '%s' not found.",
 		    l->name);
-	if ((rc = prepare(r, fe, &q)) != 0)
+	if ((rc = prepare(r, fe, r->foreign_own, &q)) != 0)
 		return rc;
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
@@ -564,6 +564,8 @@ entity_list_related(struct req *r, const struct entity *e, const char *id,
 		    e->name, id);
 	if (rc != 0)
 		return list_fail(r, rc);
+	if (r->own_only && !entity_owns(r, self))
+		return http_fail(r, FCRM_FORBIDDEN, "No read access.");
 	if (l->kind == LINK_SELF_MULTI) {
 		v = json_get(self, l->attr);
 		ids = arena_calloc(r->arena, v != NULL ? v->n + 1 : 1,

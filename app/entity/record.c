@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fastcrm/auth.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
@@ -950,6 +951,51 @@ set_defaults(struct req *r, const struct entity *e, struct json *rec)
 	}
 }
 
+/*
+ * A password in the body (User): only an admin may set one; it is hashed
+ * here, before any transaction, because hashing is slow on purpose.
+ */
+static int
+password_from_body(struct req *r, const struct entity *e,
+    const struct json *body, const char **hash)
+{
+	const char	*pw;
+	size_t		 i;
+
+	*hash = NULL;
+	for (i = 0; i < e->nfields; i++) {
+		if (e->fields[i].type != FT_PASSWORD)
+			continue;
+		pw = json_gets(body, e->fields[i].name);
+		if (pw == NULL || *pw == '\0')
+			continue;
+		if (r->who == NULL || !r->who->admin)
+			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
+			    "set passwords.");
+		if (strlen(pw) < 8 || strlen(pw) > 200)
+			return fail_validation(r, e, e->fields[i].name,
+			    "valid");
+		if ((*hash = auth_password_hash(r->arena, pw)) == NULL)
+			return http_fail(r, FCRM_IO, "Cannot hash the "
+			    "password.");
+	}
+	return 0;
+}
+
+/* Stores a password hash beside the record (never in it). */
+static int
+password_store(struct req *r, struct store_txn *t, const char *id,
+    const char *hash)
+{
+	char	 key[40];
+
+	if (hash == NULL)
+		return 0;
+	snprintf(key, sizeof(key), "pw:%s", id);
+	return store_put(t, store_db(r->store, "meta"), key, strlen(key), hash,
+	    strlen(hash));
+}
+
 int
 entity_create(struct req *r, const struct entity *e, const struct json *body,
     struct json **out)
@@ -960,9 +1006,12 @@ entity_create(struct req *r, const struct entity *e, const struct json *body,
 	const char		 *skip;
 	char			  id[UTIL_ID_LEN + 1];
 	long long		  num;
+	const char		 *pwhash;
 	size_t			  i;
 	int			  rc, ret = 0;
 
+	if ((rc = password_from_body(r, e, body, &pwhash)) != 0)
+		return rc;
 	rec = json_obj(a);
 	set_defaults(r, e, rec);
 	if ((rc = apply_body(r, e, rec, body)) != 0)
@@ -1020,7 +1069,8 @@ entity_create(struct req *r, const struct entity *e, const struct json *body,
 		json_set(a, rec, "number", json_int(a, num));
 	}
 	rec = normalise(a, e, rec);
-	if ((rc = store_record(r, *t, e, NULL, rec)) != 0)
+	if ((rc = store_record(r, *t, e, NULL, rec)) != 0 ||
+	    (rc = password_store(r, *t, id, pwhash)) != 0)
 		return store_fail(r, rc);
 	if ((rc = engine_commit(r, t)) != 0)
 		return rc;
@@ -1035,8 +1085,11 @@ entity_update(struct req *r, const struct entity *e, const char *id,
 	struct arena		 *a = r->arena;
 	struct store_txn	**t;
 	struct json		 *old, *rec, *dup;
+	const char		 *pwhash;
 	int			  rc, ret = 0;
 
+	if ((rc = password_from_body(r, e, body, &pwhash)) != 0)
+		return rc;
 	if ((rc = engine_begin(r, 1, &t)) != 0)
 		return rc;
 	if ((rc = entity_load(r, *t, e, id, &old, NULL)) != 0)
@@ -1066,7 +1119,8 @@ entity_update(struct req *r, const struct entity *e, const char *id,
 		return rc;
 	set_system(r, rec, 0);
 	rec = normalise(a, e, rec);
-	if ((rc = store_record(r, *t, e, old, rec)) != 0)
+	if ((rc = store_record(r, *t, e, old, rec)) != 0 ||
+	    (rc = password_store(r, *t, id, pwhash)) != 0)
 		return store_fail(r, rc);
 	if ((rc = engine_commit(r, t)) != 0)
 		return rc;
@@ -1172,6 +1226,9 @@ entity_relate(struct req *r, const struct entity *e, const char *id,
 			    "'%.64s' does not exist.", fe->name, fid);
 		if (rc != 0)
 			return store_fail(r, rc);
+		if (r->foreign_own && !entity_owns(r, frec))
+			return http_fail(r, FCRM_FORBIDDEN, "No read access to "
+			    "%s '%.64s'.", fe->name, fid);
 		if (l->kind == LINK_SELF_MULTI) {
 			ids_edit(a, rec, l->attr, fid, add);
 			continue;

@@ -13,11 +13,14 @@
 #define MAX_SEGS	8
 
 static const struct route routes[] = {
+	{ "GET",	"/",				ACT_PUBLIC,	ui_h_page },
 	{ "GET",	"/api/v1/App/user",		ACT_NONE,	auth_h_app_user },
+	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create },
+	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete },
 	{ "GET",	"/api/v1/:entity",		ACT_READ,	entity_h_list },
 	{ "POST",	"/api/v1/:entity",		ACT_CREATE,	entity_h_create },
-	{ "PUT",	"/api/v1/:entity",		ACT_EDIT,	entity_h_collection_put },
-	{ "PATCH",	"/api/v1/:entity",		ACT_EDIT,	entity_h_collection_put },
+	{ "PUT",	"/api/v1/:entity",		ACT_NONE,	entity_h_collection_put },
+	{ "PATCH",	"/api/v1/:entity",		ACT_NONE,	entity_h_collection_put },
 	{ "GET",	"/api/v1/:entity/:id",		ACT_READ,	entity_h_read },
 	{ "PUT",	"/api/v1/:entity/:id",		ACT_EDIT,	entity_h_update },
 	{ "PATCH",	"/api/v1/:entity/:id",		ACT_EDIT,	entity_h_update },
@@ -130,11 +133,13 @@ route_dispatch(struct req *r)
 	}
 	if (auth_authenticate(r) != 0)
 		return;
-	if (r->ent != NULL && auth_authorize(r, r->ent, rt->action) != 0)
+	if (r->ent != NULL &&
+	    auth_authorize(r, r->ent, rt->action, &r->own_only) != 0)
 		return;
 	if (r->link != NULL) {
 		fe = entity_find(r->link->foreign);
-		if (fe == NULL || auth_authorize(r, fe, ACT_READ) != 0)
+		if (fe == NULL ||
+		    auth_authorize(r, fe, ACT_READ, &r->foreign_own) != 0)
 			return;
 	}
 	rt->handler(r);

@@ -19,11 +19,40 @@ struct entity;
  */
 int		 auth_authenticate(struct req *);
 /*
- * Checks r->who's role for action on e; 0 or 403 set on r.  Sets
- * r->own_only when the role allows the action on own records only.
+ * Checks r->who's role for action on e; 0 or 403 set on r.  Sets *own
+ * when the role allows the action on own records only.
  */
 int		 auth_authorize(struct req *, const struct entity *,
-		    enum action);
+		    enum action, int *own);
+
+/*
+ * Sessions (session.c): the agent's sign-in for the page at `/`.  A
+ * session is a random token in an HttpOnly cookie; LMDB keeps only its
+ * SHA-256 with the principal, the expiry and the CSRF token.
+ */
+#define AUTH_COOKIE	"fastcrm_session"
+#define AUTH_SESSION_TTL (12 * 3600)
+
+/* Cookie credentials: 0 and r->who set, 1 when no cookie was sent, or an
+   error set on r (401 unknown/expired, 403 CSRF). */
+int		 auth_session(struct req *);
+/* POST /api/v1/App/session and DELETE /api/v1/App/session. */
+int		 auth_h_session_create(struct req *);
+int		 auth_h_session_delete(struct req *);
+/* crypt(3) hash of a new password (yescrypt), in the arena; NULL on error. */
+const char	*auth_password_hash(struct arena *, const char *);
+/* 1 if pass matches hash (constant-time compare). */
+int		 auth_password_check(struct arena *, const char *pass,
+		    const char *hash);
+/*
+ * Sets the password of the User record named userName (the CLI's
+ * `fastcrm user passwd`).  Returns 0, or an error code with *why.
+ */
+int		 auth_user_passwd(const struct conf *, const char *userName,
+		    const char *password, const char **why);
+
+/* Counts a failed sign-in for the limiter and sets 401 with why. */
+int		 auth_fail_login(struct req *, const char *why);
 
 /* Decodes standard base64 into the arena; NULL when malformed. */
 char		*auth_base64_decode(struct arena *, const char *, size_t *);

@@ -33,6 +33,7 @@ struct principal {
 	const char		*type;		/* "api" or "regular" */
 	const struct conf_role	*role;
 	int			 admin;
+	const char		*csrf;		/* session's token, or NULL */
 };
 
 struct req {
@@ -59,6 +60,7 @@ struct req {
 	const struct link	*link;
 	struct principal	*who;
 	int			 own_only;	/* role allows `own` only */
+	int			 foreign_own;	/* the same, for a link's records */
 
 	/* Response. */
 	int			 status;

@@ -32,6 +32,8 @@ int		 entity_h_link(struct req *);
 int		 entity_h_unlink(struct req *);
 int		 entity_h_stream(struct req *);
 int		 entity_h_collection_put(struct req *);
+/* GET / : the agent's page (app/ui/ui.c). */
+int		 ui_h_page(struct req *);
 /* GET /App/user (app/auth/auth.c). */
 int		 auth_h_app_user(struct req *);
 

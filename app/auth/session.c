@@ -1,0 +1,333 @@
+/*
+ * Agent sessions and passwords.  The page at `/` signs an agent in with a
+ * User record's password (or a configured principal's); the session lives
+ * in LMDB as SHA-256(token) → {principal, expiry, CSRF token}, so every
+ * worker sees it and a restart keeps it.
+ */
+#include <crypt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fastcrm/auth.h"
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/log.h"
+#include "fastcrm/store.h"
+#include "fastcrm/util.h"
+#include "../entity/engine.h"
+
+static void
+hex(const unsigned char *p, size_t n, char *out)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		snprintf(out + i * 2, 3, "%02x", p[i]);
+}
+
+const char *
+auth_password_hash(struct arena *a, const char *pass)
+{
+	struct crypt_data	*cd;
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char		*h;
+
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL)
+		return NULL;
+	cd = arena_calloc(a, 1, sizeof(*cd));
+	h = crypt_r(pass, salt, cd);
+	if (h == NULL || *h == '*')
+		return NULL;
+	return arena_strdup(a, h);
+}
+
+int
+auth_password_check(struct arena *a, const char *pass, const char *hash)
+{
+	struct crypt_data	*cd;
+	const char		*h;
+
+	if (hash == NULL || *hash == '\0')
+		return 0;
+	cd = arena_calloc(a, 1, sizeof(*cd));
+	h = crypt_r(pass, hash, cd);
+	return h != NULL && strlen(h) == strlen(hash) &&
+	    util_ct_equal(h, hash, strlen(h));
+}
+
+/* The value of cookie name in the Cookie header, or NULL. */
+static char *
+cookie(struct req *r, const char *name)
+{
+	const char	*c, *p;
+	size_t		 n = strlen(name), len;
+
+	if ((c = http_header(r, "HTTP_COOKIE")) == NULL)
+		return NULL;
+	for (p = c; *p != '\0'; ) {
+		while (*p == ' ' || *p == ';')
+			p++;
+		len = strcspn(p, ";");
+		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=')
+			return arena_strndup(r->arena, p + n + 1, len - n - 1);
+		p += len;
+	}
+	return NULL;
+}
+
+/* The stored session of token, parsed; NULL when unknown or expired. */
+static struct json *
+session_load(struct req *r, const char *token, char key[65])
+{
+	struct store_txn	*t = NULL;
+	struct store_val	 v;
+	struct json		*s = NULL;
+	const char		*why;
+	double			 exp;
+	int			 db;
+
+	auth_sha256_hex(token, strlen(token), key);
+	if ((db = store_db(r->store, "sessions")) < 0 ||
+	    store_begin(r->store, 0, &t) != 0)
+		return NULL;
+	if (store_get(t, db, key, 64, &v) == 0 &&
+	    json_parse(r->arena, v.p, v.len, &s, &why) == 0 &&
+	    (!json_tonum(json_get(s, "exp"), &exp) ||
+	    exp < (double)time(NULL)))
+		s = NULL;
+	store_abort(t);
+	return s;
+}
+
+int
+auth_session(struct req *r)
+{
+	struct principal	*p;
+	struct json		*s;
+	const char		*tok, *csrf, *mine, *role;
+	char			 key[65];
+
+	if ((tok = cookie(r, AUTH_COOKIE)) == NULL || *tok == '\0')
+		return 1;
+	if ((s = session_load(r, tok, key)) == NULL)
+		return http_fail(r, FCRM_UNAUTHORIZED, "Session expired or "
+		    "unknown; sign in again.");
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
+		csrf = http_header(r, "HTTP_X_CSRF_TOKEN");
+		mine = json_gets(s, "csrf");
+		if (csrf == NULL || mine == NULL || strlen(csrf) !=
+		    strlen(mine) || !util_ct_equal(csrf, mine, strlen(mine)))
+			return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing "
+			    "or wrong.");
+	}
+	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p->id = json_gets(s, "uid");
+	p->name = json_gets(s, "name");
+	p->type = json_gets(s, "type");
+	role = json_gets(s, "role");
+	p->role = role != NULL ? conf_role_find(r->conf, role) : NULL;
+	p->admin = json_truthy(json_get(s, "admin"));
+	p->csrf = json_gets(s, "csrf");
+	if (p->id == NULL || p->name == NULL || p->type == NULL)
+		return http_fail(r, FCRM_UNAUTHORIZED, "Session is damaged; "
+		    "sign in again.");
+	r->who = p;
+	return 0;
+}
+
+/* A User record by userName, with its stored password hash. */
+static int
+find_user(struct req *r, struct store_txn *t, const char *name,
+    struct json **rec, const char **hash)
+{
+	const struct entity	*e = entity_find("User");
+	const struct field	*f = entity_field(e, "userName");
+	struct store_val	 v;
+	const char		**ids;
+	char			 key[40];
+	size_t			 n;
+	int			 rc;
+
+	*rec = NULL;
+	*hash = NULL;
+	rc = engine_index_ids(r->arena, t, e->db_ix[f - e->fields],
+	    util_lower(r->arena, name), &ids, &n);
+	if (rc != 0 || n == 0)
+		return rc != 0 ? rc : FCRM_NOT_FOUND;
+	if ((rc = entity_load(r, t, e, ids[0], rec, NULL)) != 0)
+		return rc;
+	snprintf(key, sizeof(key), "pw:%s", ids[0]);
+	if (store_get(t, store_db(r->store, "meta"), key, strlen(key), &v) == 0)
+		*hash = arena_strndup(r->arena, v.p, v.len);
+	return 0;
+}
+
+int
+auth_h_session_create(struct req *r)
+{
+	struct arena		 *a = r->arena;
+	struct store_txn	**t;
+	struct json		 *body, *rec, *s, *out, *u;
+	const struct conf_user	 *cu = NULL;
+	const char		 *name, *pass, *hash, *uid = NULL, *dname = NULL;
+	const char		 *role = NULL, *type;
+	unsigned char		  rnd[32];
+	char			  tok[65], csrf[65], key[65];
+	struct buf		  b;
+	size_t			  i;
+	int			  rc, admin = 0, active = 0;
+
+	if ((rc = http_body_object(r, &body)) != 0)
+		return rc;
+	name = json_gets(body, "userName");
+	pass = json_gets(body, "password");
+	if (name == NULL || pass == NULL || *name == '\0')
+		return http_fail(r, FCRM_BAD_REQUEST, "Sign-in needs userName "
+		    "and password.");
+	/* Look the user up, then hash outside any transaction. */
+	if ((rc = engine_begin(r, 0, &t)) != 0)
+		return rc;
+	rc = find_user(r, *t, name, &rec, &hash);
+	if (rc == 0) {
+		uid = json_gets(rec, "id");
+		dname = json_gets(rec, "name");
+		active = json_truthy(json_get(rec, "isActive"));
+		type = json_gets(rec, "type");
+		admin = type != NULL && strcmp(type, "admin") == 0;
+		role = r->conf->agent_role;
+	}
+	store_abort(*t);
+	*t = NULL;
+	if (rc != 0 || !active || !auth_password_check(a, pass, hash)) {
+		for (i = 0; i < r->conf->nusers; i++)
+			if (strcmp(r->conf->users[i].name, name) == 0)
+				cu = &r->conf->users[i];
+		if (cu == NULL || cu->password_hash == NULL ||
+		    !auth_password_check(a, pass, cu->password_hash))
+			return auth_fail_login(r, "Wrong username or "
+			    "password.");
+		uid = cu->id;
+		dname = cu->name;
+		role = cu->role;
+		admin = cu->admin;
+	}
+	if (role == NULL || conf_role_find(r->conf, role) == NULL)
+		return http_fail(r, FCRM_FORBIDDEN, "No role for signed-in "
+		    "agents: set agent_role in the configuration.");
+	util_random(rnd, sizeof(rnd));
+	hex(rnd, 32, tok);
+	util_random(rnd, sizeof(rnd));
+	hex(rnd, 32, csrf);
+	s = json_obj(a);
+	json_set(a, s, "uid", json_str(a, uid));
+	json_set(a, s, "name", json_str(a, dname != NULL ? dname : name));
+	json_set(a, s, "userName", json_str(a, name));
+	json_set(a, s, "type", json_str(a, cu != NULL ? "api" : "regular"));
+	json_set(a, s, "role", json_str(a, role));
+	json_set(a, s, "admin", json_bool(a, admin));
+	json_set(a, s, "csrf", json_str(a, csrf));
+	json_set(a, s, "exp", json_int(a, (long long)time(NULL) +
+	    AUTH_SESSION_TTL));
+	buf_init(&b, a);
+	json_write(&b, s);
+	auth_sha256_hex(tok, 64, key);
+	if ((rc = engine_begin(r, 1, &t)) != 0)
+		return rc;
+	if ((rc = store_put(*t, store_db(r->store, "sessions"), key, 64, b.p,
+	    b.len)) != 0)
+		return http_fail(r, rc, "Cannot store the session.");
+	if ((rc = engine_commit(r, t)) != 0)
+		return rc;
+	http_add_header(r, "Set-Cookie", arena_printf(a, "%s=%s; Path=/; "
+	    "HttpOnly; Secure; SameSite=None; Max-Age=%d", AUTH_COOKIE, tok,
+	    AUTH_SESSION_TTL));
+	out = json_obj(a);
+	u = json_obj(a);
+	json_set(a, u, "id", json_str(a, uid));
+	json_set(a, u, "userName", json_str(a, name));
+	json_set(a, u, "name", json_str(a, dname != NULL ? dname : name));
+	json_set(a, u, "type", json_str(a, cu != NULL ? "api" : "regular"));
+	json_set(a, out, "user", u);
+	json_set(a, out, "csrfToken", json_str(a, csrf));
+	json_write(&r->out, out);
+	return 0;
+}
+
+int
+auth_h_session_delete(struct req *r)
+{
+	struct store_txn	**t;
+	const char		 *tok;
+	char			  key[65];
+	int			  rc;
+
+	if ((tok = cookie(r, AUTH_COOKIE)) != NULL && *tok != '\0') {
+		auth_sha256_hex(tok, strlen(tok), key);
+		if ((rc = engine_begin(r, 1, &t)) != 0)
+			return rc;
+		if ((rc = store_del(*t, store_db(r->store, "sessions"), key, 64,
+		    NULL, 0)) != 0)
+			return http_fail(r, rc, "Cannot end the session.");
+		if ((rc = engine_commit(r, t)) != 0)
+			return rc;
+	}
+	http_add_header(r, "Set-Cookie", AUTH_COOKIE "=; Path=/; HttpOnly; "
+	    "Secure; SameSite=None; Max-Age=0");
+	buf_adds(&r->out, "true");
+	return 0;
+}
+
+int
+auth_user_passwd(const struct conf *conf, const char *name,
+    const char *password, const char **why)
+{
+	struct store	*st = NULL;
+	struct arena	*a;
+	struct req	 r;
+	struct store_txn **t;
+	struct json	*rec;
+	const char	*hash, *old;
+	char		 key[40];
+	int		 rc;
+
+	*why = NULL;
+	if (entity_init(conf, why) != 0)
+		return FCRM_CONFIG;
+	if ((rc = store_open(conf->data_dir, conf->map_size,
+	    entity_db_names(), &st)) != 0 || entity_open_dbs(st) != 0) {
+		*why = "cannot open the store";
+		store_close(st);
+		return rc != 0 ? rc : FCRM_STORE;
+	}
+	a = arena_new();
+	memset(&r, 0, sizeof(r));
+	r.arena = a;
+	r.conf = conf;
+	r.store = st;
+	if ((rc = engine_begin(&r, 1, &t)) != 0)
+		goto out;
+	if ((rc = find_user(&r, *t, name, &rec, &old)) != 0) {
+		*why = rc == FCRM_NOT_FOUND ? "no User record with that "
+		    "userName" : "cannot read the store";
+		goto out;
+	}
+	if ((hash = auth_password_hash(a, password)) == NULL) {
+		rc = FCRM_IO;
+		*why = "crypt(3) failed";
+		goto out;
+	}
+	snprintf(key, sizeof(key), "pw:%s", json_gets(rec, "id"));
+	if ((rc = store_put(*t, store_db(st, "meta"), key, strlen(key), hash,
+	    strlen(hash))) != 0)
+		goto out;
+	rc = engine_commit(&r, t);
+out:
+	if (rc != 0 && *why == NULL)
+		*why = r.reason != NULL ? r.reason : error_reason(rc);
+	arena_free(a);
+	store_close(st);
+	return rc;
+}
