@@ -51,6 +51,7 @@ struct ctx {
 	struct ref		*urefs;	/* parallel to c->users */
 	struct ref		*crefs;	/* parallel to c->clients */
 	int			 fa_seen;	/* frame_ancestors: given */
+	size_t			 agent_line;	/* agent_role:'s line */
 };
 
 typedef void	(*key_fn)(struct ctx *, yaml_node_t *, void *);
@@ -934,6 +935,15 @@ k_frame_ancestors(struct ctx *x, yaml_node_t *n, void *arg)
 	x->fa_seen = 1;
 	get_list(x, n, "frame_ancestors", 0, check_csp_source, 1,
 	    &x->c->frame_ancestors, &x->c->nframe_ancestors);
+}
+
+static void
+k_agent_role(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	x->agent_line = line_of(n);
+	set_str(&x->c->agent_role, get_str(x, n, "agent_role", 0));
 }
 
 /* Roles. */
@@ -1827,6 +1837,7 @@ static const struct key top_keys[] = {
 	{ "log_level", k_log_level, 0 },
 	{ "frame_ancestors", k_frame_ancestors, 0 },
 	{ "roles", k_roles, 0 },
+	{ "agent_role", k_agent_role, 0 },
 	{ "api_users", k_users, 0 },
 	{ "oauth2_clients", k_clients, 0 },
 	{ "entities", k_entities, 0 },
@@ -1880,6 +1891,8 @@ cross_check(struct ctx *x)
 				    "at line %zu", w, x->urefs[j].line);
 		}
 	}
+	if (c->agent_role != NULL && conf_role_find(c, c->agent_role) == NULL)
+		err_role(x, x->agent_line, "agent_role", c->agent_role);
 	for (i = 0; i < c->nclients; i++) {
 		snprintf(w, sizeof(w), "client '%s'",
 		    c->clients[i].client_id == NULL ? "?" :
@@ -2182,6 +2195,7 @@ conf_free(struct conf *c)
 	free(c->data_dir);
 	free(c->default_country_code);
 	free(c->log_level);
+	free(c->agent_role);
 	for (i = 0; i < c->nframe_ancestors; i++)
 		free(c->frame_ancestors[i]);
 	free(c->frame_ancestors);

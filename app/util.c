@@ -217,16 +217,56 @@ util_datetime_parse(const char *s, char out[20])
 	return 0;
 }
 
+/* Simple case folding of one code point (Latin, Greek, Cyrillic). */
+static unsigned int
+fold(unsigned int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c + 32;
+	if (c < 0xc0)
+		return c;
+	if ((c >= 0xc0 && c <= 0xde && c != 0xd7) ||
+	    (c >= 0x391 && c <= 0x3ab && c != 0x3a2) ||
+	    (c >= 0x410 && c <= 0x42f))
+		return c + 32;
+	if (c >= 0x400 && c <= 0x40f)
+		return c + 80;
+	if ((c >= 0x100 && c <= 0x137) || (c >= 0x14a && c <= 0x177) ||
+	    (c >= 0x460 && c <= 0x481) || (c >= 0x48a && c <= 0x4bf))
+		return c | 1;
+	if ((c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17e))
+		return (c & 1) ? c + 1 : c;
+	return c;
+}
+
 char *
 util_lower(struct arena *a, const char *s)
 {
-	char	*p, *q;
+	const unsigned char	*p = (const unsigned char *)s;
+	unsigned char		*out, *q;
+	unsigned int		 c, f;
 
-	p = arena_strdup(a, s);
-	for (q = p; *q != '\0'; q++)
-		if (*q >= 'A' && *q <= 'Z')
-			*q = (char)(*q - 'A' + 'a');
-	return p;
+	out = q = arena_alloc(a, strlen(s) + 1);
+	while (*p != '\0') {
+		/* Only 2-byte sequences fold to 2-byte sequences here. */
+		if ((p[0] & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) {
+			c = ((unsigned int)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+			f = fold(c);
+			if (f >= 0x80 && f < 0x800) {
+				*q++ = (unsigned char)(0xc0 | (f >> 6));
+				*q++ = (unsigned char)(0x80 | (f & 0x3f));
+			} else {
+				*q++ = p[0];
+				*q++ = p[1];
+			}
+			p += 2;
+			continue;
+		}
+		*q++ = (unsigned char)fold(*p);
+		p++;
+	}
+	*q = '\0';
+	return (char *)out;
 }
 
 int

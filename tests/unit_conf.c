@@ -188,7 +188,8 @@ static const char full_yaml[] =
 	"      score: {type: int, indexed: yes, default: -3}\n"
 	"      vip: {type: bool, default: yes}\n"
 	"      seen: {type: datetime, default: \"2024-01-31 23:59:00\"}\n"
-	"      notes: {type: text}\n";
+	"      notes: {type: text}\n"
+	"agent_role: viewer\n";
 
 static const struct conf_field *
 field(const struct conf *c, const char *entity, const char *name)
@@ -240,6 +241,8 @@ test_full(void)
 	    "frame_ancestors");
 
 	ok(c->nroles == 3, "three roles");
+	ok(c->agent_role != NULL && strcmp(c->agent_role, "viewer") == 0,
+	    "agent_role");
 	r = conf_role_find(c, "ccai");
 	ok(r != NULL && r->nacls == 2, "role ccai has two entries");
 	a = conf_role_acl(r, "Case");
@@ -349,6 +352,7 @@ test_defaults(void)
 	    strcmp(c->frame_ancestors[0], "'self'") == 0 &&
 	    strcmp(c->frame_ancestors[3], "https://*.ujet.com") == 0,
 	    "frame_ancestors default");
+	ok(c->agent_role == NULL, "agent_role defaults to none");
 	ok(c->nroles == 0 && c->nusers == 0 && c->nclients == 0 &&
 	    c->nfields == 0, "no roles, users, clients, fields");
 	conf_free(c);
@@ -436,6 +440,8 @@ test_mistakes(void)
 	    "roles: {ccai: {}}\napi_users:\n  - name: a\n    role: ccia\n"
 	    "    password_hash: \"$6$x$y\"\n", 1, 6,
 	    "user 'a': unknown role 'ccia' (did you mean 'ccai'?)");
+	bad("agent_role unknown", "roles: {agent: {}}\nagent_role: agnet\n",
+	    1, 4, "agent_role: unknown role 'agnet' (did you mean 'agent'?)");
 	bad("duplicate user name",
 	    "roles: {r: {}}\napi_users:\n"
 	    "  - {name: a, role: r, password_hash: \"$6$x$y\"}\n"

@@ -148,7 +148,8 @@ row_cmp(const void *pa, const void *pb)
 		dy = strtod(y, NULL);
 		c = dx < dy ? -1 : dx > dy;
 	} else
-		c = strcasecmp(x, y);
+		c = strcmp(util_lower(sort_q->r->arena, x),
+		    util_lower(sort_q->r->arena, y));
 	if (c == 0)
 		c = strcmp(a->id, b->id);
 	return sort_q->desc ? -c : c;
