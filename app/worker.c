@@ -35,40 +35,10 @@ on_term(int sig)
 	stop = 1;
 }
 
-/* Reads the body (at most max_body bytes) into the arena. */
 static int
-read_body(struct req *r, FCGX_Request *fr)
+fcgi_read(void *in, char *p, int n)
 {
-	const char	*cl;
-	char		*end, *p;
-	unsigned long long n;
-	int		 got;
-	size_t		 have = 0;
-
-	r->body = "";
-	r->bodylen = 0;
-	if ((cl = http_header(r, "CONTENT_LENGTH")) == NULL || *cl == '\0')
-		return 0;
-	n = strtoull(cl, &end, 10);
-	if (*end != '\0')
-		return http_fail(r, FCRM_BAD_REQUEST, "Bad Content-Length.");
-	if (n > r->conf->max_body)
-		return http_fail(r, FCRM_TOO_LARGE, "Request body is larger "
-		    "than max_body (%zu bytes).", r->conf->max_body);
-	p = arena_alloc(r->arena, (size_t)n + 1);
-	while (have < n) {
-		got = FCGX_GetStr(p + have, (int)(n - have), fr->in);
-		if (got <= 0)
-			break;
-		have += (size_t)got;
-	}
-	if (have < n)
-		return http_fail(r, FCRM_BAD_REQUEST, "Request body is "
-		    "shorter than Content-Length.");
-	p[n] = '\0';
-	r->body = p;
-	r->bodylen = (size_t)n;
-	return 0;
+	return FCGX_GetStr(p, n, in);
 }
 
 static void
@@ -79,10 +49,13 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
 
 	gettimeofday(&t0, NULL);
 	r->env = fr->envp;
+	r->in = fr->in;
+	r->in_read = fcgi_read;
+	r->body = "";
 	r->status = 0;
 	buf_init(&r->hdrs, r->arena);
 	buf_init(&r->out, r->arena);
-	if (http_request_parse(r) == 0 && read_body(r, fr) == 0)
+	if (http_request_parse(r) == 0)
 		route_dispatch(r);
 	buf_init(resp, r->arena);
 	http_response(r, resp);

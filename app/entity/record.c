@@ -363,7 +363,9 @@ apply_body(struct req *r, const struct entity *e, struct json *rec,
 			warn_unknown(e, body->keys[i]);
 			continue;
 		}
-		if ((f->flags & F_READONLY) || f->type == FT_DATA ||
+		if (((f->flags & F_READONLY) && !(r->trusted &&
+		    (f->type == FT_LINK || f->type == FT_INT))) ||
+		    f->type == FT_DATA ||
 		    f->type == FT_PHONE || f->type == FT_EMAIL ||
 		    f->type == FT_PASSWORD)
 			continue;
@@ -1058,7 +1060,11 @@ entity_create(struct req *r, const struct entity *e, const struct json *body,
 	}
 	if ((rc = resolve_links(r, *t, e, rec)) != 0)
 		return rc;
-	util_id_new(id);
+	if (r->trusted && json_gets(body, "id") != NULL &&
+	    util_id_valid(json_gets(body, "id")))
+		snprintf(id, sizeof(id), "%s", json_gets(body, "id"));
+	else
+		util_id_new(id);
 	json_set(a, rec, "id", json_str(a, id));
 	json_set(a, rec, "deleted", json_bool(a, 0));
 	set_system(r, rec, 1);

@@ -4,6 +4,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fastcrm/conf.h"
@@ -85,6 +86,58 @@ http_request_parse(struct req *r)
 	if (http_query_parse(r->arena, r->query, strlen(r->query), &r->params,
 	    &why) != 0)
 		return http_fail(r, FCRM_BAD_REQUEST, "%s", why);
+	return 0;
+}
+
+long long
+http_content_length(struct req *r)
+{
+	const char		*cl;
+	char			*end;
+	unsigned long long	 n;
+
+	if ((cl = http_header(r, "CONTENT_LENGTH")) == NULL || *cl == '\0')
+		return 0;
+	n = strtoull(cl, &end, 10);
+	if (*end != '\0' || *cl == '-') {
+		http_fail(r, FCRM_BAD_REQUEST, "Bad Content-Length.");
+		return -1;
+	}
+	if (n > r->conf->max_body) {
+		http_fail(r, FCRM_TOO_LARGE, "Request body is larger than "
+		    "max_body (%zu bytes).", r->conf->max_body);
+		return -1;
+	}
+	return (long long)n;
+}
+
+int
+http_read_body(struct req *r)
+{
+	long long	 n;
+	size_t		 have = 0;
+	char		*p;
+	int		 got;
+
+	r->body = "";
+	r->bodylen = 0;
+	if ((n = http_content_length(r)) < 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	p = arena_alloc(r->arena, (size_t)n + 1);
+	while (have < (size_t)n && r->in_read != NULL) {
+		got = r->in_read(r->in, p + have, (int)((size_t)n - have));
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+	}
+	if (have < (size_t)n)
+		return http_fail(r, FCRM_BAD_REQUEST, "Request body is "
+		    "shorter than Content-Length.");
+	p[n] = '\0';
+	r->body = p;
+	r->bodylen = (size_t)n;
 	return 0;
 }
 

@@ -13,22 +13,26 @@
 #define MAX_SEGS	8
 
 static const struct route routes[] = {
-	{ "GET",	"/",				ACT_PUBLIC,	ui_h_page },
-	{ "GET",	"/api/v1/App/user",		ACT_NONE,	auth_h_app_user },
-	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create },
-	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete },
-	{ "GET",	"/api/v1/:entity",		ACT_READ,	entity_h_list },
-	{ "POST",	"/api/v1/:entity",		ACT_CREATE,	entity_h_create },
-	{ "PUT",	"/api/v1/:entity",		ACT_NONE,	entity_h_collection_put },
-	{ "PATCH",	"/api/v1/:entity",		ACT_NONE,	entity_h_collection_put },
-	{ "GET",	"/api/v1/:entity/:id",		ACT_READ,	entity_h_read },
-	{ "PUT",	"/api/v1/:entity/:id",		ACT_EDIT,	entity_h_update },
-	{ "PATCH",	"/api/v1/:entity/:id",		ACT_EDIT,	entity_h_update },
-	{ "DELETE",	"/api/v1/:entity/:id",		ACT_DELETE,	entity_h_delete },
-	{ "GET",	"/api/v1/:entity/:id/stream",	ACT_READ,	entity_h_stream },
-	{ "GET",	"/api/v1/:entity/:id/:link",	ACT_READ,	entity_h_related },
-	{ "POST",	"/api/v1/:entity/:id/:link",	ACT_EDIT,	entity_h_link },
-	{ "DELETE",	"/api/v1/:entity/:id/:link",	ACT_EDIT,	entity_h_unlink },
+	{ "GET",	"/",				ACT_PUBLIC,	ui_h_page, NULL, 0 },
+	{ "GET",	"/api/v1/App/user",		ACT_NONE,	auth_h_app_user, NULL, 0 },
+	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create, NULL, 0 },
+	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete, NULL, 0 },
+	{ "POST",	"/api/v1/Call/:id/recording",	ACT_EDIT,	attachment_h_recording, "Call", ROUTE_STREAM },
+	{ "GET",	"/api/v1/Attachment",		ACT_READ,	entity_h_list, "Attachment", 0 },
+	{ "POST",	"/api/v1/Attachment",		ACT_CREATE,	attachment_h_create, "Attachment", 0 },
+	{ "GET",	"/api/v1/Attachment/file/:id",	ACT_READ,	attachment_h_file, "Attachment", 0 },
+	{ "GET",	"/api/v1/:entity",		ACT_READ,	entity_h_list, NULL, 0 },
+	{ "POST",	"/api/v1/:entity",		ACT_CREATE,	entity_h_create, NULL, 0 },
+	{ "PUT",	"/api/v1/:entity",		ACT_NONE,	entity_h_collection_put, NULL, 0 },
+	{ "PATCH",	"/api/v1/:entity",		ACT_NONE,	entity_h_collection_put, NULL, 0 },
+	{ "GET",	"/api/v1/:entity/:id",		ACT_READ,	entity_h_read, NULL, 0 },
+	{ "PUT",	"/api/v1/:entity/:id",		ACT_EDIT,	entity_h_update, NULL, 0 },
+	{ "PATCH",	"/api/v1/:entity/:id",		ACT_EDIT,	entity_h_update, NULL, 0 },
+	{ "DELETE",	"/api/v1/:entity/:id",		ACT_DELETE,	entity_h_delete, NULL, 0 },
+	{ "GET",	"/api/v1/:entity/:id/stream",	ACT_READ,	entity_h_stream, NULL, 0 },
+	{ "GET",	"/api/v1/:entity/:id/:link",	ACT_READ,	entity_h_related, NULL, 0 },
+	{ "POST",	"/api/v1/:entity/:id/:link",	ACT_EDIT,	entity_h_link, NULL, 0 },
+	{ "DELETE",	"/api/v1/:entity/:id/:link",	ACT_EDIT,	entity_h_unlink, NULL, 0 },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
@@ -111,6 +115,8 @@ route_dispatch(struct req *r)
 		if (rt == NULL && strcmp(routes[i].method, r->method) == 0)
 			rt = &routes[i];
 	}
+	if (shape->entity != NULL)
+		found.entity = shape->entity;
 	if (found.entity != NULL &&
 	    (r->ent = entity_find(found.entity)) == NULL) {
 		http_fail(r, FCRM_NOT_FOUND, "Controller '%.64s' does not "
@@ -125,7 +131,7 @@ route_dispatch(struct req *r)
 	}
 	r->route = rt;
 	r->id = found.id;
-	if (found.link != NULL &&
+	if (found.link != NULL && shape->entity == NULL &&
 	    (r->link = entity_link(r->ent, found.link)) == NULL) {
 		http_fail(r, FCRM_NOT_FOUND, "Link '%.64s' does not exist on "
 		    "%s.", found.link, r->ent->name);
@@ -142,5 +148,7 @@ route_dispatch(struct req *r)
 		    auth_authorize(r, fe, ACT_READ, &r->foreign_own) != 0)
 			return;
 	}
+	if (!(rt->flags & ROUTE_STREAM) && http_read_body(r) != 0)
+		return;
 	rt->handler(r);
 }

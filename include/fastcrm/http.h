@@ -48,6 +48,8 @@ struct req {
 	const char		*query;
 	const char		*remote;
 	const char		*ctype;		/* Content-Type, or "" */
+	void			*in;		/* body stream (FCGX_Stream) */
+	int			(*in_read)(void *, char *, int);
 	const char		*body;		/* NUL-terminated */
 	size_t			 bodylen;
 	struct json		*params;	/* query (PHP rules) */
@@ -59,6 +61,8 @@ struct req {
 	const char		*id;
 	const struct link	*link;
 	struct principal	*who;
+	int			 trusted;	/* engine may set read-only
+						   attributes (system writes) */
 	int			 own_only;	/* role allows `own` only */
 	int			 foreign_own;	/* the same, for a link's records */
 
@@ -81,6 +85,14 @@ int		 http_request_parse(struct req *);
  * FastCGI stdout stream), as one buffer.
  */
 void		 http_response(struct req *, struct buf *out);
+
+/*
+ * Reads the whole body into r->body (at most conf->max_body bytes).
+ * Returns 0, or an error set on r (413, 400).
+ */
+int		 http_read_body(struct req *);
+/* Content-Length, checked against max_body; -1 with an error set on r. */
+long long	 http_content_length(struct req *);
 
 /* A request header by CGI name ("HTTP_X_API_KEY"), or NULL. */
 const char	*http_header(const struct req *, const char *cgi_name);

@@ -11,11 +11,15 @@
 
 typedef int	(*route_fn)(struct req *);
 
+#define ROUTE_STREAM	0x01	/* the handler reads the body itself */
+
 struct route {
 	const char	*method;
 	const char	*pattern;
 	enum action	 action;
 	route_fn	 handler;
+	const char	*entity;	/* for patterns without :entity */
+	unsigned int	 flags;
 };
 
 /* Matches, authenticates, authorizes and runs the handler for r. */
@@ -32,6 +36,10 @@ int		 entity_h_link(struct req *);
 int		 entity_h_unlink(struct req *);
 int		 entity_h_stream(struct req *);
 int		 entity_h_collection_put(struct req *);
+/* Attachments and recordings (app/resources/attachments.c). */
+int		 attachment_h_recording(struct req *);
+int		 attachment_h_create(struct req *);
+int		 attachment_h_file(struct req *);
 /* GET / : the agent's page (app/ui/ui.c). */
 int		 ui_h_page(struct req *);
 /* GET /App/user (app/auth/auth.c). */
