@@ -5,7 +5,13 @@
  * A deep copy must be equal too.  A refused document must come back as
  * FCRM_BAD_JSON with a reason and no tree.  Seeds: tests/corpus/json/.
  *
+ * With FUZZ_JSON_UTF8=1 in the environment it also holds json_parse() to
+ * json.h's promise that every string and key is valid UTF-8 (as
+ * http_utf8_valid() defines it: no overlong forms, no surrogates, nothing
+ * above U+10FFFF).
+ *
  *	tests/fuzz.sh json
+ *	FUZZ_JSON_UTF8=1 tests/fuzz.sh json
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,10 +21,16 @@
 #include "fastcrm/arena.h"
 #include "fastcrm/error.h"
 #include "fastcrm/json.h"
+#include "fastcrm/query.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-/* Every string and key is NUL-terminated at its length, without NULs. */
+static int	 strict_utf8;
+
+/*
+ * Every string and key is NUL-terminated at its length, without NULs, and
+ * (when strict) valid UTF-8.
+ */
 static void
 check_strings(const struct json *j)
 {
@@ -27,9 +39,13 @@ check_strings(const struct json *j)
 	if (j->type == JSON_STRING || j->type == JSON_NUMBER) {
 		if (j->s == NULL || strlen(j->s) != j->len)
 			abort();
+		if (strict_utf8 && !http_utf8_valid(j->s, j->len))
+			abort();
 	}
 	for (i = 0; i < j->n; i++) {
-		if (j->type == JSON_OBJECT && j->keys[i] == NULL)
+		if (j->type == JSON_OBJECT && (j->keys[i] == NULL ||
+		    (strict_utf8 && !http_utf8_valid(j->keys[i],
+		    strlen(j->keys[i])))))
 			abort();
 		check_strings(j->v[i]);
 	}
@@ -44,8 +60,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf		 b1, b2;
 	int			 rc;
 
-	if (a == NULL && (a = arena_new()) == NULL)
-		abort();
+	if (a == NULL) {
+		if ((a = arena_new()) == NULL)
+			abort();
+		strict_utf8 = getenv("FUZZ_JSON_UTF8") != NULL &&
+		    strcmp(getenv("FUZZ_JSON_UTF8"), "1") == 0;
+	}
 	rc = json_parse(a, (const char *)data, size, &j, &why);
 	if (rc != FCRM_OK) {
 		if (rc != FCRM_BAD_JSON || j != NULL || why == NULL)

@@ -73,6 +73,18 @@ dir_path(struct req *r)
 	return arena_printf(r->arena, "%s/attachments", r->conf->data_dir);
 }
 
+/* An upload, in the arena: its cleanup runs when the request ends. */
+static struct upload *
+upload_new(struct req *r)
+{
+	struct upload	*u;
+
+	u = arena_calloc(r->arena, 1, sizeof(*u));
+	u->r = r;
+	u->fd = -1;
+	return u;
+}
+
 /* Opens a temp file in the attachments directory. */
 static int
 upload_open(struct req *r, struct upload *u)
@@ -81,9 +93,6 @@ upload_open(struct req *r, struct upload *u)
 	char		*dir;
 	size_t		 i;
 
-	memset(u, 0, sizeof(*u));
-	u->r = r;
-	u->fd = -1;
 	dir = dir_path(r);
 	if (mkdir(dir, 0750) == -1 && errno != EEXIST)
 		return http_fail(r, FCRM_IO, "Cannot create the attachments "
@@ -223,7 +232,7 @@ attachment_h_recording(struct req *r)
 	struct store_txn	**t;
 	struct json		 *call, *out;
 	struct multipart	 *mp = NULL;
-	struct upload		  u;
+	struct upload		 *u;
 	const char		 *why, *name, *type, *q;
 	char			  id[UTIL_ID_LEN + 1], *buf, *mt;
 	long long		  len;
@@ -243,9 +252,10 @@ attachment_h_recording(struct req *r)
 		return http_fail(r, FCRM_FORBIDDEN, "No edit access.");
 	if ((len = http_content_length(r)) < 0)
 		return FCRM_TOO_LARGE;
+	u = upload_new(r);
 	mt = util_lower(r->arena, r->ctype);
 	if (strncmp(mt, "multipart/form-data", 19) == 0) {
-		if ((mp = http_multipart_new(r->arena, r->ctype, sink, &u,
+		if ((mp = http_multipart_new(r->arena, r->ctype, sink, u,
 		    &why)) == NULL)
 			return http_fail(r, FCRM_BAD_REQUEST, "%s", why);
 	} else if (strncmp(mt, "audio/", 6) != 0 &&
@@ -255,7 +265,7 @@ attachment_h_recording(struct req *r)
 		    "not '%.64s'.", r->ctype);
 	if (len == 0)
 		return http_fail(r, FCRM_BAD_REQUEST, "Empty recording.");
-	if ((rc = upload_open(r, &u)) != 0)
+	if ((rc = upload_open(r, u)) != 0)
 		return rc;
 	buf = arena_alloc(r->arena, CHUNK);
 	while (have < (size_t)len) {
@@ -267,18 +277,18 @@ attachment_h_recording(struct req *r)
 		if (mp != NULL) {
 			if ((rc = http_multipart_feed(mp, buf, (size_t)got,
 			    &why)) != 0)
-				return u.full || u.size > r->conf->max_body ?
-				    upload_fail(r, &u, FCRM_IO) :
-				    http_fail(r, rc, "%s", why);
-		} else if ((rc = sink(&u, buf, (size_t)got)) != 0)
-			return upload_fail(r, &u, rc);
+				return u->full || u->size > r->conf->max_body ?
+				    upload_fail(r, u, u->full ? FCRM_IO :
+				    FCRM_TOO_LARGE) : http_fail(r, rc, "%s", why);
+		} else if ((rc = sink(u, buf, (size_t)got)) != 0)
+			return upload_fail(r, u, rc);
 	}
 	if (have < (size_t)len)
 		return http_fail(r, FCRM_BAD_REQUEST, "Recording is shorter "
 		    "than Content-Length.");
 	if (mp != NULL && (rc = http_multipart_end(mp, &why)) != 0)
 		return http_fail(r, rc, "%s", why);
-	if (u.size == 0)
+	if (u->size == 0)
 		return http_fail(r, FCRM_BAD_REQUEST, "Empty recording.");
 	if (mp != NULL) {
 		name = http_multipart_filename(mp);
@@ -290,9 +300,9 @@ attachment_h_recording(struct req *r)
 	if ((q = json_gets(r->params, "name")) != NULL && *q != '\0')
 		name = q;
 	util_id_new(id);
-	if ((rc = upload_finish(r, &u, id)) != 0)
+	if ((rc = upload_finish(r, u, id)) != 0)
 		return rc;
-	if ((rc = record_attachment(r, &u, id, clean_name(r, name,
+	if ((rc = record_attachment(r, u, id, clean_name(r, name,
 	    "recording"), clean_type(r, type), "Call", r->id, "recording",
 	    &out)) != 0)
 		return rc;
@@ -306,7 +316,7 @@ int
 attachment_h_create(struct req *r)
 {
 	struct json		*body, *out, *prec;
-	struct upload		 u;
+	struct upload		*u;
 	struct store_txn	**t;
 	const struct entity	*pe;
 	const char		*file, *comma, *type, *ptype, *pid, *field;
@@ -353,14 +363,15 @@ attachment_h_create(struct req *r)
 			    "'%.64s' does not exist.", ptype, pid);
 	} else
 		ptype = pid = NULL;
-	if ((rc = upload_open(r, &u)) != 0)
+	u = upload_new(r);
+	if ((rc = upload_open(r, u)) != 0)
 		return rc;
-	if ((rc = sink(&u, bytes, n)) != 0)
-		return upload_fail(r, &u, rc);
+	if ((rc = sink(u, bytes, n)) != 0)
+		return upload_fail(r, u, rc);
 	util_id_new(id);
-	if ((rc = upload_finish(r, &u, id)) != 0)
+	if ((rc = upload_finish(r, u, id)) != 0)
 		return rc;
-	if ((rc = record_attachment(r, &u, id, clean_name(r,
+	if ((rc = record_attachment(r, u, id, clean_name(r,
 	    json_gets(body, "name"), "file"), clean_type(r, type), ptype, pid,
 	    field, &out)) != 0)
 		return rc;
