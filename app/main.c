@@ -17,6 +17,7 @@ usage(void)
 	    "       fastcrm check-config FILE\n"
 	    "       fastcrm key\n"
 	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
+	    "       fastcrm token revoke (TOKEN | --client ID) -c FILE\n"
 	    "       fastcrm version\n", stderr);
 	exit(2);
 }
@@ -115,6 +116,49 @@ cmd_user_passwd(int argc, char *argv[])
 	return 0;
 }
 
+/* Revokes an OAuth2 token, or every token of a client. */
+static int
+cmd_token_revoke(int argc, char *argv[])
+{
+	struct conf		*conf = NULL;
+	struct conf_diag	 diag;
+	const char		*path = NULL, *token = NULL, *client = NULL;
+	const char		*why;
+	size_t			 n;
+	int			 i, count;
+
+	if (argc < 2 || strcmp(argv[1], "revoke") != 0)
+		usage();
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--client") == 0 && i + 1 < argc)
+			client = argv[++i];
+		else if (token == NULL && argv[i][0] != '-')
+			token = argv[i];
+		else
+			usage();
+	}
+	if (path == NULL || (token == NULL) == (client == NULL))
+		usage();
+	memset(&diag, 0, sizeof(diag));
+	if (conf_load(path, &conf, &diag) != 0) {
+		for (n = 0; n < diag.nerrors; n++)
+			fprintf(stderr, "error: %s\n", diag.errors[n]);
+		conf_diag_free(&diag);
+		return 1;
+	}
+	conf_diag_free(&diag);
+	if (oauth2_revoke(conf, token, client, &count, &why) != 0) {
+		fprintf(stderr, "fastcrm: %s\n", why);
+		conf_free(conf);
+		return 1;
+	}
+	printf("%d token(s) revoked\n", count);
+	conf_free(conf);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -139,6 +183,8 @@ main(int argc, char *argv[])
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "key") == 0)
 		return cmd_key();
+	if (strcmp(argv[1], "token") == 0)
+		return cmd_token_revoke(argc - 1, argv + 1);
 	if (strcmp(argv[1], "user") == 0)
 		return cmd_user_passwd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {

@@ -313,10 +313,12 @@ auth_authenticate(struct req *r)
 	case S_BEARER:
 		while (*v == ' ')
 			v++;
-		if ((u = user_by_key(r->conf, v)) == NULL)
-			return refuse(r, s, s == S_APIKEY ? "Wrong API key." :
-			    "Wrong or expired token.");
-		break;
+		if ((u = user_by_key(r->conf, v)) != NULL)
+			break;
+		if (s == S_BEARER && oauth2_bearer(r, v) == 0)
+			return 0;
+		return refuse(r, s, s == S_APIKEY ? "Wrong API key." :
+		    "Wrong or expired token.");
 	case S_HMAC:
 		if (!hmac_ok(r, v, &u))
 			return refuse(r, s, "Wrong HMAC authorization.");

@@ -166,19 +166,60 @@ find_user(struct req *r, struct store_txn *t, const char *name,
 }
 
 int
+auth_login(struct req *r, const char *name, const char *pass,
+    struct auth_login *out)
+{
+	struct store_txn	**t;
+	struct json		 *rec;
+	const struct conf_user	 *cu = NULL;
+	const char		 *hash, *type;
+	size_t			  i;
+	int			  rc, active = 0;
+
+	memset(out, 0, sizeof(*out));
+	/* Look the user up, then hash outside any transaction. */
+	if ((rc = engine_begin(r, 0, &t)) != 0)
+		return rc;
+	rc = find_user(r, *t, name, &rec, &hash);
+	if (rc == 0) {
+		out->id = json_gets(rec, "id");
+		out->name = json_gets(rec, "name");
+		active = json_truthy(json_get(rec, "isActive"));
+		type = json_gets(rec, "type");
+		out->admin = type != NULL && strcmp(type, "admin") == 0;
+		out->role = r->conf->agent_role;
+		out->type = "regular";
+	}
+	store_abort(*t);
+	*t = NULL;
+	if (rc == 0 && active && auth_password_check(r->arena, pass, hash))
+		return 0;
+	for (i = 0; i < r->conf->nusers; i++)
+		if (strcmp(r->conf->users[i].name, name) == 0)
+			cu = &r->conf->users[i];
+	if (cu == NULL || cu->password_hash == NULL ||
+	    !auth_password_check(r->arena, pass, cu->password_hash))
+		return auth_fail_login(r, "Wrong username or password.");
+	out->id = cu->id;
+	out->name = cu->name;
+	out->role = cu->role;
+	out->admin = cu->admin;
+	out->type = "api";
+	return 0;
+}
+
+int
 auth_h_session_create(struct req *r)
 {
 	struct arena		 *a = r->arena;
 	struct store_txn	**t;
-	struct json		 *body, *rec, *s, *out, *u;
-	const struct conf_user	 *cu = NULL;
-	const char		 *name, *pass, *hash, *uid = NULL, *dname = NULL;
-	const char		 *role = NULL, *type;
+	struct json		 *body, *s, *out, *u;
+	struct auth_login	  who;
+	const char		 *name, *pass;
 	unsigned char		  rnd[32];
 	char			  tok[65], csrf[65], key[65];
 	struct buf		  b;
-	size_t			  i;
-	int			  rc, admin = 0, active = 0;
+	int			  rc;
 
 	if ((rc = http_body_object(r, &body)) != 0)
 		return rc;
@@ -187,34 +228,11 @@ auth_h_session_create(struct req *r)
 	if (name == NULL || pass == NULL || *name == '\0')
 		return http_fail(r, FCRM_BAD_REQUEST, "Sign-in needs userName "
 		    "and password.");
-	/* Look the user up, then hash outside any transaction. */
-	if ((rc = engine_begin(r, 0, &t)) != 0)
+	if ((rc = auth_login(r, name, pass, &who)) != 0)
 		return rc;
-	rc = find_user(r, *t, name, &rec, &hash);
-	if (rc == 0) {
-		uid = json_gets(rec, "id");
-		dname = json_gets(rec, "name");
-		active = json_truthy(json_get(rec, "isActive"));
-		type = json_gets(rec, "type");
-		admin = type != NULL && strcmp(type, "admin") == 0;
-		role = r->conf->agent_role;
-	}
-	store_abort(*t);
-	*t = NULL;
-	if (rc != 0 || !active || !auth_password_check(a, pass, hash)) {
-		for (i = 0; i < r->conf->nusers; i++)
-			if (strcmp(r->conf->users[i].name, name) == 0)
-				cu = &r->conf->users[i];
-		if (cu == NULL || cu->password_hash == NULL ||
-		    !auth_password_check(a, pass, cu->password_hash))
-			return auth_fail_login(r, "Wrong username or "
-			    "password.");
-		uid = cu->id;
-		dname = cu->name;
-		role = cu->role;
-		admin = cu->admin;
-	}
-	if (role == NULL || conf_role_find(r->conf, role) == NULL)
+	if (who.name == NULL)
+		who.name = name;
+	if (who.role == NULL || conf_role_find(r->conf, who.role) == NULL)
 		return http_fail(r, FCRM_FORBIDDEN, "No role for signed-in "
 		    "agents: set agent_role in the configuration.");
 	util_random(rnd, sizeof(rnd));
@@ -222,12 +240,12 @@ auth_h_session_create(struct req *r)
 	util_random(rnd, sizeof(rnd));
 	hex(rnd, 32, csrf);
 	s = json_obj(a);
-	json_set(a, s, "uid", json_str(a, uid));
-	json_set(a, s, "name", json_str(a, dname != NULL ? dname : name));
+	json_set(a, s, "uid", json_str(a, who.id));
+	json_set(a, s, "name", json_str(a, who.name));
 	json_set(a, s, "userName", json_str(a, name));
-	json_set(a, s, "type", json_str(a, cu != NULL ? "api" : "regular"));
-	json_set(a, s, "role", json_str(a, role));
-	json_set(a, s, "admin", json_bool(a, admin));
+	json_set(a, s, "type", json_str(a, who.type));
+	json_set(a, s, "role", json_str(a, who.role));
+	json_set(a, s, "admin", json_bool(a, who.admin));
 	json_set(a, s, "csrf", json_str(a, csrf));
 	json_set(a, s, "exp", json_int(a, (long long)time(NULL) +
 	    AUTH_SESSION_TTL));
@@ -246,10 +264,10 @@ auth_h_session_create(struct req *r)
 	    AUTH_SESSION_TTL));
 	out = json_obj(a);
 	u = json_obj(a);
-	json_set(a, u, "id", json_str(a, uid));
+	json_set(a, u, "id", json_str(a, who.id));
 	json_set(a, u, "userName", json_str(a, name));
-	json_set(a, u, "name", json_str(a, dname != NULL ? dname : name));
-	json_set(a, u, "type", json_str(a, cu != NULL ? "api" : "regular"));
+	json_set(a, u, "name", json_str(a, who.name));
+	json_set(a, u, "type", json_str(a, who.type));
 	json_set(a, out, "user", u);
 	json_set(a, out, "csrfToken", json_str(a, csrf));
 	json_write(&r->out, out);

@@ -204,6 +204,8 @@ status_text(int status)
 	switch (status) {
 	case 200:
 		return "OK";
+	case 302:
+		return "Found";
 	case 400:
 		return "Bad Request";
 	case 401:
@@ -248,7 +250,7 @@ http_response(struct req *r, struct buf *out)
 	buf_printf(out, "Content-Type: %s\r\n", r->out_type != NULL ?
 	    r->out_type : "application/json; charset=utf-8");
 	buf_printf(out, "Content-Length: %zu\r\n", r->out.len);
-	if (r->status >= 300)
+	if (r->status >= 400 || (r->status >= 300 && r->reason != NULL))
 		buf_printf(out, "X-Status-Reason: %s\r\n", r->reason != NULL ?
 		    r->reason : "Error.");
 	buf_add(out, r->hdrs.p, r->hdrs.len);

@@ -51,6 +51,31 @@ int		 auth_password_check(struct arena *, const char *pass,
 int		 auth_user_passwd(const struct conf *, const char *userName,
 		    const char *password, const char **why);
 
+/* Who signed in with a password (auth_login). */
+struct auth_login {
+	const char	*id;
+	const char	*name;
+	const char	*role;
+	const char	*type;		/* "regular" (User record) or "api" */
+	int		 admin;
+};
+
+/*
+ * Checks a user name and password: a User record (acting with
+ * agent_role) or a configured principal with password_hash.  0, or 401
+ * set on r and the failure counted for the limiter.
+ */
+int		 auth_login(struct req *, const char *name, const char *pass,
+		    struct auth_login *);
+/* OAuth2 (oauth2.c): the endpoints, Bearer access tokens, revocation. */
+int		 oauth2_h_authorize(struct req *);
+int		 oauth2_h_token(struct req *);
+/* A Bearer token that is an OAuth2 access token: 0 and r->who set, or -1. */
+int		 oauth2_bearer(struct req *, const char *token);
+/* Revokes one token (or, with client, every token of that client). */
+int		 oauth2_revoke(const struct conf *, const char *token,
+		    const char *client, int *count, const char **why);
+
 /* Counts a failed sign-in for the limiter and sets 401 with why. */
 int		 auth_fail_login(struct req *, const char *why);
 

@@ -1,0 +1,210 @@
+/*
+ * libFuzzer target for the where builder and evaluator (app/entity/where.c).
+ * The input is a list request's parameters, in one of two forms:
+ *
+ *	where[0][type]=equals&where[0][attribute]=...	a query string,
+ *	    decoded by http_query_parse() as PHP would;
+ *	{"where":[{"type":"equals",...}],...}		searchParams JSON.
+ *
+ * Its "where" is built with where_build() for Contact and for Case; a tree
+ * that builds is evaluated with where_eval() against fixed sample records.
+ * There is no store and so no transaction: a tree that holds linkedWith or
+ * notLinkedWith on a LINK_FOREIGN link is built but not evaluated, since
+ * where_eval() loads the foreign records through the transaction.
+ * Seeds: tests/corpus/where/.
+ *
+ *	tests/fuzz.sh where
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fastcrm/arena.h"
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
+#include "fastcrm/json.h"
+#include "fastcrm/query.h"
+#include "fastcrm/util.h"
+#include "../app/entity/where.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* The sample records; "@NOW@" becomes the current time at start. */
+static const char *const contact_recs[] = {
+	"{\"id\":\"0123456789abcdef0\",\"deleted\":false,"
+	"\"name\":\"Ada Lovelace\",\"salutationName\":\"Ms.\","
+	"\"firstName\":\"Ada\",\"lastName\":\"Lovelace\","
+	"\"title\":\"Countess\",\"description\":\"First programmer; 100% "
+	"_Analytical_ Engine\",\"emailAddress\":\"ada@example.com\","
+	"\"emailAddressData\":[{\"emailAddress\":\"Ada@Example.com\","
+	"\"primary\":true},{\"emailAddress\":\"ada.l@example.org\","
+	"\"primary\":false}],\"phoneNumber\":\"+15550102000\","
+	"\"phoneNumberData\":[{\"phoneNumber\":\"+15550102000\","
+	"\"primary\":true,\"type\":\"Mobile\"},{\"phoneNumber\":"
+	"\"+442079460000\",\"primary\":false,\"type\":\"Office\"}],"
+	"\"doNotCall\":false,\"addressStreet\":\"12 St James's Square\","
+	"\"addressCity\":\"London\",\"addressState\":null,"
+	"\"addressCountry\":\"United Kingdom\",\"addressPostalCode\":"
+	"\"SW1Y 4JH\",\"accountId\":\"0123456789abcdef1\","
+	"\"accountName\":\"Babbage & Co\",\"accountsIds\":"
+	"[\"0123456789abcdef1\",\"0123456789abcdef2\"],\"accountsNames\":"
+	"{\"0123456789abcdef1\":\"Babbage & Co\"},"
+	"\"createdAt\":\"2026-03-04 05:06:07\",\"modifiedAt\":\"@NOW@\","
+	"\"createdById\":\"00000000000000001\",\"createdByName\":\"Admin\","
+	"\"modifiedById\":null,\"modifiedByName\":null,"
+	"\"assignedUserId\":\"00000000000000001\","
+	"\"assignedUserName\":\"Admin\"}",
+	"{\"id\":\"0123456789abcdef3\",\"deleted\":false,"
+	"\"name\":\"\xc3\x9cnal \xc3\x87""elik\",\"salutationName\":\"\","
+	"\"firstName\":\"\",\"lastName\":\"\xc3\x87""elik\","
+	"\"title\":null,\"description\":null,\"emailAddress\":null,"
+	"\"emailAddressData\":[],\"phoneNumber\":\"5550102000\","
+	"\"phoneNumberData\":[{\"phoneNumber\":\"5550102000\"},{}],"
+	"\"doNotCall\":true,\"accountsIds\":[],\"accountsNames\":{},"
+	"\"createdAt\":\"@NOW@\",\"modifiedAt\":null}",
+};
+
+static const char *const case_recs[] = {
+	"{\"id\":\"0123456789abcdef4\",\"deleted\":false,"
+	"\"name\":\"Caller cannot hear agent\",\"number\":42,"
+	"\"status\":\"Assigned\",\"priority\":\"High\",\"type\":\"Incident\","
+	"\"description\":\"Echo on the line\",\"accountId\":null,"
+	"\"contactId\":\"0123456789abcdef0\",\"contactName\":\"Ada Lovelace\","
+	"\"contactsIds\":[\"0123456789abcdef0\"],\"contactsNames\":"
+	"{\"0123456789abcdef0\":\"Ada Lovelace\"},"
+	"\"createdAt\":\"@NOW@\",\"assignedUserId\":null}",
+	"{\"id\":\"0123456789abcdef5\",\"deleted\":false,\"name\":\"-7\","
+	"\"number\":\"-7.5e1\",\"status\":\"Closed\",\"type\":\"\","
+	"\"contactsIds\":[],\"createdAt\":\"1999-12-31 23:59:59\"}",
+};
+
+#define NRECS	(sizeof(contact_recs) / sizeof(contact_recs[0]))
+
+static struct arena	*keep;		/* the sample records, for the run */
+static struct arena	*a;		/* one input's, reset after it */
+static struct conf	 conf;
+static const struct entity *contact, *kase;
+static struct json	*contacts[NRECS], *cases[NRECS];
+
+static struct json *
+sample(const char *text, const char *now)
+{
+	struct json	*j;
+	struct buf	 b;
+	const char	*p, *at, *why;
+
+	buf_init(&b, keep);
+	for (p = text; (at = strstr(p, "@NOW@")) != NULL; p = at + 5) {
+		buf_add(&b, p, (size_t)(at - p));
+		buf_adds(&b, now);
+	}
+	buf_adds(&b, p);
+	if (json_parse(keep, b.p, b.len, &j, &why) != 0)
+		abort();
+	return j;
+}
+
+static void
+setup(void)
+{
+	const char	*why;
+	char		 now[20];
+	size_t		 i;
+
+	if (entity_init(NULL, &why) != 0)
+		abort();
+	if ((contact = entity_find("Contact")) == NULL ||
+	    (kase = entity_find("Case")) == NULL)
+		abort();
+	if ((keep = arena_new()) == NULL || (a = arena_new()) == NULL)
+		abort();
+	conf.default_country_code = (char *)"1";
+	conf.auth_fail_limit = 10;
+	conf.auth_fail_window = 60;
+	util_now(now);
+	for (i = 0; i < NRECS; i++) {
+		contacts[i] = sample(contact_recs[i], now);
+		cases[i] = sample(case_recs[i], now);
+	}
+}
+
+/* 1 if the tree needs a transaction to be evaluated. */
+static int
+needs_txn(const struct wnode *n)
+{
+	size_t	 i;
+
+	if (n == NULL)
+		return 0;
+	if ((n->type == W_LINKED_WITH || n->type == W_NOT_LINKED_WITH) &&
+	    n->f == NULL && n->link != NULL && n->link->kind == LINK_FOREIGN)
+		return 1;
+	for (i = 0; i < n->nkids; i++)
+		if (needs_txn(n->kids[i]))
+			return 1;
+	return 0;
+}
+
+static void
+one(struct json *params, const struct entity *e, struct json *const *recs)
+{
+	struct req	 r;
+	struct wnode	*w = NULL;
+	size_t		 i;
+	int		 rc, m;
+
+	memset(&r, 0, sizeof(r));
+	r.arena = a;
+	r.conf = &conf;
+	r.method = "GET";
+	r.path = e == contact ? "/api/v1/Contact" : "/api/v1/Case";
+	r.query = "";
+	r.ctype = "";
+	r.remote = "192.0.2.1";
+	r.params = params;
+	buf_init(&r.hdrs, a);
+	buf_init(&r.out, a);
+	rc = where_build(&r, e, json_get(params, "where"), &w);
+	if (rc != 0) {
+		if (rc != FCRM_BAD_REQUEST || r.status != 400 ||
+		    r.reason == NULL || w != NULL)
+			abort();
+		return;
+	}
+	if (needs_txn(w))
+		return;
+	for (i = 0; i < NRECS; i++) {
+		m = where_eval(&r, NULL, e, w, recs[i]);
+		if (m != 0 && m != 1)
+			abort();
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct json	*params = NULL;
+	const char	*why = NULL;
+	int		 rc;
+
+	if (keep == NULL)
+		setup();
+	if (size > 0 && data[0] == '{') {
+		rc = json_parse(a, (const char *)data, size, &params, &why);
+		if (rc != FCRM_OK || params->type != JSON_OBJECT)
+			goto out;
+	} else {
+		rc = http_query_parse(a, (const char *)data, size, &params,
+		    &why);
+		if (rc != FCRM_OK)
+			goto out;
+	}
+	one(params, contact, contacts);
+	one(params, kase, cases);
+out:
+	arena_reset(a);
+	return 0;
+}
