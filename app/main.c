@@ -8,6 +8,7 @@
 
 #include "fastcrm/auth.h"
 #include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
 #include "fastcrm/worker.h"
 
 static void
@@ -17,6 +18,9 @@ usage(void)
 	    "       fastcrm check-config FILE\n"
 	    "       fastcrm key\n"
 	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
+	    "       fastcrm import --entity NAME FILE -c FILE\n"
+	    "       fastcrm export --entity NAME -c FILE\n"
+	    "       fastcrm verify -c FILE\n"
 	    "       fastcrm token revoke (TOKEN | --client ID) -c FILE\n"
 	    "       fastcrm version\n", stderr);
 	exit(2);
@@ -159,6 +163,79 @@ cmd_token_revoke(int argc, char *argv[])
 	return 0;
 }
 
+/* Loads -c FILE for the store commands; NULL after printing errors. */
+static struct conf *
+load_or_die(const char *path)
+{
+	struct conf		*conf = NULL;
+	struct conf_diag	 diag;
+	size_t			 n;
+
+	if (path == NULL)
+		usage();
+	memset(&diag, 0, sizeof(diag));
+	if (conf_load(path, &conf, &diag) != 0) {
+		for (n = 0; n < diag.nerrors; n++)
+			fprintf(stderr, "error: %s\n", diag.errors[n]);
+		conf_diag_free(&diag);
+		exit(1);
+	}
+	conf_diag_free(&diag);
+	return conf;
+}
+
+/* import, export, verify: work on the store while it may be serving. */
+static int
+cmd_store(int argc, char *argv[])
+{
+	struct conf	*conf;
+	const char	*path = NULL, *entity = NULL, *file = NULL, *why = NULL;
+	FILE		*f;
+	size_t		 problems;
+	int		 i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--entity") == 0 && i + 1 < argc)
+			entity = argv[++i];
+		else if (file == NULL && argv[i][0] != '-')
+			file = argv[i];
+		else
+			usage();
+	}
+	conf = load_or_die(path);
+	if (strcmp(argv[0], "verify") == 0) {
+		rc = entity_verify(conf, &problems, &why);
+		if (rc == 0)
+			printf("verify: %zu problem(s)\n", problems);
+		else
+			fprintf(stderr, "fastcrm: verify: %s\n", why);
+		conf_free(conf);
+		return rc != 0 || problems > 0;
+	}
+	if (entity == NULL)
+		usage();
+	if (strcmp(argv[0], "export") == 0) {
+		rc = entity_export(conf, entity, stdout, &why);
+	} else {
+		if (file == NULL || strcmp(file, "-") == 0)
+			f = stdin;
+		else if ((f = fopen(file, "r")) == NULL) {
+			perror(file);
+			conf_free(conf);
+			return 1;
+		}
+		rc = entity_import(conf, entity, f, &why);
+		if (f != stdin)
+			fclose(f);
+	}
+	if (rc != 0)
+		fprintf(stderr, "fastcrm: %s: %s\n", argv[0], why);
+	conf_free(conf);
+	return rc != 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -183,6 +260,9 @@ main(int argc, char *argv[])
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "key") == 0)
 		return cmd_key();
+	if (strcmp(argv[1], "import") == 0 || strcmp(argv[1], "export") == 0 ||
+	    strcmp(argv[1], "verify") == 0)
+		return cmd_store(argc - 1, argv + 1);
 	if (strcmp(argv[1], "token") == 0)
 		return cmd_token_revoke(argc - 1, argv + 1);
 	if (strcmp(argv[1], "user") == 0)

@@ -302,6 +302,11 @@ with Stack(config_extra=EXTRA) as s:
     t.status(r, 200, "setup: create a case linked to the contact")
     case = r.json or {}
     kid = case.get("id", "none")
+    r = s.request("POST", "/Call", {
+        "name": "Inbound call 900001", "direction": "Inbound", "status": "Held",
+        "dateStart": "2026-01-05 10:00:00", "dateEnd": "2026-01-05 10:04:05",
+        "parentType": "Case", "parentId": kid, "uid": "900001"})
+    t.status(r, 200, "setup: a call of the case")
     r = s.request("POST", "/Case", {"name": "HTTP-only case", "contactId": cid})
     t.status(r, 200, "setup: a second case for the plain-HTTP checks")
     kid2 = (r.json or {}).get("id", "none")
@@ -491,6 +496,11 @@ with Stack(config_extra=EXTRA) as s:
                           ".value"), "New", "case view: the status")
                 t.eq(el_text("#nav-user"), "Agent One",
                      "the header names the agent")
+                b.wait("return (document.getElementById('case-calls') || {})"
+                       ".textContent.indexOf('Inbound call 900001') >= 0",
+                       "the case's call")
+                t.like(el_text("#case-calls"), r"Inbound.*Held.*4:05",
+                       "case view: the call, its direction, status, duration")
 
             @t.test
             def browser_cookie():

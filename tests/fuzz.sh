@@ -12,7 +12,10 @@
 #	FUZZ_TIME	seconds per target (default 60); 0 builds only
 #	FUZZ_BUILD	build and work directory (default /tmp/fastcrm-fuzz)
 #	FUZZ_SAVE=1	merge inputs that add coverage into tests/corpus/<name>/
-#	FUZZ_ARGS	extra libFuzzer flags, e.g. "-jobs=2 -max_len=8192"
+#	FUZZ_ARGS	extra libFuzzer flags, e.g. "-max_len=8192"
+#	FUZZ_TMP	where targets keep scratch files such as fuzz_auth's
+#			LMDB store (default /dev/shm when writable: a commit
+#			per refused login is slow on a disk)
 #	CC		the compiler (default clang)
 
 set -u -o pipefail
@@ -34,9 +37,9 @@ case $time in
 ''|*[!0-9]*) die "FUZZ_TIME must be a number of seconds" ;;
 esac
 
-pkgs="fcgi lmdb yajl yaml-0.1 libcrypto"
-dep_cflags=$(pkg-config --cflags $pkgs) || die "pkg-config: $pkgs"
-dep_libs=$(pkg-config --libs $pkgs) || die "pkg-config: $pkgs"
+pkgs=(fcgi lmdb yajl yaml-0.1 libcrypto)
+dep_cflags=$(pkg-config --cflags "${pkgs[@]}") || die "pkg-config ${pkgs[*]}"
+dep_libs=$(pkg-config --libs "${pkgs[@]}") || die "pkg-config ${pkgs[*]}"
 # shellcheck disable=SC2206
 dep_cflags=($dep_cflags)
 # shellcheck disable=SC2206
@@ -79,6 +82,7 @@ for f in "$top"/app/*.c "$top"/app/*/*.c; do
 done
 srcs+=("$page")
 
+# shellcheck disable=SC2012
 newest_hdr=$(ls -t "$top"/include/fastcrm/*.h "$top"/app/*/*.h | head -n 1)
 objs=()
 for f in "${srcs[@]}"; do
@@ -110,14 +114,15 @@ run() {
 	work=$build/corpus/$name
 	art=$build/artifacts/$name
 	log=$build/$t.log
-	tmp=$build/tmp/$name
-	rm -rf "$work" "$tmp"
-	mkdir -p "$work" "$art" "$tmp"
+	rm -rf "$work"
+	mkdir -p "$work" "$art" || die "cannot create $work"
+	tmp=$(mktemp -d "$tmpbase/fastcrm-fuzz-$name.XXXXXX") ||
+	    die "cannot create a directory in $tmpbase"
 	if [ -d "$seeds" ]; then
 		cp -R "$seeds"/. "$work"/ || die "cannot copy $seeds"
 	fi
-	# A target that needs scratch files (fuzz_auth's store) takes them
-	# from TMPDIR; keep them in the build directory.
+	# A target that needs scratch files (fuzz_auth's store) makes them
+	# under TMPDIR: a fresh directory per run, removed even after a crash.
 	# shellcheck disable=SC2086
 	TMPDIR=$tmp "$build/bin/$t" -max_total_time="$time" -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix="$art/" ${FUZZ_ARGS:-} \
@@ -128,7 +133,7 @@ run() {
 	    tail -n 1)
 	execs=${execs:-?}
 	art_path=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" |
-	    tail -n 1)
+	    grep -v '/slow-unit-' | tail -n 1)
 	if [ "$status" -ne 0 ] || [ -n "$art_path" ]; then
 		echo "$t: $execs execs, 1 crash: ${art_path:-exit status $status} (log: $log)"
 		grep -m 1 -E 'ERROR: |runtime error:|ALARM:|deadly signal' \
@@ -138,12 +143,23 @@ run() {
 	echo "$t: $execs execs, 0 crashes"
 	if [ "${FUZZ_SAVE:-0}" = 1 ]; then
 		mkdir -p "$seeds"
+		tmp=$(mktemp -d "$tmpbase/fastcrm-fuzz-$name.XXXXXX") ||
+		    die "cannot create a directory in $tmpbase"
 		TMPDIR=$tmp "$build/bin/$t" -merge=1 "$seeds" "$work" \
 		    >>"$log" 2>&1 || echo "$t: merge into $seeds failed" >&2
 		rm -rf "$tmp"
 	fi
 	return 0
 }
+
+if [ -n "${FUZZ_TMP:-}" ]; then
+	tmpbase=$FUZZ_TMP
+elif [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	tmpbase=/dev/shm
+else
+	tmpbase=$build/tmp
+fi
+mkdir -p "$tmpbase" || die "cannot create $tmpbase"
 
 failed=0
 for t in "${targets[@]}"; do

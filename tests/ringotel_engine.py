@@ -73,7 +73,7 @@ import urllib.parse
 
 __all__ = ["Engine", "File", "HookResult", "OAuthResult", "EngineError",
            "stack_transport", "multipart_encode", "flatten_php",
-           "apply_response_map", "placeholders"]
+           "apply_response_map", "placeholders", "parse_form"]
 
 _VAR = re.compile(r"\$([^$\n]+)\$")
 
@@ -226,8 +226,7 @@ class HookResult:
         body = self.request_body or b""
         if isinstance(body, bytes):
             body = body[:limit].decode("utf-8", "replace") + (
-                "... (%d bytes)" % len(self.request_body)
-                if len(self.request_body) > limit else "")
+                "... (%d bytes)" % len(body) if len(body) > limit else "")
         rbody = self.response.body.decode("utf-8", "replace")
         if len(rbody) > limit:
             rbody = rbody[:limit] + "... (%d bytes)" % len(self.response.body)

@@ -18,6 +18,7 @@
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
+#include "where.h"
 
 /* Validation failure in EspoCRM's body and reason. */
 static int
@@ -183,6 +184,10 @@ engine_convert(struct arena *a, const struct field *f, const struct json *v,
 		return 0;
 	case FT_LINKMULTI:
 		arr = json_arr(a);
+		if (v->type == JSON_OBJECT)	/* form body: xsIds[0]=.. */
+			v = where_as_list(a, v);
+		if (v == NULL)
+			return -1;
 		if (v->type == JSON_STRING) {
 			json_push(a, arr, json_str(a, s));
 		} else if (v->type == JSON_ARRAY) {
@@ -276,7 +281,8 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 			    json_bool(a, json_truthy(json_get(item, "invalid"))));
 			json_push(a, data, ent);
 		}
-	} else if ((in = json_get(body, f->name)) != NULL) {
+	} else if ((in = json_get(body, f->name)) != NULL &&
+	    !(in->type == JSON_STRING && in->len == 0)) {
 		val = scalar_text(in);
 		primary = data->n;
 		for (i = 0; i < data->n; i++)
@@ -371,6 +377,14 @@ apply_body(struct req *r, const struct entity *e, struct json *rec,
 			continue;
 		if (engine_convert(r->arena, f, body->v[i], &v, &etype) != 0)
 			return fail_validation(r, e, f->name, etype);
+		/*
+		 * An empty string means "not given" (Ringotel fills every
+		 * variable it lacks with ""), except where "" is a value:
+		 * a text that is not required.
+		 */
+		if (body->v[i]->type == JSON_STRING && body->v[i]->len == 0 &&
+		    (v == NULL || (f->flags & F_REQUIRED)))
+			continue;
 		json_set(r->arena, rec, f->name,
 		    v != NULL ? v : json_null(r->arena));
 	}
@@ -787,10 +801,10 @@ collect_id(void *arg, struct store_val k, struct store_val v)
 		ids->v = nv;
 	}
 	ids->v[ids->n++] = arena_strndup(ids->a, v.p, v.len);
-	return ids->n >= 1000 ? -1 : 0;
+	return ids->n >= 100000 ? -1 : 0;
 }
 
-/* Ids under one key of an equality index (at most 1000). */
+/* Ids under one key of an equality index (at most 100000). */
 int
 engine_index_ids(struct arena *a, struct store_txn *t, int db,
     const char *key, const char ***out, size_t *n)
@@ -998,13 +1012,18 @@ password_store(struct req *r, struct store_txn *t, const char *id,
 	    strlen(hash));
 }
 
+/* Attributes an import keeps as exported (system values). */
+static const char *const kept[] = {
+	"createdAt", "modifiedAt", "createdById", "createdByName",
+	"modifiedById", "modifiedByName", "number", NULL
+};
+
 int
-entity_create(struct req *r, const struct entity *e, const struct json *body,
-    struct json **out)
+entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
+    const struct json *body, struct json **out)
 {
 	struct arena		 *a = r->arena;
-	struct store_txn	**t;
-	struct json		 *rec, *dup, *dups;
+	struct json		 *rec, *dup, *dups, *v;
 	const char		 *skip;
 	char			  id[UTIL_ID_LEN + 1];
 	long long		  num;
@@ -1022,9 +1041,7 @@ entity_create(struct req *r, const struct entity *e, const struct json *body,
 		e->hooks->compute(a, e, rec, NULL);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
-	if ((rc = check_unique(r, *t, e, rec, &dup, &ret)) != 0)
+	if ((rc = check_unique(r, t, e, rec, &dup, &ret)) != 0)
 		return store_fail(r, rc);
 	if (dup != NULL) {
 		if (ret || same_as_body(r, e, body, dup)) {
@@ -1039,10 +1056,14 @@ entity_create(struct req *r, const struct entity *e, const struct json *body,
 		return http_fail(r, FCRM_CONFLICT, "Duplicate: a %s with this "
 		    "unique value exists.", e->name);
 	}
+	/* The header, or (beyond EspoCRM) a query parameter for clients
+	   that cannot send headers, such as Ringotel's hooks. */
 	skip = http_header(r, "HTTP_X_SKIP_DUPLICATE_CHECK");
-	if (e->dup_attrs != NULL && (skip == NULL ||
-	    strcasecmp(skip, "true") != 0)) {
-		if ((rc = find_duplicates(r, *t, e, rec, &dups)) != 0)
+	if (skip == NULL)
+		skip = json_gets(r->params, "skipDuplicateCheck");
+	if (e->dup_attrs != NULL && !r->import && (skip == NULL ||
+	    (strcasecmp(skip, "true") != 0 && strcmp(skip, "1") != 0))) {
+		if ((rc = find_duplicates(r, t, e, rec, &dups)) != 0)
 			return store_fail(r, rc);
 		for (i = 0; i < dups->n; i++)
 			if (same_as_body(r, e, body, dups->v[i])) {
@@ -1058,30 +1079,59 @@ entity_create(struct req *r, const struct entity *e, const struct json *body,
 			    "true to create it anyway.", e->name);
 		}
 	}
-	if ((rc = resolve_links(r, *t, e, rec)) != 0)
+	if ((rc = resolve_links(r, t, e, rec)) != 0)
 		return rc;
-	if (r->trusted && json_gets(body, "id") != NULL &&
+	if ((r->trusted || r->import) && json_gets(body, "id") != NULL &&
 	    util_id_valid(json_gets(body, "id")))
 		snprintf(id, sizeof(id), "%s", json_gets(body, "id"));
 	else
 		util_id_new(id);
+	if (r->import) {
+		struct store_val sv;
+
+		if (store_get(t, e->db_rec, id, UTIL_ID_LEN, &sv) == 0)
+			return http_fail(r, FCRM_CONFLICT, "A %s with id %s "
+			    "exists already.", e->name, id);
+	}
 	json_set(a, rec, "id", json_str(a, id));
 	json_set(a, rec, "deleted", json_bool(a, 0));
 	set_system(r, rec, 1);
 	if (e->counter != NULL) {
-		if ((rc = store_counter_next(*t, store_db(r->store, "counters"),
-		    e->counter, &num)) != 0)
-			return store_fail(r, rc);
-		json_set(a, rec, "number", json_int(a, num));
+		v = r->import ? json_get(body, "number") : NULL;
+		if (v != NULL && json_tonum(v, &(double){ 0 })) {
+			json_set(a, rec, "number", json_int(a,
+			    strtoll(v->s, NULL, 10)));
+		} else {
+			if ((rc = store_counter_next(t, store_db(r->store,
+			    "counters"), e->counter, &num)) != 0)
+				return store_fail(r, rc);
+			json_set(a, rec, "number", json_int(a, num));
+		}
 	}
+	for (i = 0; r->import && kept[i] != NULL; i++)
+		if ((v = json_get(body, kept[i])) != NULL &&
+		    v->type == JSON_STRING && entity_field(e, kept[i]) != NULL)
+			json_set(a, rec, kept[i], v);
 	rec = normalise(a, e, rec);
-	if ((rc = store_record(r, *t, e, NULL, rec)) != 0 ||
-	    (rc = password_store(r, *t, id, pwhash)) != 0)
+	if ((rc = store_record(r, t, e, NULL, rec)) != 0 ||
+	    (rc = password_store(r, t, id, pwhash)) != 0)
 		return store_fail(r, rc);
-	if ((rc = engine_commit(r, t)) != 0)
-		return rc;
 	*out = rec;
 	return 0;
+}
+
+int
+entity_create(struct req *r, const struct entity *e, const struct json *body,
+    struct json **out)
+{
+	struct store_txn	**t;
+	int			  rc;
+
+	if ((rc = engine_begin(r, 1, &t)) != 0)
+		return rc;
+	if ((rc = entity_create_in(r, *t, e, body, out)) != 0)
+		return rc;
+	return engine_commit(r, t);
 }
 
 int

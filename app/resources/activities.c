@@ -52,6 +52,31 @@ call_compute(struct arena *a, const struct entity *e, struct json *rec,
 	(void)old;
 	s = json_gets(rec, "dateStart");
 	t = json_gets(rec, "dateEnd");
+	/* A call logged while it rings has no end yet. */
+	if (s != NULL && (t == NULL || *t == '\0')) {
+		json_set(a, rec, "dateEnd", json_str(a, s));
+		t = s;
+	}
+	/* A call whose parent is a contact is one of its calls, as EspoCRM. */
+	{
+		const char	*pt = json_gets(rec, "parentType");
+		const char	*pid = json_gets(rec, "parentId");
+		struct json	*ids = json_get(rec, "contactsIds");
+		size_t		 i;
+
+		if (pt != NULL && pid != NULL && strcmp(pt, "Contact") == 0) {
+			if (ids == NULL || ids->type != JSON_ARRAY) {
+				ids = json_arr(a);
+				json_set(a, rec, "contactsIds", ids);
+			}
+			for (i = 0; i < ids->n; i++)
+				if (ids->v[i]->type == JSON_STRING &&
+				    strcmp(ids->v[i]->s, pid) == 0)
+					break;
+			if (i == ids->n)
+				json_push(a, ids, json_str(a, pid));
+		}
+	}
 	if (s == NULL || t == NULL || util_datetime_epoch(s, &ds) != 0 ||
 	    util_datetime_epoch(t, &de) != 0)
 		return;

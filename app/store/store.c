@@ -242,6 +242,32 @@ store_del(struct store_txn *t, int db, const char *key, size_t klen,
 	return store_err(rc);
 }
 
+static void
+cursor_close(MDB_cursor **c)
+{
+	if (*c != NULL)
+		mdb_cursor_close(*c);
+}
+
+int
+store_has(struct store_txn *t, int db, const char *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	MDB_cursor	*c __attribute__((cleanup(cursor_close))) = NULL;
+	MDB_val		 k, v;
+	int		 rc;
+
+	if (klen == 0 || klen > 511)
+		return FCRM_NOT_FOUND;
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+		return store_err(rc);
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	return store_err(mdb_cursor_get(c, &k, &v, MDB_GET_BOTH));
+}
+
 int
 store_count(struct store_txn *t, int db, size_t *n)
 {
@@ -274,12 +300,6 @@ store_counter_next(struct store_txn *t, int db, const char *name,
 	return FCRM_OK;
 }
 
-static void
-cursor_close(MDB_cursor **c)
-{
-	if (*c != NULL)
-		mdb_cursor_close(*c);
-}
 
 int
 store_iter(struct store_txn *t, int db, int dir, const char *prefix,

@@ -8,6 +8,7 @@
 #define FASTCRM_ENTITY_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "fastcrm/arena.h"
 #include "fastcrm/json.h"
@@ -163,6 +164,11 @@ int		 entity_owns(const struct req *, const struct json *rec);
    an idempotent retry). */
 int		 entity_create(struct req *, const struct entity *,
 		    const struct json *body, struct json **out);
+/* The same inside the caller's write txn, which it neither commits nor
+   aborts (bulk import). */
+int		 entity_create_in(struct req *, struct store_txn *,
+		    const struct entity *, const struct json *body,
+		    struct json **out);
 /* Partial update by id. */
 int		 entity_update(struct req *, const struct entity *,
 		    const char *id, const struct json *body, struct json **out);
@@ -173,6 +179,18 @@ int		 entity_delete(struct req *, const struct entity *,
 int		 entity_relate(struct req *, const struct entity *,
 		    const char *id, const struct link *l,
 		    const struct json *ids, int add);
+
+/*
+ * Bulk (bulk.c), for the command line: import JSON lines into entity
+ * (stops at the first bad line and says what was and was not loaded),
+ * export live records as JSON lines, verify records against indexes.
+ */
+int		 entity_import(const struct conf *, const char *entity, FILE *,
+		    const char **why);
+int		 entity_export(const struct conf *, const char *entity, FILE *,
+		    const char **why);
+int		 entity_verify(const struct conf *, size_t *problems,
+		    const char **why);
 
 /* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
 int		 entity_list(struct req *, const struct entity *);

@@ -63,6 +63,9 @@ struct req {
 	struct principal	*who;
 	int			 trusted;	/* engine may set read-only
 						   attributes (system writes) */
+	int			 import;	/* bulk import: keep exported
+						   system values, no
+						   duplicate check */
 	int			 own_only;	/* role allows `own` only */
 	int			 foreign_own;	/* the same, for a link's records */
 

@@ -47,6 +47,9 @@ int		 store_put(struct store_txn *, int db, const char *key,
 /* Deletes key (and for dupsort databases only the given value, if v). */
 int		 store_del(struct store_txn *, int db, const char *key,
 		    size_t klen, const void *v, size_t vlen);
+/* 0 when key holds exactly val (dupsort databases), FCRM_NOT_FOUND if not. */
+int		 store_has(struct store_txn *, int db, const char *key,
+		    size_t klen, const void *val, size_t vlen);
 /* Entries in a database. */
 int		 store_count(struct store_txn *, int db, size_t *);
 /* Next value of a named counter (starts at 1). */

@@ -1,0 +1,399 @@
+/*
+ * Bulk work from the command line, on the store directly: import (JSON
+ * lines, the same validation and indexes as a POST, in large
+ * transactions), export (the stored records, one per line), and verify
+ * (every record against every index, and back).
+ */
+#include <sys/time.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
+#include "fastcrm/store.h"
+#include "fastcrm/util.h"
+#include "engine.h"
+
+#define BATCH	20000
+
+static double
+now(void)
+{
+	struct timeval	 tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+static int
+open_all(const struct conf *conf, struct store **st, const char **why)
+{
+	int	 rc;
+
+	if (entity_init(conf, why) != 0)
+		return FCRM_CONFIG;
+	if ((rc = store_open(conf->data_dir, conf->map_size, entity_db_names(),
+	    st)) != 0 || entity_open_dbs(*st) != 0) {
+		*why = "cannot open the store";
+		return rc != 0 ? rc : FCRM_STORE;
+	}
+	return 0;
+}
+
+/* Counts lines, for the progress total; 0 when the file is a pipe. */
+static size_t
+count_lines(FILE *f)
+{
+	char	 buf[65536];
+	size_t	 n = 0, k, i;
+	long	 pos;
+
+	if ((pos = ftell(f)) < 0)
+		return 0;
+	while ((k = fread(buf, 1, sizeof(buf), f)) > 0)
+		for (i = 0; i < k; i++)
+			n += buf[i] == '\n';
+	fseek(f, pos, SEEK_SET);
+	return n;
+}
+
+int
+entity_import(const struct conf *conf, const char *entity, FILE *in,
+    const char **why)
+{
+	struct store		*st = NULL;
+	struct store_txn	*t = NULL;
+	struct arena		*a = NULL, *la = NULL;
+	struct principal	 who;
+	const struct entity	*e;
+	struct req		 r;
+	struct json		*body, *out;
+	char			*line = NULL;
+	size_t			 cap = 0, lineno = 0, done = 0, inbatch = 0;
+	size_t			 total, batch_start = 1;
+	ssize_t			 len;
+	double			 t0, last = 0;
+	int			 rc, tty;
+	const char		*jwhy;
+
+	*why = NULL;
+	if ((rc = open_all(conf, &st, why)) != 0)
+		return rc;
+	if ((e = entity_find(entity)) == NULL) {
+		*why = "unknown entity";
+		store_close(st);
+		return FCRM_NOT_FOUND;
+	}
+	tty = isatty(STDERR_FILENO);
+	total = count_lines(in);
+	a = arena_new();
+	la = arena_new();
+	memset(&who, 0, sizeof(who));
+	who.id = "00000000000000000";
+	who.name = "import";
+	who.type = "system";
+	t0 = now();
+	if ((rc = store_begin(st, 1, &t)) != 0)
+		goto out;
+	while ((len = getline(&line, &cap, in)) > 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.arena = la;
+		r.conf = conf;
+		r.store = st;
+		r.who = &who;
+		r.import = 1;
+		r.method = "POST";
+		buf_init(&r.out, la);
+		buf_init(&r.hdrs, la);
+		if (json_parse(la, line, (size_t)len, &body, &jwhy) != 0 ||
+		    body->type != JSON_OBJECT) {
+			fprintf(stderr, "\nline %zu: %s\n", lineno, body == NULL ||
+			    body->type == JSON_OBJECT ? jwhy :
+			    "not a JSON object");
+			rc = FCRM_BAD_JSON;
+			goto out;
+		}
+		if ((rc = entity_create_in(&r, t, e, body, &out)) != 0) {
+			fprintf(stderr, "\nline %zu: %s\n", lineno,
+			    r.reason != NULL ? r.reason : error_reason(rc));
+			goto out;
+		}
+		arena_reset(la);
+		inbatch++;
+		if (inbatch == BATCH) {
+			if ((rc = store_commit(t)) != 0) {
+				t = NULL;
+				goto out;
+			}
+			t = NULL;
+			done += inbatch;
+			inbatch = 0;
+			batch_start = lineno + 1;
+			if ((rc = store_begin(st, 1, &t)) != 0)
+				goto out;
+		}
+		if (tty && now() - last > 0.5) {
+			last = now();
+			fprintf(stderr, "\r%s: %zu/%zu records, %.0f records/s   ",
+			    e->name, done + inbatch, total,
+			    (done + inbatch) / (last - t0 + 1e-9));
+		}
+	}
+	if ((rc = store_commit(t)) != 0) {
+		t = NULL;
+		goto out;
+	}
+	t = NULL;
+	done += inbatch;
+	inbatch = 0;
+out:
+	if (t != NULL)
+		store_abort(t);
+	if (tty)
+		fputc('\n', stderr);
+	if (rc == 0)
+		fprintf(stderr, "%s: imported %zu records in %.1f s (%.0f "
+		    "records/s)\n", e->name, done, now() - t0,
+		    done / (now() - t0 + 1e-9));
+	else {
+		fprintf(stderr, "%s: imported %zu records (lines 1-%zu); "
+		    "stopped at line %zu: lines %zu-%zu were NOT imported "
+		    "(their batch was rolled back), nor anything after\n",
+		    e != NULL ? e->name : entity, done, batch_start - 1, lineno,
+		    batch_start, lineno);
+		if (*why == NULL)
+			*why = "import stopped";
+	}
+	free(line);
+	arena_free(la);
+	arena_free(a);
+	store_close(st);
+	return rc;
+}
+
+struct exp {
+	FILE	*out;
+	size_t	 n;
+};
+
+static int
+export_one(void *arg, struct store_val k, struct store_val v)
+{
+	struct exp	*x = arg;
+
+	(void)k;
+	/* Deleted records stay in the store but leave the export. */
+	if (memmem(v.p, v.len, "\"deleted\":true", 14) != NULL)
+		return 0;
+	fwrite(v.p, 1, v.len, x->out);
+	fputc('\n', x->out);
+	x->n++;
+	return 0;
+}
+
+int
+entity_export(const struct conf *conf, const char *entity, FILE *out,
+    const char **why)
+{
+	struct store		*st = NULL;
+	struct store_txn	*t = NULL;
+	const struct entity	*e;
+	struct exp		 x;
+	int			 rc;
+
+	if ((rc = open_all(conf, &st, why)) != 0)
+		return rc;
+	if ((e = entity_find(entity)) == NULL) {
+		*why = "unknown entity";
+		store_close(st);
+		return FCRM_NOT_FOUND;
+	}
+	x.out = out;
+	x.n = 0;
+	if ((rc = store_begin(st, 0, &t)) == 0)
+		rc = store_iter(t, e->db_rec, 1, NULL, 0, export_one, &x);
+	store_abort(t);
+	store_close(st);
+	if (rc == 0)
+		fprintf(stderr, "%s: exported %zu records\n", e->name, x.n);
+	else
+		*why = error_reason(rc);
+	return rc;
+}
+
+struct vctx {
+	struct req		*r;
+	struct store_txn	*t;
+	const struct entity	*e;
+	size_t			 fi;
+	size_t			 records, problems;
+	int			 db_ix;
+};
+
+static void problem(struct vctx *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct vctx *v, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	v->problems++;
+	if (v->problems > 50)
+		return;
+	fprintf(stderr, "verify: %s: ", v->e->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Each live record: every index key it should have is there. */
+static int
+verify_record(void *arg, struct store_val k, struct store_val val)
+{
+	struct vctx	*v = arg;
+	struct json	*rec;
+	const char	**keys, *why, *id;
+	size_t		 i, j, n;
+	char		*ok;
+	size_t		 oklen;
+	struct store_val got;
+
+	(void)k;
+	if (json_parse(v->r->arena, val.p, val.len, &rec, &why) != 0) {
+		problem(v, "a record is not valid JSON");
+		return 0;
+	}
+	if (json_truthy(json_get(rec, "deleted")))
+		return 0;
+	v->records++;
+	id = json_gets(rec, "id");
+	for (i = 0; i < v->e->nfields; i++) {
+		if (v->e->db_ix[i] >= 0) {
+			n = engine_index_keys(v->r->arena, v->e, i, rec, &keys);
+			for (j = 0; j < n; j++)
+				if (store_has(v->t, v->e->db_ix[i], keys[j],
+				    strlen(keys[j]), id, strlen(id)) != 0)
+					problem(v, "record %s misses index "
+					    "entry %s", id, v->e->fields[i].name);
+		}
+		if (v->e->db_ox[i] >= 0) {
+			ok = engine_order_key(v->r->arena, &v->e->fields[i],
+			    json_get(rec, v->e->fields[i].name), id, &oklen);
+			if (store_get(v->t, v->e->db_ox[i], ok, oklen, &got) != 0)
+				problem(v, "record %s misses order entry %s",
+				    id, v->e->fields[i].name);
+		}
+	}
+	arena_reset(v->r->arena);
+	return 0;
+}
+
+/* Each index entry: it names a live record that has that key. */
+static int
+verify_entry(void *arg, struct store_val k, struct store_val val)
+{
+	struct vctx	*v = arg;
+	struct json	*rec;
+	const char	**keys, *why;
+	char		*id, *key;
+	struct store_val sv;
+	size_t		 j, n;
+
+	id = arena_strndup(v->r->arena, val.p, val.len);
+	key = arena_strndup(v->r->arena, k.p, k.len);
+	if (store_get(v->t, v->e->db_rec, id, strlen(id), &sv) != 0 ||
+	    json_parse(v->r->arena, sv.p, sv.len, &rec, &why) != 0 ||
+	    json_truthy(json_get(rec, "deleted"))) {
+		problem(v, "index %s points to missing or deleted record %s",
+		    v->e->fields[v->fi].name, id);
+		return 0;
+	}
+	if (v->db_ix >= 0) {
+		n = engine_index_keys(v->r->arena, v->e, v->fi, rec, &keys);
+		for (j = 0; j < n; j++)
+			if (strcmp(keys[j], key) == 0)
+				break;
+		if (j == n)
+			problem(v, "index %s has a stale key for record %s",
+			    v->e->fields[v->fi].name, id);
+	}
+	arena_reset(v->r->arena);
+	return 0;
+}
+
+int
+entity_verify(const struct conf *conf, size_t *problems, const char **why)
+{
+	struct store		*st = NULL;
+	struct store_txn	*t = NULL;
+	struct arena		*a;
+	struct req		 r;
+	struct vctx		 v;
+	size_t			 i, f;
+	int			 rc;
+
+	*problems = 0;
+	if ((rc = open_all(conf, &st, why)) != 0)
+		return rc;
+	a = arena_new();
+	memset(&r, 0, sizeof(r));
+	r.arena = a;
+	r.conf = conf;
+	r.store = st;
+	if ((rc = store_begin(st, 0, &t)) != 0)
+		goto out;
+	for (i = 0; i < entity_count(); i++) {
+		memset(&v, 0, sizeof(v));
+		v.r = &r;
+		v.t = t;
+		v.e = entity_at(i);
+		if ((rc = store_iter(t, v.e->db_rec, 1, NULL, 0, verify_record,
+		    &v)) != 0)
+			goto out;
+		for (f = 0; f < v.e->nfields; f++) {
+			v.fi = f;
+			if ((v.db_ix = v.e->db_ix[f]) >= 0 &&
+			    (rc = store_iter(t, v.db_ix, 1, NULL, 0,
+			    verify_entry, &v)) != 0)
+				goto out;
+			if (v.e->db_ox[f] >= 0) {
+				size_t	 n;
+
+				v.db_ix = -1;
+				if ((rc = store_iter(t, v.e->db_ox[f], 1, NULL,
+				    0, verify_entry, &v)) != 0)
+					goto out;
+				if ((rc = store_count(t, v.e->db_ox[f], &n))
+				    != 0)
+					goto out;
+				if (n != v.records)
+					problem(&v, "order index %s has %zu "
+					    "entries for %zu records",
+					    v.e->fields[f].name, n, v.records);
+			}
+		}
+		fprintf(stderr, "verify: %s: %zu records checked\n",
+		    v.e->name, v.records);
+		*problems += v.problems;
+	}
+out:
+	store_abort(t);
+	arena_free(a);
+	store_close(st);
+	if (rc != 0 && *why == NULL)
+		*why = error_reason(rc);
+	return rc;
+}
