@@ -199,7 +199,8 @@ cmd_store(int argc, char *argv[])
 			path = argv[++i];
 		else if (strcmp(argv[i], "--entity") == 0 && i + 1 < argc)
 			entity = argv[++i];
-		else if (file == NULL && argv[i][0] != '-')
+		else if (file == NULL && (argv[i][0] != '-' ||
+		    strcmp(argv[i], "-") == 0))
 			file = argv[i];
 		else
 			usage();
