@@ -65,12 +65,32 @@ cmd_key(void)
 	return 0;
 }
 
+/* Loads -c FILE for the commands that work on the store; NULL after printing errors. */
+static struct conf *
+load_or_die(const char *path)
+{
+	struct conf		*conf = NULL;
+	struct conf_diag	 diag;
+	size_t			 n;
+
+	if (path == NULL)
+		usage();
+	memset(&diag, 0, sizeof(diag));
+	if (conf_load(path, &conf, &diag) != 0) {
+		for (n = 0; n < diag.nerrors; n++)
+			fprintf(stderr, "error: %s\n", diag.errors[n]);
+		conf_diag_free(&diag);
+		exit(1);
+	}
+	conf_diag_free(&diag);
+	return conf;
+}
+
 /* Reads the new password from stdin, sets it on the User record NAME. */
 static int
 cmd_user_passwd(int argc, char *argv[])
 {
 	struct conf		*conf = NULL;
-	struct conf_diag	 diag;
 	const char		*path = NULL, *name, *why;
 	char			 pw[256];
 	size_t			 n;
@@ -86,16 +106,7 @@ cmd_user_passwd(int argc, char *argv[])
 		else
 			usage();
 	}
-	if (path == NULL)
-		usage();
-	memset(&diag, 0, sizeof(diag));
-	if (conf_load(path, &conf, &diag) != 0) {
-		for (n = 0; n < diag.nerrors; n++)
-			fprintf(stderr, "error: %s\n", diag.errors[n]);
-		conf_diag_free(&diag);
-		return 1;
-	}
-	conf_diag_free(&diag);
+	conf = load_or_die(path);
 	if (isatty(STDIN_FILENO))
 		fputs("New password: ", stderr);
 	if (fgets(pw, sizeof(pw), stdin) == NULL) {
@@ -125,10 +136,8 @@ static int
 cmd_token_revoke(int argc, char *argv[])
 {
 	struct conf		*conf = NULL;
-	struct conf_diag	 diag;
 	const char		*path = NULL, *token = NULL, *client = NULL;
 	const char		*why;
-	size_t			 n;
 	int			 i, count;
 
 	if (argc < 2 || strcmp(argv[1], "revoke") != 0)
@@ -143,16 +152,9 @@ cmd_token_revoke(int argc, char *argv[])
 		else
 			usage();
 	}
-	if (path == NULL || (token == NULL) == (client == NULL))
+	if ((token == NULL) == (client == NULL))
 		usage();
-	memset(&diag, 0, sizeof(diag));
-	if (conf_load(path, &conf, &diag) != 0) {
-		for (n = 0; n < diag.nerrors; n++)
-			fprintf(stderr, "error: %s\n", diag.errors[n]);
-		conf_diag_free(&diag);
-		return 1;
-	}
-	conf_diag_free(&diag);
+	conf = load_or_die(path);
 	if (oauth2_revoke(conf, token, client, &count, &why) != 0) {
 		fprintf(stderr, "fastcrm: %s\n", why);
 		conf_free(conf);
@@ -161,27 +163,6 @@ cmd_token_revoke(int argc, char *argv[])
 	printf("%d token(s) revoked\n", count);
 	conf_free(conf);
 	return 0;
-}
-
-/* Loads -c FILE for the store commands; NULL after printing errors. */
-static struct conf *
-load_or_die(const char *path)
-{
-	struct conf		*conf = NULL;
-	struct conf_diag	 diag;
-	size_t			 n;
-
-	if (path == NULL)
-		usage();
-	memset(&diag, 0, sizeof(diag));
-	if (conf_load(path, &conf, &diag) != 0) {
-		for (n = 0; n < diag.nerrors; n++)
-			fprintf(stderr, "error: %s\n", diag.errors[n]);
-		conf_diag_free(&diag);
-		exit(1);
-	}
-	conf_diag_free(&diag);
-	return conf;
 }
 
 /* import, export, verify: work on the store while it may be serving. */

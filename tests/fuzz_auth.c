@@ -12,10 +12,11 @@
  *    refusal is an error status with a one-line reason.
  *
  * The configuration has one API user ("fuzzer", key fuzz-api-key-0001,
- * password fuzz-password, HMAC secret fuzz-hmac-secret); the store is a
- * real LMDB environment in a fresh directory under $TMPDIR (removed at
- * exit) with a few sessions in it: fuzz-session-live (CSRF token
- * fuzz-csrf-token), -expired, -damaged and -badjson.
+ * password fuzz-password, HMAC secret fuzz-hmac-secret) and one OAuth2
+ * client; the store is a real LMDB environment in a fresh directory under
+ * $TMPDIR (removed at exit) holding a few sessions (fuzz-session-live with
+ * CSRF token fuzz-csrf-token, -expired, -damaged, -badjson) and two OAuth2
+ * tokens (ACCESS and REFRESH below, padded to 64 characters).
  * Seeds: tests/corpus/auth/.
  *
  *	tests/fuzz.sh auth
@@ -50,6 +51,8 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define CSRF		"fuzz-csrf-token"
 #define LIVE		"fuzz-session-live"
 #define HMAC_SECRET	"fuzz-hmac-secret"
+#define ACCESS		"fuzz-oauth2-access-token-000000000000000000000000000000000000000"
+#define REFRESH		"fuzz-oauth2-refresh-token-00000000000000000000000000000000000000"
 
 /* How the input is sent: header name, the value's prefix, the method, and
    one more header (or NULL). */
@@ -76,6 +79,7 @@ static struct conf	 conf;
 static struct conf_role	 role;
 static struct conf_acl	 acl;
 static struct conf_user	 user;
+static struct conf_client client;
 static struct store	*st;
 static char		 dir[PATH_MAX];
 static char		 hmac_pair[128];	/* API_KEY ":" hex HMAC */
@@ -94,13 +98,15 @@ cleanup(void)
 	rmdir(dir);
 }
 
+/* Stores value under the SHA-256 of token, as sessions and tokens are. */
 static void
-put_session(struct store_txn *t, const char *token, const char *value)
+put_hashed(struct store_txn *t, const char *db, const char *token,
+    const char *value)
 {
 	char	 key[65];
 
 	auth_sha256_hex(token, strlen(token), key);
-	if (store_put(t, store_db(st, "sessions"), key, 64, value,
+	if (store_put(t, store_db(st, db), key, 64, value,
 	    strlen(value)) != 0)
 		abort();
 }
@@ -111,7 +117,8 @@ setup(void)
 	struct crypt_data	*cd;
 	struct store_txn	*t;
 	const char		*why, *tmp, *h;
-	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE], *live;
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	long long		 exp;
 	unsigned char		 mac[EVP_MAX_MD_SIZE];
 	unsigned int		 maclen = 0, i;
 	int			 n;
@@ -155,6 +162,10 @@ setup(void)
 	conf.nroles = 1;
 	conf.users = &user;
 	conf.nusers = 1;
+	client.client_id = (char *)"fuzz-client";
+	client.role = (char *)"api";
+	conf.clients = &client;
+	conf.nclients = 1;
 
 	if (entity_init(NULL, &why) != 0)
 		abort();
@@ -171,18 +182,28 @@ setup(void)
 		abort();
 	conf.data_dir = dir;
 
-	live = arena_printf(a, "{\"uid\":\"0123456789abcdef9\",\"name\":"
-	    "\"Agent\",\"userName\":\"agent\",\"type\":\"regular\",\"role\":"
-	    "\"api\",\"admin\":false,\"csrf\":\"" CSRF "\",\"exp\":%lld}",
-	    (long long)time(NULL) + 30 * 86400);
+	if (strlen(ACCESS) != 64 || strlen(REFRESH) != 64)
+		abort();
+	exp = (long long)time(NULL) + 30 * 86400;
 	if (store_begin(st, 1, &t) != 0)
 		abort();
-	put_session(t, LIVE, live);
-	put_session(t, "fuzz-session-expired", "{\"uid\":\"0123456789abcdef9\","
-	    "\"name\":\"Agent\",\"type\":\"regular\",\"csrf\":\"x\","
-	    "\"exp\":1}");
-	put_session(t, "fuzz-session-damaged", "{\"exp\":\"99999999999\"}");
-	put_session(t, "fuzz-session-badjson", "{\"uid\":");
+	put_hashed(t, "sessions", LIVE, arena_printf(a, "{\"uid\":"
+	    "\"0123456789abcdef9\",\"name\":\"Agent\",\"userName\":\"agent\","
+	    "\"type\":\"regular\",\"role\":\"api\",\"admin\":false,"
+	    "\"csrf\":\"" CSRF "\",\"exp\":%lld}", exp));
+	put_hashed(t, "sessions", "fuzz-session-expired", "{\"uid\":"
+	    "\"0123456789abcdef9\",\"name\":\"Agent\",\"type\":\"regular\","
+	    "\"csrf\":\"x\",\"exp\":1}");
+	put_hashed(t, "sessions", "fuzz-session-damaged",
+	    "{\"exp\":\"99999999999\"}");
+	put_hashed(t, "sessions", "fuzz-session-badjson", "{\"uid\":");
+	put_hashed(t, "tokens", ACCESS, arena_printf(a, "{\"kind\":\"access\","
+	    "\"client\":\"fuzz-client\",\"uid\":\"0123456789abcdef0\","
+	    "\"name\":\"" USER_NAME "\",\"exp\":%lld}", exp));
+	put_hashed(t, "tokens", REFRESH, arena_printf(a, "{\"kind\":"
+	    "\"refresh\",\"client\":\"fuzz-client\",\"uid\":"
+	    "\"0123456789abcdef0\",\"name\":\"" USER_NAME "\",\"exp\":%lld}",
+	    exp));
 	if (store_commit(t) != 0)
 		abort();
 	arena_reset(a);
@@ -239,12 +260,13 @@ is_password(const char *v)
 	return decodes_to(v, USER_NAME ":" PASSWORD);
 }
 
+/* The value, after leading spaces, is exactly want. */
 static int
-is_key(const char *v)
+is_exactly(const char *v, const char *want)
 {
 	while (*v == ' ')
 		v++;
-	return strcmp(v, API_KEY) == 0;
+	return strcmp(v, want) == 0;
 }
 
 static void
@@ -292,9 +314,11 @@ attempt(const struct mode *m, const char *input)
 		    r.who->name == NULL || r.who->type == NULL)
 			abort();
 		/* Only the right credentials get in. */
-		if (strcmp(m->name, "HTTP_X_API_KEY") == 0 && !is_key(v))
+		if (strcmp(m->name, "HTTP_X_API_KEY") == 0 &&
+		    !is_exactly(v, API_KEY))
 			abort();
-		if (strcmp(m->prefix, "Bearer ") == 0 && !is_key(input))
+		if (strcmp(m->prefix, "Bearer ") == 0 &&
+		    !is_exactly(input, API_KEY) && !is_exactly(input, ACCESS))
 			abort();
 		if ((strcmp(m->name, "HTTP_ESPO_AUTHORIZATION") == 0 &&
 		    !is_password(v)) || (strcmp(m->prefix, "Basic ") == 0 &&

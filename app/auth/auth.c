@@ -236,6 +236,7 @@ set_principal(struct req *r, const struct conf_user *u)
 	p = arena_calloc(r->arena, 1, sizeof(*p));
 	p->id = u->id;
 	p->name = u->name;
+	p->user_name = u->name;
 	p->type = "api";
 	p->role = conf_role_find(r->conf, u->role);
 	p->admin = u->admin;
@@ -250,6 +251,15 @@ refuse(struct req *r, enum scheme s, const char *why)
 		    r->remote);
 	return http_fail(r, s == S_BASIC || s == S_BEARER ? FCRM_FORBIDDEN :
 	    FCRM_UNAUTHORIZED, "%s", why);
+}
+
+int
+auth_limited(struct req *r)
+{
+	if (!limiter(r, 0))
+		return 0;
+	return http_fail(r, FCRM_FORBIDDEN, "Too many failed logins from "
+	    "this address; try again later.");
 }
 
 int
@@ -288,8 +298,12 @@ auth_authenticate(struct req *r)
 	if (s == S_NONE && (rc = auth_session(r)) != 1)
 		return rc;
 	if (s == S_NONE) {
-		http_add_header(r, "WWW-Authenticate",
-		    "Basic realm=\"fastcrm\"");
+		/* No challenge for scripts (EspoCRM does the same): a
+		   browser would pop up its own login dialog. */
+		v = http_header(r, "HTTP_X_REQUESTED_WITH");
+		if (v == NULL || strcasecmp(v, "XMLHttpRequest") != 0)
+			http_add_header(r, "WWW-Authenticate",
+			    "Basic realm=\"fastcrm\"");
 		return http_fail(r, FCRM_UNAUTHORIZED, "No credentials: send "
 		    "X-Api-Key or an Authorization header.");
 	}
@@ -377,7 +391,8 @@ auth_h_app_user(struct req *r)
 	o = json_obj(a);
 	u = json_obj(a);
 	json_set(a, u, "id", json_str(a, r->who->id));
-	json_set(a, u, "userName", json_str(a, r->who->name));
+	json_set(a, u, "userName", json_str(a, r->who->user_name != NULL ?
+	    r->who->user_name : r->who->name));
 	json_set(a, u, "name", json_str(a, r->who->name));
 	json_set(a, u, "type", json_str(a, r->who->type));
 	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));

@@ -407,6 +407,7 @@ oauth2_bearer(struct req *r, const char *token)
 	p = arena_calloc(r->arena, 1, sizeof(*p));
 	p->id = json_gets(o, "uid");
 	p->name = json_gets(o, "name");
+	p->user_name = p->name;
 	p->type = "api";
 	p->role = conf_role_find(r->conf, cl->role);
 	if (p->id == NULL || p->name == NULL)

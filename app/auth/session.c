@@ -126,6 +126,7 @@ auth_session(struct req *r)
 	p = arena_calloc(r->arena, 1, sizeof(*p));
 	p->id = json_gets(s, "uid");
 	p->name = json_gets(s, "name");
+	p->user_name = json_gets(s, "userName");
 	p->type = json_gets(s, "type");
 	role = json_gets(s, "role");
 	p->role = role != NULL ? conf_role_find(r->conf, role) : NULL;
@@ -177,6 +178,8 @@ auth_login(struct req *r, const char *name, const char *pass,
 	int			  rc, active = 0;
 
 	memset(out, 0, sizeof(*out));
+	if ((rc = auth_limited(r)) != 0)
+		return rc;
 	/* Look the user up, then hash outside any transaction. */
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
@@ -260,7 +263,8 @@ auth_h_session_create(struct req *r)
 	if ((rc = engine_commit(r, t)) != 0)
 		return rc;
 	http_add_header(r, "Set-Cookie", arena_printf(a, "%s=%s; Path=/; "
-	    "HttpOnly; Secure; SameSite=None; Max-Age=%d", AUTH_COOKIE, tok,
+	    "HttpOnly; Secure; SameSite=None; Partitioned; Max-Age=%d", AUTH_COOKIE,
+	    tok,
 	    AUTH_SESSION_TTL));
 	out = json_obj(a);
 	u = json_obj(a);
@@ -293,7 +297,7 @@ auth_h_session_delete(struct req *r)
 			return rc;
 	}
 	http_add_header(r, "Set-Cookie", AUTH_COOKIE "=; Path=/; HttpOnly; "
-	    "Secure; SameSite=None; Max-Age=0");
+	    "Secure; SameSite=None; Partitioned; Max-Age=0");
 	buf_adds(&r->out, "true");
 	return 0;
 }

@@ -3,7 +3,7 @@ BEGIN { print "/* Generated from app/ui/index.html by app/ui/embed.awk. */"
 	print "#include <stddef.h>"
 	print "const char ui_page[] =" }
 {
-	gsub(/\\/, "\\\\"); gsub(/"/, "\\\""); gsub(/\t/, "\\t")
+	gsub(/\\/, "&&"); gsub(/"/, "\\\""); gsub(/\t/, "\\t")
 	print "\t\"" $0 "\\n\""
 }
 END {	print "\t\"\";"

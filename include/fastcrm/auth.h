@@ -76,6 +76,8 @@ int		 oauth2_bearer(struct req *, const char *token);
 int		 oauth2_revoke(const struct conf *, const char *token,
 		    const char *client, int *count, const char **why);
 
+/* 403 set on r while the address is over the failed-login limit, else 0. */
+int		 auth_limited(struct req *);
 /* Counts a failed sign-in for the limiter and sets 401 with why. */
 int		 auth_fail_login(struct req *, const char *why);
 

@@ -29,7 +29,8 @@ enum action {
 /* The authenticated caller. */
 struct principal {
 	const char		*id;
-	const char		*name;
+	const char		*name;		/* display name */
+	const char		*user_name;	/* the name it signs in with */
 	const char		*type;		/* "api" or "regular" */
 	const struct conf_role	*role;
 	int			 admin;
