@@ -6,8 +6,10 @@
  *	    decoded by http_query_parse() as PHP would;
  *	{"where":[{"type":"equals",...}],...}		searchParams JSON.
  *
- * Its "where" is built with where_build() for Contact and for Case; a tree
- * that builds is evaluated with where_eval() against fixed sample records.
+ * Its "where" is built with where_build() for Contact and for Case, and a
+ * "textFilter" (or "q") adds where_text_filter() as the list code does; a
+ * tree that builds is evaluated with where_eval() against fixed sample
+ * records.
  * There is no store and so no transaction: a tree that holds linkedWith or
  * notLinkedWith on a LINK_FOREIGN link is built but not evaluated, since
  * where_eval() loads the foreign records through the transaction.
@@ -153,6 +155,7 @@ one(struct json *params, const struct entity *e, struct json *const *recs)
 {
 	struct req	 r;
 	struct wnode	*w = NULL;
+	const char	*tf;
 	size_t		 i;
 	int		 rc, m;
 
@@ -174,6 +177,10 @@ one(struct json *params, const struct entity *e, struct json *const *recs)
 			abort();
 		return;
 	}
+	if ((tf = json_gets(params, "textFilter")) == NULL || *tf == '\0')
+		tf = json_gets(params, "q");
+	if (tf != NULL && *tf != '\0')
+		w = where_and(&r, w, where_text_filter(&r, e, tf));
 	if (needs_txn(w))
 		return;
 	for (i = 0; i < NRECS; i++) {
