@@ -11,6 +11,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "fastcrm/json.h"
+#include "fastcrm/query.h"
 
 struct jparse {
 	struct arena	*a;
@@ -367,6 +368,11 @@ jp_string(void *ctx, const unsigned char *s, size_t len)
 		p->why = "JSON string contains a NUL character.";
 		return 0;
 	}
+	/* yajl checks byte structure only: surrogates, overlongs, > U+10FFFF */
+	if (!http_utf8_valid((const char *)s, len)) {
+		p->why = "JSON string is not valid UTF-8.";
+		return 0;
+	}
 	return jp_add(p, json_strn(p->a, (const char *)s, len));
 }
 
@@ -385,6 +391,15 @@ jp_map_key(void *ctx, const unsigned char *s, size_t len)
 
 	if (memchr(s, '\0', len) != NULL) {
 		p->why = "JSON key contains a NUL character.";
+		return 0;
+	}
+	if (!http_utf8_valid((const char *)s, len)) {
+		p->why = "JSON key is not valid UTF-8.";
+		return 0;
+	}
+	/* json_set scans earlier keys: bound the work per object. */
+	if (p->stack[p->depth - 1]->n >= JSON_MAX_KEYS) {
+		p->why = "JSON object has too many keys.";
 		return 0;
 	}
 	p->key = arena_strndup(p->a, (const char *)s, len);

@@ -163,8 +163,7 @@ util_datetime_parse(const char *s, char out[20])
 		t = strtoll(s, &end, 10);
 		if (t >= 100000000000LL)
 			t /= 1000;
-		util_datetime_fmt(t, out);
-		return 0;
+		goto done;
 	}
 	if (parse_ymd(s, &y, &m, &d) != 0)
 		return -1;
@@ -212,6 +211,10 @@ util_datetime_parse(const char *s, char out[20])
 		t -= sign * (zh * 3600 + zm * 60);
 	}
 	if (*p != '\0')
+		return -1;
+done:
+	/* Four-digit years only: 1000-01-01 to 9999-12-31. */
+	if (t < -30610224000LL || t >= 253402300800LL)
 		return -1;
 	util_datetime_fmt(t, out);
 	return 0;

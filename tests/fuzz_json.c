@@ -5,13 +5,11 @@
  * A deep copy must be equal too.  A refused document must come back as
  * FCRM_BAD_JSON with a reason and no tree.  Seeds: tests/corpus/json/.
  *
- * With FUZZ_JSON_UTF8=1 in the environment it also holds json_parse() to
- * json.h's promise that every string and key is valid UTF-8 (as
- * http_utf8_valid() defines it: no overlong forms, no surrogates, nothing
- * above U+10FFFF).
+ * It also holds json_parse() to json.h's promise that every string and
+ * key is valid UTF-8 (as http_utf8_valid() defines it: no overlong forms,
+ * no surrogates, nothing above U+10FFFF); FUZZ_JSON_UTF8=0 turns that off.
  *
- *	tests/fuzz.sh json
- *	FUZZ_JSON_UTF8=1 tests/fuzz.sh json
+ *	tests/fuzz.sh fuzz_json
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -63,8 +61,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (a == NULL) {
 		if ((a = arena_new()) == NULL)
 			abort();
-		strict_utf8 = getenv("FUZZ_JSON_UTF8") != NULL &&
-		    strcmp(getenv("FUZZ_JSON_UTF8"), "1") == 0;
+		strict_utf8 = getenv("FUZZ_JSON_UTF8") == NULL ||
+		    strcmp(getenv("FUZZ_JSON_UTF8"), "0") != 0;
 	}
 	rc = json_parse(a, (const char *)data, size, &j, &why);
 	if (rc != FCRM_OK) {

@@ -80,6 +80,25 @@ test_json(void)
 	ok(json_parse(A, deep, 80, &j, &why) != 0 &&
 	    strstr(why, "deeply") != NULL, "json: 40 levels of nesting refused");
 	ok(json_parse(A, "[[[1]]]", 7, &j, &why) == 0, "json: shallow nesting fine");
+	ok(json_parse(A, "[\"\\udc00\"]", 10, &j, &why) != 0,
+	    "json: a lone surrogate escape is refused");
+	ok(json_parse(A, "[\"\xc0\x80\"]", 6, &j, &why) != 0,
+	    "json: an overlong encoding is refused");
+	ok(json_parse(A, "[\"\xf5\x80\x80\x80\"]", 8, &j, &why) != 0,
+	    "json: a code point above U+10FFFF is refused");
+	{
+		struct buf	 b;
+		int		 k;
+
+		buf_init(&b, A);
+		buf_addc(&b, '{');
+		for (k = 0; k < JSON_MAX_KEYS + 1; k++)
+			buf_printf(&b, "%s\"k%d\":0", k ? "," : "", k);
+		buf_addc(&b, '}');
+		ok(json_parse(A, b.p, b.len, &j, &why) != 0 &&
+		    strstr(why, "too many keys") != NULL,
+		    "json: an object with too many keys is refused");
+	}
 	j = json_obj(A);
 	json_set(A, j, "k", json_str(A, "a\"b\\c\x01"));
 	{
@@ -125,6 +144,11 @@ test_datetime(void)
 	    strcmp(out, "2023-11-14 22:13:20") == 0, "datetime: epoch ms");
 	ok(util_datetime_parse("2026-02-30 00:00:00", out) != 0, "datetime: Feb 30 refused");
 	ok(util_datetime_parse("yesterday", out) != 0, "datetime: words refused");
+	ok(util_datetime_parse("253402300800000", out) != 0 &&
+	    util_datetime_parse("9999-12-31T23:59:59-14:00", out) != 0,
+	    "datetime: years past 9999 refused");
+	ok(util_datetime_parse("9999-12-31 23:59:59", out) == 0,
+	    "datetime: 9999-12-31 accepted");
 	ok(util_datetime_epoch("1970-01-02 00:00:00", &t) == 0 && t == 86400,
 	    "datetime: epoch of a day");
 	ok(util_id_valid("0123456789abcdef0") && !util_id_valid("0123456789ABCDEF0") &&
@@ -200,6 +224,23 @@ test_where(void)
 	    "{\"type\":\"and\",\"value\":[{\"type\":\"isTrue\",\"attribute\":"
 	    "\"doNotCall\"},{\"type\":\"endsWith\",\"attribute\":\"firstName\","
 	    "\"value\":\"HN\"}]}]}]", contact) == 1, "where: nested or/and");
+	ok(where_on(&r, "Contact", "[{\"type\":\"like\",\"attribute\":"
+	    "\"name\",\"value\":\"%o%n%s%i%h\"}]", contact) == 1 &&
+	    where_on(&r, "Contact", "[{\"type\":\"like\",\"attribute\":"
+	    "\"name\",\"value\":\"%o%n%x%\"}]", contact) == 0 &&
+	    where_on(&r, "Contact", "[{\"type\":\"like\",\"attribute\":"
+	    "\"name\",\"value\":\"j_hn smit_\"}]", contact) == 1,
+	    "where: like backtracks and _ is one character");
+	{
+		struct json	*l;
+
+		l = where_as_list(A, parse("{\"100000\":\"b\",\"5\":\"a\"}"));
+		ok(l != NULL && l->n == 2 && strcmp(l->v[0]->s, "a") == 0,
+		    "where: sparse integer keys taken in numeric order");
+	}
+	ok(where_on(&r, "Contact", "[{\"type\":\"linkedWith\",\"attribute\":"
+	    "\"cases\",\"value\":\"0123456789abcdef4\"}]", contact) == 0,
+	    "where: a foreign linkedWith without a transaction is no match");
 	ok(where_on(&r, "Contact", "[{\"type\":\"past\",\"attribute\":"
 	    "\"createdAt\"}]", contact) == 1, "where: past");
 	ok(where_on(&r, "Contact", "[{\"type\":\"linkedWith\",\"attribute\":"

@@ -70,13 +70,26 @@ static const struct {
 	{ "notLinkedWith", W_NOT_LINKED_WITH, V_LINK },
 };
 
+struct kv {
+	long		 k;
+	struct json	*v;
+};
+
+static int
+kv_cmp(const void *a, const void *b)
+{
+	const struct kv	*x = a, *y = b;
+
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
 struct json *
 where_as_list(struct arena *a, const struct json *v)
 {
 	struct json	*out;
-	size_t		 i, j, want;
+	struct kv	*kv;
+	size_t		 i;
 	char		*end;
-	long		 k;
 
 	if (v == NULL)
 		return NULL;
@@ -85,24 +98,17 @@ where_as_list(struct arena *a, const struct json *v)
 	if (v->type != JSON_OBJECT)
 		return NULL;
 	/* PHP arrays from a query: integer keys, taken in numeric order. */
+	kv = arena_alloc(a, (v->n + 1) * sizeof(*kv));
 	for (i = 0; i < v->n; i++) {
-		k = strtol(v->keys[i], &end, 10);
-		if (*end != '\0' || end == v->keys[i] || k < 0)
+		kv[i].k = strtol(v->keys[i], &end, 10);
+		if (*end != '\0' || end == v->keys[i] || kv[i].k < 0)
 			return NULL;
+		kv[i].v = v->v[i];
 	}
+	qsort(kv, v->n, sizeof(*kv), kv_cmp);
 	out = json_arr(a);
-	for (want = 0; out->n < v->n && want < 100000; want++)
-		for (j = 0; j < v->n; j++)
-			if (strtol(v->keys[j], NULL, 10) == (long)want) {
-				json_push(a, out, v->v[j]);
-				break;
-			}
-	if (out->n < v->n) {
-		/* Sparse keys: fall back to the order given. */
-		out = json_arr(a);
-		for (j = 0; j < v->n; j++)
-			json_push(a, out, v->v[j]);
-	}
+	for (i = 0; i < v->n; i++)
+		json_push(a, out, kv[i].v);
 	return out;
 }
 
@@ -299,7 +305,8 @@ build(struct req *r, const struct entity *e, const struct json *item,
 		return bad(r, "Where '%s' needs an attribute.", type);
 	if (val == V_LINK) {
 		n->link = entity_link(e, attr);
-		if (n->link == NULL && (n->f = entity_field(e, attr)) == NULL) {
+		if (n->link == NULL && ((n->f = entity_field(e, attr)) == NULL ||
+		    (n->f->flags & F_SECRET))) {
 			char	*idattr = arena_printf(r->arena, "%sId", attr);
 
 			if ((n->f = entity_field(e, idattr)) == NULL)
@@ -495,25 +502,39 @@ rec_texts(struct req *r, const struct field *f, const struct json *rec,
 	return 1;
 }
 
-/* SQL LIKE with % and _, on lower-cased text. */
+/*
+ * SQL LIKE with % and _, on lower-cased text.  Iterative: on a mismatch
+ * it backtracks only to the last %, so the cost is O(len(s) * len(p)).
+ * _ matches one UTF-8 character.
+ */
 static int
 like(const char *s, const char *p)
 {
-	for (; *p != '\0'; p++, s++) {
+	const char	*star = NULL, *resume = NULL;
+
+	while (*s != '\0') {
 		if (*p == '%') {
 			while (*p == '%')
 				p++;
 			if (*p == '\0')
 				return 1;
-			for (; *s != '\0'; s++)
-				if (like(s, p))
-					return 1;
-			return 0;
-		}
-		if (*s == '\0' || (*p != '_' && *p != *s))
+			star = p;
+			resume = s;
+		} else if (*p == '_' || *p == *s) {
+			if (*p == '_')
+				while (((unsigned char)s[1] & 0xc0) == 0x80)
+					s++;
+			p++;
+			s++;
+		} else if (star != NULL) {
+			p = star;
+			s = ++resume;
+		} else
 			return 0;
 	}
-	return *s == '\0';
+	while (*p == '%')
+		p++;
+	return *p == '\0';
 }
 
 static int
@@ -646,7 +667,8 @@ linked(struct req *r, struct store_txn *t, const struct entity *e,
 		return 0;
 	}
 	(void)e;
-	if ((fe = entity_find(n->link->foreign)) == NULL)
+	/* Foreign links read other records: no transaction, no match. */
+	if (t == NULL || (fe = entity_find(n->link->foreign)) == NULL)
 		return 0;
 	id = json_gets(rec, "id");
 	for (j = 0; j < n->nvals; j++) {

@@ -32,6 +32,7 @@ struct json {
 };
 
 #define JSON_MAX_DEPTH	32
+#define JSON_MAX_KEYS	2000	/* members of one object */
 
 /*
  * Parses buf into *out.  On error returns FCRM_BAD_JSON and writes a
