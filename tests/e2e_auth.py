@@ -23,11 +23,10 @@ import secrets
 import subprocess
 import sys
 import threading
-import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Stack, api_user, make_key  # noqa: E402
+from harness import Stack, api_user, make_key, sha512_crypt  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -56,22 +55,6 @@ def b64(s):
 def derived_id(name):
     """fastcrm's id of a principal without an explicit id (config.c)."""
     return hashlib.sha256(("user:" + name).encode()).hexdigest()[:17]
-
-
-def sha512_crypt(pw):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt
-        h = crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512))
-        if h and h.startswith("$6$"):
-            return h
-    except ImportError:
-        pass
-    out = subprocess.run(["openssl", "passwd", "-6", "-stdin"],
-                         input=pw.encode(), stdout=subprocess.PIPE,
-                         check=True).stdout.decode().strip()
-    return out
 
 
 def hmac_header(api_key, secret, method, path):

@@ -12,18 +12,13 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, api_user  # noqa: E402
+from harness import Stack, api_user, sha512_crypt  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
 SECRET = "s3cret-client-secret-for-tests"
 REDIRECT = "https://shell.ringotel.co/oauth2/callback"
 PW = "agent-password-1"
-
-
-def crypt_hash(pw):
-    return subprocess.run(["openssl", "passwd", "-6", pw], capture_output=True,
-                          text=True, check=True).stdout.strip()
 
 
 class Form(html.parser.HTMLParser):
@@ -43,7 +38,7 @@ class Form(html.parser.HTMLParser):
 extra = {
     "roles": {"telephony": {"*": {"create": True, "read": "all",
                                   "edit": "all", "delete": "no"}}},
-    "api_users": [api_user("ringo", "telephony", password_hash=crypt_hash(PW))],
+    "api_users": [api_user("ringo", "telephony", password_hash=sha512_crypt(PW))],
     "oauth2_clients": [{"client_id": "ringotel",
                         "client_secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
                         "redirect_uris": [REDIRECT], "role": "telephony"}],

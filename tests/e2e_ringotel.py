@@ -38,12 +38,11 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import warnings
 import wave
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import SRCDIR, Stack, api_user, make_key  # noqa: E402
+from harness import SRCDIR, Stack, api_user, make_key, sha512_crypt  # noqa: E402
 from ringotel_engine import (Engine, File, parse_form,  # noqa: E402
                              placeholders, stack_transport)
 from tap import Tap  # noqa: E402
@@ -58,21 +57,6 @@ HOOKS = ["Users", "Contacts", "Organizations", "FindContact",
          "AssignActivity", "UpdateActivity", "ChangeActivityStatus",
          "UploadRecording"]
 REDIRECT_URI = "https://shell.ringotel.co/oauth2/callback"
-
-
-def sha512_crypt(pw):
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import crypt
-        h = crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512))
-        if h and h.startswith("$6$"):
-            return h
-    except ImportError:
-        pass
-    return subprocess.run(["openssl", "passwd", "-6", "-stdin"],
-                          input=pw.encode(), stdout=subprocess.PIPE,
-                          check=True).stdout.decode().strip()
 
 
 # ---------------------------------------------------------------------------

@@ -84,6 +84,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import warnings
 import sys
 import tempfile
 import time
@@ -111,6 +112,23 @@ def make_key():
     sha256 hex of it)."""
     key = secrets.token_hex(16)
     return key, hashlib.sha256(key.encode()).hexdigest()
+
+
+def sha512_crypt(pw):
+    """A crypt(3) SHA-512 hash of pw, for password_hash in a config."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            import crypt
+        h = crypt.crypt(pw, crypt.mksalt(crypt.METHOD_SHA512))
+        if h and h.startswith("$6$"):
+            return h
+    except ImportError:
+        pass
+    out = subprocess.run(["openssl", "passwd", "-6", "-stdin"],
+                         input=pw.encode(), stdout=subprocess.PIPE,
+                         check=True).stdout.decode().strip()
+    return out
 
 
 def api_user(name, role, key=None, admin=False, **extra):

@@ -63,6 +63,21 @@ count_lines(FILE *f)
 	return n;
 }
 
+/* Commits the batch in *t; *t is NULL afterwards whatever happened. */
+static int
+batch_commit(struct store_txn **t, size_t *done, size_t *inbatch)
+{
+	int	 rc;
+
+	rc = store_commit(*t);
+	*t = NULL;
+	if (rc == 0) {
+		*done += *inbatch;
+		*inbatch = 0;
+	}
+	return rc;
+}
+
 int
 entity_import(const struct conf *conf, const char *entity, FILE *in,
     const char **why)
@@ -132,13 +147,8 @@ entity_import(const struct conf *conf, const char *entity, FILE *in,
 		arena_reset(la);
 		inbatch++;
 		if (inbatch == BATCH) {
-			if ((rc = store_commit(t)) != 0) {
-				t = NULL;
+			if ((rc = batch_commit(&t, &done, &inbatch)) != 0)
 				goto out;
-			}
-			t = NULL;
-			done += inbatch;
-			inbatch = 0;
 			batch_start = lineno + 1;
 			if ((rc = store_begin(st, 1, &t)) != 0)
 				goto out;
@@ -150,13 +160,7 @@ entity_import(const struct conf *conf, const char *entity, FILE *in,
 			    (done + inbatch) / (last - t0 + 1e-9));
 		}
 	}
-	if ((rc = store_commit(t)) != 0) {
-		t = NULL;
-		goto out;
-	}
-	t = NULL;
-	done += inbatch;
-	inbatch = 0;
+	rc = batch_commit(&t, &done, &inbatch);
 out:
 	if (t != NULL)
 		store_abort(t);

@@ -5,6 +5,7 @@
  * together or not at all.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,34 @@ fail_validation(struct req *r, const struct entity *e, const char *field,
 	json_write(&r->out, body);
 	r->error_body = 1;
 	return FCRM_VALIDATION;
+}
+
+/*
+ * EspoCRM's 409: the body lists the records in the way (one record is
+ * sent as a one-element list).
+ */
+static int fail_conflict(struct req *, const struct json *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail_conflict(struct req *r, const struct json *recs, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*why;
+
+	va_start(ap, fmt);
+	why = arena_vprintf(r->arena, fmt, ap);
+	va_end(ap);
+	r->out.len = 0;
+	if (recs->type == JSON_ARRAY)
+		json_write(&r->out, recs);
+	else {
+		buf_addc(&r->out, '[');
+		json_write(&r->out, recs);
+		buf_addc(&r->out, ']');
+	}
+	r->error_body = 1;
+	return http_fail(r, FCRM_CONFLICT, "%s", why);
 }
 
 /* Logs an unknown attribute once per worker, entity and name. */
@@ -1048,12 +1077,7 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 			*out = dup;
 			return 0;
 		}
-		r->out.len = 0;
-		buf_addc(&r->out, '[');
-		json_write(&r->out, dup);
-		buf_addc(&r->out, ']');
-		r->error_body = 1;
-		return http_fail(r, FCRM_CONFLICT, "Duplicate: a %s with this "
+		return fail_conflict(r, dup, "Duplicate: a %s with this "
 		    "unique value exists.", e->name);
 	}
 	/* The header, or (beyond EspoCRM) a query parameter for clients
@@ -1070,14 +1094,10 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 				*out = dups->v[i];
 				return 0;
 			}
-		if (dups->n > 0) {
-			r->out.len = 0;
-			json_write(&r->out, dups);
-			r->error_body = 1;
-			return http_fail(r, FCRM_CONFLICT, "Duplicate: a "
-			    "similar %s exists; send X-Skip-Duplicate-Check: "
-			    "true to create it anyway.", e->name);
-		}
+		if (dups->n > 0)
+			return fail_conflict(r, dups, "Duplicate: a similar %s "
+			    "exists; send X-Skip-Duplicate-Check: true to "
+			    "create it anyway.", e->name);
 	}
 	if ((rc = resolve_links(r, t, e, rec)) != 0)
 		return rc;
@@ -1162,15 +1182,9 @@ entity_update(struct req *r, const struct entity *e, const char *id,
 		return rc;
 	if ((rc = check_unique(r, *t, e, rec, &dup, &ret)) != 0)
 		return store_fail(r, rc);
-	if (dup != NULL) {
-		r->out.len = 0;
-		buf_addc(&r->out, '[');
-		json_write(&r->out, dup);
-		buf_addc(&r->out, ']');
-		r->error_body = 1;
-		return http_fail(r, FCRM_CONFLICT, "Duplicate: another %s has "
-		    "this unique value.", e->name);
-	}
+	if (dup != NULL)
+		return fail_conflict(r, dup, "Duplicate: another %s has this "
+		    "unique value.", e->name);
 	if ((rc = resolve_links(r, *t, e, rec)) != 0)
 		return rc;
 	set_system(r, rec, 0);
