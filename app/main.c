@@ -14,7 +14,7 @@
 static void
 usage(void)
 {
-	fputs("usage: fastcrm serve -c FILE\n"
+	fputs("usage: fastcrm serve [-B] -c FILE\n"
 	    "       fastcrm check-config FILE\n"
 	    "       fastcrm key\n"
 	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
@@ -228,9 +228,11 @@ main(int argc, char *argv[])
 		usage();
 	if (strcmp(argv[1], "serve") == 0) {
 		optind = 2;
-		while ((c = getopt(argc, argv, "c:")) != -1) {
+		while ((c = getopt(argc, argv, "Bc:")) != -1) {
 			if (c == 'c')
 				path = optarg;
+			else if (c == 'B')
+				worker_baseline = 1;
 			else
 				usage();
 		}

@@ -10,7 +10,9 @@ Quick use
         assert r.status == 200 and r.json["user"]["userName"] == "demo"
     # stopped here; temp dir removed unless KEEP_TMP is set
 
-Stack(config_extra=None, workers=2, config_text=None, nginx_workers=1)
+Stack(config_extra=None, workers=2, config_text=None, nginx_workers=1,
+      serve_args=())
+    serve_args: extra options for `fastcrm serve` (tests/bench passes -B).
     Builds the configuration, starts `fastcrm serve` and nginx (daemon off,
     its own prefix in the temp dir), and waits until an HTTPS request gets
     an answer. Raises StackError (with the log tails) if that fails.
@@ -423,8 +425,9 @@ def _stop_all():
 
 class Stack:
     def __init__(self, config_extra=None, workers=2, config_text=None,
-                 nginx_workers=1, start=True):
+                 nginx_workers=1, start=True, serve_args=()):
         self.workers = workers
+        self.serve_args = list(serve_args)
         self.nginx_workers = nginx_workers
         self.bin = find_fastcrm()
         self.nginx_bin = find_nginx()
@@ -546,7 +549,7 @@ class Stack:
         log = open(self.fastcrm_log, "ab")
         try:
             self.fastcrm_proc = subprocess.Popen(
-                [self.bin, "serve", "-c", self.config_path],
+                [self.bin, "serve"] + self.serve_args + ["-c", self.config_path],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.dir)
         finally:

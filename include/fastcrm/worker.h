@@ -12,6 +12,13 @@ int	 master_run(const char *conf_path);
 /* Serves requests on fd until told to stop; never returns. */
 void	 worker_run(const struct conf *, int fd, int gen)
 	    __attribute__((noreturn));
+/*
+ * Benchmark baseline (serve -B): the workers run the same loop but answer
+ * every request with a fixed 300-byte JSON instead of parsing and routing
+ * it.  tests/bench measures fastcrm against this.
+ */
+extern int	 worker_baseline;
+
 /* Opens the store and the entity databases once, to fail early. */
 int	 master_prepare_store(const struct conf *, const char **why);
 

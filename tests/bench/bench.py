@@ -1,0 +1,565 @@
+#!/usr/bin/env python3
+"""fastcrm's benchmark, through the real stack (`make bench`).
+
+Generates a dataset (contacts with one to three numbers and an email,
+cases, calls), imports it with `fastcrm import`, starts the real nginx,
+master and workers on loopback, and drives them with wrk:
+
+    S1  phone lookup as CCAI sends it (mixed formats, 10 % unknown numbers)
+    S2  read a contact by id
+    S3  a contact's cases, newest first (CCAI's "find a record")
+    S4  create a case (a durable commit each)
+    S5  whole CCAI sessions (lookup, create the contact on a miss, find
+        cases, create a case, update it)
+
+Beside them, in the same rounds, it measures the baselines: the same nginx
+and the same number of workers running the same worker loop with an empty
+handler that answers a fixed 300-byte JSON (`fastcrm serve -B`), and, for
+writes, a bare C loop making the same LMDB puts and durable commits per
+record on the same disk (tests/bench/lmdb_put). And S1 again on a small
+dataset, to show lookups do not slow down with size. Every scenario runs
+BENCH_ROUNDS times, interleaved; the table gives medians and each
+scenario's ratio to its baseline (the median of the per-round ratios).
+
+Then per-worker private memory (LMDB's map not counted) at 10,000 and at
+BENCH_MEMORY_REQUESTS requests on freshly started workers.
+
+The table is printed and written, with the machine's description, into
+tests/bench/RESULTS.md between the "bench:begin" and "bench:end" markers.
+
+Environment (defaults in brackets):
+    BENCH_CONTACTS [1000000]  contacts; as many cases and calls
+    BENCH_SMALL [10000]       contacts of the small dataset
+    BENCH_SECONDS [10]        seconds per scenario and round
+    BENCH_ROUNDS [3]
+    BENCH_CONNECTIONS [32]    wrk connections (S5: one thread each)
+    BENCH_THREADS [2]         wrk threads
+    BENCH_WORKERS [8]         fastcrm workers
+    BENCH_NGINX_WORKERS [1]
+    BENCH_MEMORY_REQUESTS [1000000]
+    BENCH_RESULTS [tests/bench/RESULTS.md in the source tree]; "-" for none
+    BENCH_DIR                 where the dataset and stacks live [a temp dir]
+    LMDB_PUT                  the lmdb_put program [built by make bench]
+"""
+
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+from harness import Stack  # noqa: E402
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+CONTACTS = env_int("BENCH_CONTACTS", 1000000)
+SMALL = env_int("BENCH_SMALL", 10000)
+SECONDS = env_int("BENCH_SECONDS", 10)
+ROUNDS = env_int("BENCH_ROUNDS", 3)
+CONNS = env_int("BENCH_CONNECTIONS", 32)
+THREADS = env_int("BENCH_THREADS", 2)
+WORKERS = env_int("BENCH_WORKERS", 8)
+NGINX_WORKERS = env_int("BENCH_NGINX_WORKERS", 1)
+MEMORY_REQUESTS = env_int("BENCH_MEMORY_REQUESTS", 1000000)
+RESULTS = os.environ.get("BENCH_RESULTS",
+                         os.path.join(HERE, "RESULTS.md"))
+LMDB_PUT = os.environ.get("LMDB_PUT", os.path.join(HERE, "lmdb_put"))
+SAMPLE = 100000           # lines in each request file
+
+FIRST = ["Ana", "Ben", "Chloe", "Dmitri", "Eva", "Farid", "Grace", "Hiro",
+         "Ines", "Jonas", "Kemi", "Luis", "Maya", "Noah", "Olga", "Priya"]
+STATUSES = ["New", "Assigned", "Pending", "Closed"]
+PHONE_TYPES = ["Mobile", "Office", "Home"]
+BASE_TIME = 1700000000    # 2023-11-14; createdAt grows one second a record
+
+
+def log(msg):
+    print("bench: " + msg, flush=True)
+
+
+# -- the dataset --------------------------------------------------------
+
+def contact_id(i):
+    return "c%016x" % i
+
+
+def case_id(i):
+    return "a%016x" % i
+
+
+def phones(i):
+    """The numbers (11 digits, country 1) of contact i: one to three."""
+    return ["1%d" % (2000000000 + 3 * i + j) for j in range(1 + i % 3)]
+
+
+def stamp(t):
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t))
+
+
+def write_contacts(path, n):
+    with open(path, "w") as f:
+        for i in range(n):
+            nums = phones(i)
+            data = ",".join(
+                '{"phoneNumber":"+%s","type":"%s","primary":%s}'
+                % (p, PHONE_TYPES[j], "true" if j == 0 else "false")
+                for j, p in enumerate(nums))
+            f.write('{"id":"%s","firstName":"%s","lastName":"Caller%d",'
+                    '"phoneNumberData":[%s],'
+                    '"emailAddress":"caller%d@bench.example.com",'
+                    '"createdAt":"%s"}\n'
+                    % (contact_id(i), FIRST[i % 16], i, data, i,
+                       stamp(BASE_TIME + i)))
+
+
+def write_cases(path, n, contacts, rnd):
+    """Cases for random contacts; returns the contacts that have cases."""
+    have = set()
+    with open(path, "w") as f:
+        for i in range(n):
+            c = rnd.randrange(contacts)
+            have.add(c)
+            f.write('{"id":"%s","name":"Inbound Call from +%s",'
+                    '"contactId":"%s","status":"%s","description":'
+                    '"Call Session: %d","ccallId":"h%d","cChannel":"voice",'
+                    '"createdAt":"%s"}\n'
+                    % (case_id(i), phones(c)[0], contact_id(c),
+                       STATUSES[i % 4], i, i, stamp(BASE_TIME + i)))
+    return have
+
+
+def write_calls(path, n, contacts, rnd):
+    with open(path, "w") as f:
+        for i in range(n):
+            c = rnd.randrange(contacts)
+            start = BASE_TIME + i * 7
+            f.write('{"id":"b%016x","name":"Call with %s","status":"Held",'
+                    '"direction":"Inbound","dateStart":"%s","dateEnd":"%s",'
+                    '"parentType":"Contact","parentId":"%s"}\n'
+                    % (i, FIRST[c % 16], stamp(start), stamp(start + 180),
+                       contact_id(c)))
+
+
+def lookup_value(digits, rnd):
+    """A known number the way CCAI may send it, URL-encoded or not."""
+    national = digits[1:]
+    form = rnd.randrange(5)
+    if form == 0:
+        return "%2B" + digits                       # +1..., encoded
+    if form == 1:
+        return "+" + digits                         # '+' unencoded: a space
+    if form == 2:
+        return digits
+    if form == 3:
+        return urllib.parse.quote("(%s) %s-%s" % (national[:3], national[3:6],
+                                                  national[6:]))
+    return "%s-%s-%s" % (national[:3], national[3:6], national[6:])
+
+
+def lookup_path(value, rnd):
+    if rnd.randrange(2):
+        w = "where[0][%s]"
+    else:
+        w = "where%%5B0%%5D%%5B%s%%5D"
+    return ("/api/v1/Contact?%s=phoneNumber&%s=equals&%s=%s"
+            "&sortBy=createdAt&asc=false"
+            % (w % "attribute", w % "type", w % "value", value))
+
+
+def cases_path(cid):
+    return ("/api/v1/Case?where[0][attribute]=contactId&where[0][type]=equals"
+            "&where[0][value]=%s&contactId=%s&sortBy=createdAt&asc=false"
+            % (cid, cid))
+
+
+def write_requests(d, n, with_cases, rnd):
+    """The request files for wrk; returns a few expectations to check."""
+    expect = []
+    with open(os.path.join(d, "s1.txt"), "w") as f:
+        for k in range(SAMPLE):
+            if rnd.random() < 0.10:
+                digits = "1%d" % (3000000000 + rnd.randrange(999999999))
+                who = None
+            else:
+                who = rnd.randrange(n)
+                digits = rnd.choice(phones(who))
+            p = lookup_path(lookup_value(digits, rnd), rnd)
+            f.write(p + "\n")
+            if k < 40:
+                expect.append(("S1", p, who))
+    with open(os.path.join(d, "s2.txt"), "w") as f:
+        for k in range(SAMPLE):
+            who = rnd.randrange(n)
+            f.write("/api/v1/Contact/%s\n" % contact_id(who))
+    if with_cases:
+        have = sorted(with_cases)
+        with open(os.path.join(d, "s3.txt"), "w") as f:
+            for k in range(SAMPLE):
+                who = rnd.choice(have)
+                f.write(cases_path(contact_id(who)) + "\n")
+                if k < 10:
+                    expect.append(("S3", cases_path(contact_id(who)), who))
+    with open(os.path.join(d, "contact_ids.txt"), "w") as f:
+        for k in range(SAMPLE):
+            f.write(contact_id(rnd.randrange(n)) + "\n")
+    with open(os.path.join(d, "numbers.txt"), "w") as f:
+        for k in range(SAMPLE):
+            digits = rnd.choice(phones(rnd.randrange(n)))
+            f.write("%s\t+%s\n" % (lookup_value(digits, rnd).replace("+", "%2B")
+                                   if rnd.randrange(2) else "%2B" + digits,
+                                   digits))
+    with open(os.path.join(d, "mix.txt"), "w") as f:
+        for name in ("s1.txt", "s2.txt", "s3.txt"):
+            p = os.path.join(d, name)
+            if os.path.exists(p):
+                with open(p) as g:
+                    f.writelines(g.readlines()[:SAMPLE // 3])
+    with open(os.path.join(d, "baseline.txt"), "w") as f:
+        f.write("/api/v1/Contact/%s\n" % contact_id(0))
+    return expect
+
+
+def fastcrm(stack, *args):
+    p = subprocess.run([stack.bin] + list(args) + ["-c", stack.config_path],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("bench: fastcrm %s failed:\n%s" % (" ".join(args), p.stderr))
+    return p
+
+
+def load(stack, d, n, rnd, full):
+    """Generates and imports a dataset; returns import rates and contacts
+    that have cases."""
+    rates = {}
+    t = time.monotonic()
+    write_contacts(os.path.join(d, "contacts.jsonl"), n)
+    have = None
+    if full:
+        have = write_cases(os.path.join(d, "cases.jsonl"), n, n, rnd)
+        write_calls(os.path.join(d, "calls.jsonl"), n, n, rnd)
+    log("generated %d contacts%s in %.1f s" % (
+        n, " and as many cases and calls" if full else "",
+        time.monotonic() - t))
+    for entity, name in (("Contact", "contacts"), ("Case", "cases"),
+                         ("Call", "calls")):
+        path = os.path.join(d, name + ".jsonl")
+        if not os.path.exists(path):
+            continue
+        t = time.monotonic()
+        p = fastcrm(stack, "import", "--entity", entity, path)
+        secs = time.monotonic() - t
+        rates[entity] = (n, secs)
+        log("imported %d %s in %.1f s: %.0f/s — %s" % (
+            n, name, secs, n / secs, p.stderr.strip().splitlines()[-1]))
+        os.unlink(path)
+    return rates, have
+
+
+# -- measuring ----------------------------------------------------------
+
+def wrk(stack, script, args, seconds=None, threads=None, conns=None):
+    threads = threads or THREADS
+    conns = conns or CONNS
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns,
+           "-d%ds" % (seconds or SECONDS), "--timeout", "10s",
+           "-s", os.path.join(HERE, script),
+           "https://127.0.0.1:%d" % stack.port, "--"] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    if p.returncode != 0 or not lines:
+        sys.exit("bench: wrk failed (%s):\n%s\n%s" % (" ".join(cmd),
+                                                       p.stdout, p.stderr))
+    r = json.loads(lines[-1])
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = (r["connect_errors"] + r["read_errors"] +
+                   r["write_errors"] + r["timeouts"] + r["status_errors"])
+    return r
+
+
+def lmdb_put(d):
+    p = subprocess.run([LMDB_PUT, d, str(SECONDS)], capture_output=True,
+                       text=True)
+    if p.returncode != 0:
+        sys.exit("bench: lmdb_put failed:\n" + p.stderr)
+    r = json.loads(p.stdout.strip().splitlines()[-1])
+    shutil.rmtree(d, ignore_errors=True)
+    return {"rps": r["per_s"], "requests": r["commits"], "errors": 0,
+            "p50_us": r["p50_us"], "p99_us": r["p99_us"]}
+
+
+def private_kb(pid):
+    """Private memory of a process, LMDB's files not counted."""
+    total, skip = 0, False
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                skip = line.rstrip().endswith((".mdb",))
+            elif not skip and line.startswith(("Private_Clean:",
+                                               "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total
+
+
+def check(stack, expect):
+    """The benchmark measures right answers: a sample checked first."""
+    for name, path, who in expect:
+        r = stack.request("GET", path)
+        if r.status != 200:
+            sys.exit("bench: %s %s: %d %s" % (name, path, r.status, r.text))
+        got = r.json["list"]
+        if name == "S1":
+            ids = [c["id"] for c in got]
+            want = [] if who is None else [contact_id(who)]
+            if ids != want:
+                sys.exit("bench: %s %s: got %s, want %s" % (name, path, ids,
+                                                            want))
+        else:
+            dates = [c["createdAt"] for c in got]
+            if (not got or dates != sorted(dates, reverse=True) or
+                    any(c["contactId"] != contact_id(who) for c in got)):
+                sys.exit("bench: %s %s: wrong list %s" % (name, path, got))
+
+
+def machine():
+    def cmd(*a):
+        try:
+            p = subprocess.run(a, capture_output=True, text=True)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) // 1024 // 1024
+    return [
+        "%s, %d cores (%s), %d GiB RAM" % (platform.node() or "host",
+                                           os.cpu_count(), cpu, mem),
+        "%s %s" % (platform.system(), platform.release()),
+        cmd("nginx", "-v"), cmd("wrk", "-v"),
+        "lmdb %s" % cmd("sh", "-c", "dpkg-query -W -f '${Version}' liblmdb0"),
+        "load average at start: %s" % " ".join(
+            open("/proc/loadavg").read().split()[:3]),
+    ]
+
+
+# -- the run ------------------------------------------------------------
+
+def main():
+    if shutil.which("wrk") is None:
+        sys.exit("bench: wrk is not installed (conf/install-deps installs it)")
+    if not os.access(LMDB_PUT, os.X_OK):
+        sys.exit("bench: %s is missing; run `make bench`" % LMDB_PUT)
+    rnd = random.Random(20261121)
+    top = os.environ.get("BENCH_DIR") or tempfile.mkdtemp(prefix="fcbench-")
+    os.makedirs(top, exist_ok=True)
+    started = time.time()
+    info = machine()
+    extra = {"map_size": "16GiB"}
+    stacks = []
+    try:
+        big = Stack(config_extra=extra, workers=WORKERS,
+                    nginx_workers=NGINX_WORKERS, start=False)
+        stacks.append(big)
+        small = Stack(config_extra=extra, workers=WORKERS,
+                      nginx_workers=NGINX_WORKERS, start=False)
+        stacks.append(small)
+        base = Stack(workers=WORKERS, nginx_workers=NGINX_WORKERS,
+                     serve_args=["-B"])
+        stacks.append(base)
+
+        bd = os.path.join(top, "big")
+        sd = os.path.join(top, "small")
+        os.makedirs(bd, exist_ok=True)
+        os.makedirs(sd, exist_ok=True)
+        rates, have = load(big, bd, CONTACTS, rnd, True)
+        load(small, sd, SMALL, rnd, False)
+        big_expect = write_requests(bd, CONTACTS, have, rnd)
+        small_expect = write_requests(sd, SMALL, None, rnd)
+        big.start()
+        small.start()
+        check(big, big_expect)
+        check(small, small_expect)
+        log("answers checked; %d workers, %d nginx worker(s), wrk -t%d -c%d, "
+            "%d s per scenario, %d rounds" % (WORKERS, NGINX_WORKERS, THREADS,
+                                              CONNS, SECONDS, ROUNDS))
+
+        bf = lambda d, n: os.path.join(d, n)  # noqa: E731
+        scen = [
+            ("read baseline", lambda: wrk(base, "get.lua",
+                                          [bf(bd, "baseline.txt"), base.key])),
+            ("S1 phone lookup", lambda: wrk(big, "get.lua",
+                                            [bf(bd, "s1.txt"), big.key])),
+            ("S1 at %d contacts" % SMALL,
+             lambda: wrk(small, "get.lua", [bf(sd, "s1.txt"), small.key])),
+            ("S2 read by id", lambda: wrk(big, "get.lua",
+                                          [bf(bd, "s2.txt"), big.key])),
+            ("S3 contact's cases", lambda: wrk(big, "get.lua",
+                                               [bf(bd, "s3.txt"), big.key])),
+            ("write baseline", lambda: lmdb_put(os.path.join(big.dir,
+                                                             "lmdb-put"))),
+            ("S4 create case", lambda: wrk(big, "create_case.lua",
+                                           [bf(bd, "contact_ids.txt"),
+                                            big.key])),
+            ("S5 CCAI session", lambda: wrk(big, "session.lua",
+                                            [bf(bd, "numbers.txt"), big.key],
+                                            threads=CONNS)),
+        ]
+        res = {name: [] for name, _ in scen}
+        for rnd_no in range(ROUNDS):
+            for name, fn in scen:
+                r = fn()
+                res[name].append(r)
+                log("round %d %-22s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms"
+                    "  errors %d" % (rnd_no + 1, name, r["rps"],
+                                     r["p50_us"] / 1e3, r["p99_us"] / 1e3,
+                                     r["errors"]))
+
+        mem = memory(big, bd)
+        table = report(res, rates, mem)
+        for line in table:
+            print(line)
+        if RESULTS != "-":
+            write_results(info, table, started)
+        errors = sum(r["errors"] for rs in res.values() for r in rs)
+        if errors:
+            log("%d requests failed; see above" % errors)
+            return 1
+        return 0
+    finally:
+        for s in stacks:
+            s.stop()
+        if not os.environ.get("BENCH_DIR"):
+            shutil.rmtree(top, ignore_errors=True)
+
+
+def memory(stack, d):
+    """Worker private memory at 10k and MEMORY_REQUESTS requests."""
+    stack.restart_fastcrm()
+    pids = stack.worker_pids()
+    start = {p: private_kb(p) for p in pids}
+    done = 0
+    marks = {}
+    for target in (10000, MEMORY_REQUESTS):
+        while done < target:
+            secs = max(1, min(30, (target - done) // 8000))
+            r = wrk(stack, "get.lua", [os.path.join(d, "mix.txt"), stack.key],
+                    seconds=secs)
+            done += r["requests"]
+            if r["errors"]:
+                sys.exit("bench: memory run: %d errors" % r["errors"])
+        if sorted(stack.worker_pids()) != sorted(pids):
+            sys.exit("bench: a worker was replaced during the memory run")
+        marks[target] = (done, {p: private_kb(p) for p in pids})
+    return start, marks
+
+
+def med(rs, k):
+    return statistics.median(r[k] for r in rs)
+
+
+def report(res, rates, mem):
+    rb = res["read baseline"]
+    wb = res["write baseline"]
+
+    def ratio(name, base, k="rps"):
+        return statistics.median(a[k] / b[k] for a, b in zip(res[name], base))
+
+    rows = []
+    out = ["| scenario | req/s | p50 ms | p99 ms | baseline | ratio | "
+           "p99 / baseline p99 | target | met |",
+           "|---|---:|---:|---:|---|---:|---:|---|---|"]
+    targets = {
+        "S1 phone lookup": (rb, "read", 0.80, True),
+        "S2 read by id": (rb, "read", 0.85, True),
+        "S3 contact's cases": (rb, "read", 0.70, True),
+        "S4 create case": (wb, "write", 0.60, False),
+        "S5 CCAI session": (rb, "read", None, False),
+    }
+    small_name = [n for n in res if n.startswith("S1 at ")][0]
+    for name, rs in res.items():
+        line = "| %s | %.0f | %.2f | %.2f |" % (
+            name, med(rs, "rps"), med(rs, "p50_us") / 1e3,
+            med(rs, "p99_us") / 1e3)
+        if name in targets:
+            base, bname, want, p99 = targets[name]
+            q = ratio(name, base)
+            pq = ratio(name, base, "p99_us")
+            met = want is None or (q >= want and (not p99 or pq <= 2.0))
+            line += " %s | %.2f | %.2f | %s | %s |" % (
+                bname, q, pq,
+                "—" if want is None else "≥ %.2f%s" % (
+                    want, ", p99 ≤ 2×" if p99 else ""),
+                "—" if want is None else ("yes" if met else "**no**"))
+            rows.append((name, met))
+        else:
+            line += " | | | | |"
+        out.append(line)
+    q = ratio("S1 phone lookup", res[small_name])
+    out += ["", "S1 at %d contacts / S1 at %d contacts: %.2f (target ≥ 0.90: "
+            "%s)" % (CONTACTS, SMALL, q, "yes" if q >= 0.90 else "**no**")]
+    out.append("")
+    for entity, (n, secs) in rates.items():
+        out.append("import %s: %d in %.1f s = %.0f records/s%s" % (
+            entity, n, secs, n / secs,
+            " (target ≥ 50,000/s: %s)" % ("yes" if n / secs >= 50000 else
+                                           "**no**")
+            if entity == "Contact" else ""))
+    start, marks = mem
+    out.append("")
+    out.append("worker private memory (kB, LMDB map not counted), max over "
+               "%d workers:" % len(start))
+    out.append("  after start-up: %d" % max(start.values()))
+    peak = 0
+    for target, (done, kb) in sorted(marks.items()):
+        out.append("  after %d requests: %d" % (done, max(kb.values())))
+        peak = max(peak, max(kb.values()))
+    first = max(marks[min(marks)][1].values())
+    last = max(marks[max(marks)][1].values())
+    out.append("  growth from 10k to %d requests: %+d kB; under 16 MiB: %s"
+               % (marks[max(marks)][0], last - first,
+                  "yes" if peak < 16384 else "**no**"))
+    return out
+
+
+def write_results(info, table, started):
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    text = ""
+    if os.path.exists(RESULTS):
+        text = open(RESULTS).read()
+    block = [begin, "",
+             "Last run: %s, %d s; %d contacts (+ as many cases and calls), "
+             "%d workers, %d nginx worker(s), wrk -t%d -c%d (S5: -t%d), "
+             "%d s × %d rounds, medians." % (
+                 time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+                 time.time() - started, CONTACTS, WORKERS, NGINX_WORKERS,
+                 THREADS, CONNS, CONNS, SECONDS, ROUNDS),
+             "", "Machine:", ""] + ["- " + l for l in info] + [""] + \
+        table + ["", end]
+    if begin in text and end in text:
+        text = (text[:text.index(begin)] + "\n".join(block) +
+                text[text.index(end) + len(end):])
+    else:
+        text += "\n" + "\n".join(block) + "\n"
+    with open(RESULTS, "w") as f:
+        f.write(text)
+    log("results written to " + RESULTS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
