@@ -4,6 +4,7 @@
  * error path leaks it.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,9 +304,62 @@ jp_add(struct jparse *p, struct json *v)
 	top = p->stack[p->depth - 1];
 	if (top->type == JSON_ARRAY)
 		json_push(p->a, top, v);
-	else
-		json_set(p->a, top, p->key, v);
+	else {
+		/* Appended; jp_end_map folds repeated keys. */
+		json_grow(p->a, top);
+		top->keys[top->n] = p->key;
+		top->v[top->n++] = v;
+	}
 	return 1;
+}
+
+/* jp_fold_keys' table: a power of two, at least twice the keys. */
+#define JP_SLOTS	4096
+_Static_assert(2 * JSON_MAX_KEYS <= JP_SLOTS, "JP_SLOTS too small");
+
+static uint32_t
+jp_hash(const char *s)
+{
+	uint32_t	 h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (unsigned char)*s++) * 16777619u;
+	return h;
+}
+
+/*
+ * A repeated key keeps its first place and takes the last value, as
+ * json_set would have done; linear in the number of keys (a hash table
+ * of key positions), so a hostile object with many keys costs no more
+ * than its size.
+ */
+static void
+jp_fold_keys(struct json *o)
+{
+	uint16_t	 slot[JP_SLOTS];
+	size_t		 size, mask, i, j, out;
+	uint32_t	 h;
+
+	if (o->n < 2)
+		return;
+	for (size = 4; size < 2 * o->n; size *= 2)
+		continue;
+	mask = size - 1;
+	memset(slot, 0, size * sizeof(*slot));
+	for (i = 0, out = 0; i < o->n; i++) {
+		h = jp_hash(o->keys[i]);
+		for (j = h & mask; slot[j] != 0; j = (j + 1) & mask)
+			if (strcmp(o->keys[slot[j] - 1], o->keys[i]) == 0)
+				break;
+		if (slot[j] != 0) {
+			o->v[slot[j] - 1] = o->v[i];
+			continue;
+		}
+		o->keys[out] = o->keys[i];
+		o->v[out] = o->v[i];
+		slot[j] = (uint16_t)(++out);
+	}
+	o->n = out;
 }
 
 static int
@@ -397,7 +451,7 @@ jp_map_key(void *ctx, const unsigned char *s, size_t len)
 		p->why = "JSON key is not valid UTF-8.";
 		return 0;
 	}
-	/* json_set scans earlier keys: bound the work per object. */
+	/* Bounds the work per object (and jp_fold_keys' table). */
 	if (p->stack[p->depth - 1]->n >= JSON_MAX_KEYS) {
 		p->why = "JSON object has too many keys.";
 		return 0;
@@ -416,6 +470,15 @@ jp_end(void *ctx)
 }
 
 static int
+jp_end_map(void *ctx)
+{
+	struct jparse	*p = ctx;
+
+	jp_fold_keys(p->stack[p->depth - 1]);
+	return jp_end(ctx);
+}
+
+static int
 jp_start_array(void *ctx)
 {
 	struct jparse	*p = ctx;
@@ -425,7 +488,7 @@ jp_start_array(void *ctx)
 
 static const yajl_callbacks jp_callbacks = {
 	jp_null, jp_boolean, NULL, NULL, jp_number, jp_string,
-	jp_start_map, jp_map_key, jp_end, jp_start_array, jp_end
+	jp_start_map, jp_map_key, jp_end_map, jp_start_array, jp_end
 };
 
 static void

@@ -99,6 +99,25 @@ test_json(void)
 		    strstr(why, "too many keys") != NULL,
 		    "json: an object with too many keys is refused");
 	}
+	is(roundtrip("{\"a\":1,\"b\":2,\"a\":3,\"c\":{\"x\":1,\"x\":[2]},\"b\":4}"),
+	    "{\"a\":3,\"b\":4,\"c\":{\"x\":[2]}}",
+	    "json: a repeated key keeps its first place and its last value");
+	{
+		struct buf	 b;
+		int		 k;
+
+		/* The most keys allowed, every one twice: linear folding. */
+		buf_init(&b, A);
+		buf_addc(&b, '{');
+		for (k = 0; k < JSON_MAX_KEYS; k++)
+			buf_printf(&b, "%s\"k%d\":%d", k ? "," : "", k % 1000,
+			    k);
+		buf_addc(&b, '}');
+		ok(json_parse(A, b.p, b.len, &j, &why) == 0 && j->n == 1000 &&
+		    strcmp(json_get(j, "k999")->s, "1999") == 0 &&
+		    strcmp(j->keys[0], "k0") == 0,
+		    "json: 2,000 keys, 1,000 distinct, fold to 1,000");
+	}
 	j = json_obj(A);
 	json_set(A, j, "k", json_str(A, "a\"b\\c\x01"));
 	{

@@ -36,6 +36,7 @@ struct lq {
 	const char		**select;
 	size_t			 nselect;
 	const char		*parent_type;	/* related via parentId */
+	int			 exact;		/* the index answers where */
 	/* results */
 	struct row		*rows;
 	size_t			 nrows, cap;
@@ -75,7 +76,7 @@ candidate(struct lq *q, const char *id, struct row *row)
 		q->err = rc;
 		return 0;
 	}
-	if (q->where == NULL && q->parent_type == NULL)
+	if ((q->where == NULL && q->parent_type == NULL) || q->exact)
 		return 1;
 	if (json_parse(q->r->arena, row->raw.p, row->raw.len, &row->rec,
 	    &why) != 0) {
@@ -175,6 +176,12 @@ run_ids(struct lq *q, const char **ids, size_t n)
 				return q->err;
 			continue;
 		}
+		/* One exact match needs neither filtering nor sorting:
+		   the stored bytes are sent as they are. */
+		if (q->exact && n == 1) {
+			all[na++] = row;
+			continue;
+		}
 		if (row.rec == NULL && json_parse(q->r->arena, row.raw.p,
 		    row.raw.len, &row.rec, &why) != 0)
 			return FCRM_STORE;
@@ -236,6 +243,15 @@ index_candidates(struct lq *q, const char ***ids, size_t *n, int *found)
 		}
 		*ids = acc;
 		*found = 1;
+		/*
+		 * A lone equality on a phone, an email or a link is answered
+		 * by its index exactly: the index holds the same digits,
+		 * lower-cased address or id that where_eval compares, and
+		 * deleted records have no index entries.
+		 */
+		q->exact = w->nkids == 1 && k->type == W_EQUALS &&
+		    q->parent_type == NULL && (k->f->type == FT_PHONE ||
+		    k->f->type == FT_EMAIL || k->f->type == FT_LINK);
 		return 0;
 	}
 	return 0;

@@ -22,11 +22,15 @@ struct store {
 	size_t		 ndbs;
 	char		*names[STORE_MAXDBS];
 	MDB_dbi		 dbis[STORE_MAXDBS];
+	/* A reset read-only txn: the next read renews it, keeping its
+	   reader slot, instead of beginning (and locking) anew. */
+	struct store_txn *spare;
 };
 
 struct store_txn {
 	MDB_txn		*txn;
 	struct store	*st;
+	int		 rdonly;
 };
 
 static int
@@ -106,6 +110,10 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	if (st->spare != NULL) {
+		mdb_txn_abort(st->spare->txn);
+		free(st->spare);
+	}
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	for (i = 0; i < st->ndbs; i++)
@@ -148,9 +156,19 @@ store_begin(struct store *st, int write, struct store_txn **out)
 	int			 rc;
 
 	*out = NULL;
+	if (!write && (t = st->spare) != NULL) {
+		st->spare = NULL;
+		if (mdb_txn_renew(t->txn) == 0) {
+			*out = t;
+			return FCRM_OK;
+		}
+		mdb_txn_abort(t->txn);
+		free(t);
+	}
 	if ((t = malloc(sizeof(*t))) == NULL)
 		return FCRM_STORE;
 	t->st = st;
+	t->rdonly = !write;
 	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
 	if (rc != 0) {
 		free(t);
@@ -165,6 +183,10 @@ store_commit(struct store_txn *t)
 {
 	int	 rc;
 
+	if (t->rdonly) {
+		store_abort(t);
+		return FCRM_OK;
+	}
 	rc = mdb_txn_commit(t->txn);
 	free(t);
 	return store_err(rc);
@@ -175,6 +197,11 @@ store_abort(struct store_txn *t)
 {
 	if (t == NULL)
 		return;
+	if (t->rdonly && t->st->spare == NULL) {
+		mdb_txn_reset(t->txn);
+		t->st->spare = t;
+		return;
+	}
 	mdb_txn_abort(t->txn);
 	free(t);
 }
