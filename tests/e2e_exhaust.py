@@ -14,6 +14,7 @@
 3. A hundred slow TLS clients (slow headers, slow bodies, slow readers) do
    not starve a normal client on two workers: nginx buffers them."""
 
+import atexit
 import http.client
 import json
 import os
@@ -309,6 +310,9 @@ def umount_all():
         r = subprocess.run(["umount", d], capture_output=True, text=True)
         if r.returncode != 0:
             subprocess.run(["umount", "-l", d], capture_output=True)
+
+
+atexit.register(umount_all)
 
 
 def try_mount(d, size):
