@@ -1155,20 +1155,17 @@ entity_create(struct req *r, const struct entity *e, const struct json *body,
 }
 
 int
-entity_update(struct req *r, const struct entity *e, const char *id,
-    const struct json *body, struct json **out)
+entity_update_in(struct req *r, struct store_txn *t, const struct entity *e,
+    const char *id, const struct json *body, struct json **out)
 {
 	struct arena		 *a = r->arena;
-	struct store_txn	**t;
 	struct json		 *old, *rec, *dup;
 	const char		 *pwhash;
 	int			  rc, ret = 0;
 
 	if ((rc = password_from_body(r, e, body, &pwhash)) != 0)
 		return rc;
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
-	if ((rc = entity_load(r, *t, e, id, &old, NULL)) != 0)
+	if ((rc = entity_load(r, t, e, id, &old, NULL)) != 0)
 		return rc == FCRM_NOT_FOUND ? http_fail(r, rc, "Record %s "
 		    "'%.64s' not found.", e->name, id) : store_fail(r, rc);
 	if (r->own_only && !entity_owns(r, old))
@@ -1180,22 +1177,34 @@ entity_update(struct req *r, const struct entity *e, const char *id,
 		e->hooks->compute(a, e, rec, old);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
-	if ((rc = check_unique(r, *t, e, rec, &dup, &ret)) != 0)
+	if ((rc = check_unique(r, t, e, rec, &dup, &ret)) != 0)
 		return store_fail(r, rc);
 	if (dup != NULL)
 		return fail_conflict(r, dup, "Duplicate: another %s has this "
 		    "unique value.", e->name);
-	if ((rc = resolve_links(r, *t, e, rec)) != 0)
+	if ((rc = resolve_links(r, t, e, rec)) != 0)
 		return rc;
 	set_system(r, rec, 0);
 	rec = normalise(a, e, rec);
-	if ((rc = store_record(r, *t, e, old, rec)) != 0 ||
-	    (rc = password_store(r, *t, id, pwhash)) != 0)
+	if ((rc = store_record(r, t, e, old, rec)) != 0 ||
+	    (rc = password_store(r, t, id, pwhash)) != 0)
 		return store_fail(r, rc);
-	if ((rc = engine_commit(r, t)) != 0)
-		return rc;
 	*out = rec;
 	return 0;
+}
+
+int
+entity_update(struct req *r, const struct entity *e, const char *id,
+    const struct json *body, struct json **out)
+{
+	struct store_txn	**t;
+	int			  rc;
+
+	if ((rc = engine_begin(r, 1, &t)) != 0)
+		return rc;
+	if ((rc = entity_update_in(r, *t, e, id, body, out)) != 0)
+		return rc;
+	return engine_commit(r, t);
 }
 
 int

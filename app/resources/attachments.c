@@ -45,6 +45,18 @@ upload_cleanup(void *arg)
 		unlink(u->tmp);
 }
 
+/*
+ * Removes the file at once rather than when the arena is reset, which is
+ * after the answer: a client that retries must find the space free.
+ */
+static void
+upload_discard(struct upload *u)
+{
+	upload_cleanup(u);
+	u->fd = -1;
+	u->tmp = NULL;
+}
+
 static int
 sink(void *arg, const char *p, size_t n)
 {
@@ -189,16 +201,20 @@ clean_type(struct req *r, const char *t)
 	return arena_strndup(r->arena, t, n);
 }
 
-/* Commits the Attachment record (and the Call's recordingId). */
+/*
+ * Commits the Attachment record and, for a recording, the Call's
+ * recordingId in one transaction: both or neither.
+ */
 static int
 record_attachment(struct req *r, struct upload *u, const char *id,
     const char *name, const char *type, const char *ptype, const char *pid,
     const char *field, struct json **out)
 {
-	struct arena		*a = r->arena;
-	const struct entity	*ae = entity_find("Attachment");
-	struct json		*body, *call, *upd;
-	int			 rc;
+	struct arena		 *a = r->arena;
+	const struct entity	 *ae = entity_find("Attachment");
+	struct store_txn	**t;
+	struct json		 *body, *call, *upd;
+	int			  rc;
 
 	body = json_obj(a);
 	json_set(a, body, "id", json_str(a, id));
@@ -211,18 +227,76 @@ record_attachment(struct req *r, struct upload *u, const char *id,
 		json_set(a, body, "parentType", json_str(a, ptype));
 		json_set(a, body, "parentId", json_str(a, pid));
 	}
+	if ((rc = engine_begin(r, 1, &t)) != 0)
+		return rc;
 	r->trusted = 1;
-	rc = entity_create(r, ae, body, out);
+	rc = entity_create_in(r, *t, ae, body, out);
 	if (rc == 0 && ptype != NULL && strcmp(ptype, "Call") == 0 &&
 	    strcmp(field, "recording") == 0) {
 		upd = json_obj(a);
 		json_set(a, upd, "recordingId", json_str(a, id));
-		rc = entity_update(r, entity_find("Call"), pid, upd, &call);
+		rc = entity_update_in(r, *t, entity_find("Call"), pid, upd,
+		    &call);
 	}
 	r->trusted = 0;
-	if (rc != 0)
+	if (rc != 0 || (rc = engine_commit(r, t)) != 0)
 		return rc;
 	u->tmp = NULL;		/* the file now belongs to the record */
+	return 0;
+}
+
+/* Streams the body into u's file, then stores it as the Call's recording. */
+static int
+recording_save(struct req *r, struct upload *u, struct multipart *mp,
+    size_t len)
+{
+	struct json	*out;
+	const char	*why, *name, *type, *q;
+	char		 id[UTIL_ID_LEN + 1], *buf;
+	size_t		 have = 0;
+	int		 rc, got;
+
+	buf = arena_alloc(r->arena, CHUNK);
+	while (have < len) {
+		got = r->in_read(r->in, buf, len - have < CHUNK ?
+		    (int)(len - have) : CHUNK);
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+		if (mp != NULL) {
+			if ((rc = http_multipart_feed(mp, buf, (size_t)got,
+			    &why)) != 0)
+				return u->full || u->size > r->conf->max_body ?
+				    upload_fail(r, u, u->full ? FCRM_IO :
+				    FCRM_TOO_LARGE) : http_fail(r, rc, "%s", why);
+		} else if ((rc = sink(u, buf, (size_t)got)) != 0)
+			return upload_fail(r, u, rc);
+	}
+	if (have < len)
+		return http_fail(r, FCRM_BAD_REQUEST, "Recording is shorter "
+		    "than Content-Length.");
+	if (mp != NULL && (rc = http_multipart_end(mp, &why)) != 0)
+		return http_fail(r, rc, "%s", why);
+	if (u->size == 0)
+		return http_fail(r, FCRM_BAD_REQUEST, "Empty recording.");
+	if (mp != NULL) {
+		name = http_multipart_filename(mp);
+		type = http_multipart_type(mp);
+	} else {
+		name = json_gets(r->params, "name");
+		type = r->ctype;
+	}
+	if ((q = json_gets(r->params, "name")) != NULL && *q != '\0')
+		name = q;
+	util_id_new(id);
+	if ((rc = upload_finish(r, u, id)) != 0)
+		return rc;
+	if ((rc = record_attachment(r, u, id, clean_name(r, name,
+	    "recording"), clean_type(r, type), "Call", r->id, "recording",
+	    &out)) != 0)
+		return rc;
+	r->out.len = 0;
+	json_write(&r->out, out);
 	return 0;
 }
 
@@ -230,14 +304,13 @@ int
 attachment_h_recording(struct req *r)
 {
 	struct store_txn	**t;
-	struct json		 *call, *out;
+	struct json		 *call;
 	struct multipart	 *mp = NULL;
 	struct upload		 *u;
-	const char		 *why, *name, *type, *q;
-	char			  id[UTIL_ID_LEN + 1], *buf, *mt;
+	const char		 *why;
+	char			 *mt;
 	long long		  len;
-	size_t			  have = 0;
-	int			  rc, got;
+	int			  rc;
 
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
@@ -267,48 +340,9 @@ attachment_h_recording(struct req *r)
 		return http_fail(r, FCRM_BAD_REQUEST, "Empty recording.");
 	if ((rc = upload_open(r, u)) != 0)
 		return rc;
-	buf = arena_alloc(r->arena, CHUNK);
-	while (have < (size_t)len) {
-		got = r->in_read(r->in, buf, (size_t)len - have < CHUNK ?
-		    (int)((size_t)len - have) : CHUNK);
-		if (got <= 0)
-			break;
-		have += (size_t)got;
-		if (mp != NULL) {
-			if ((rc = http_multipart_feed(mp, buf, (size_t)got,
-			    &why)) != 0)
-				return u->full || u->size > r->conf->max_body ?
-				    upload_fail(r, u, u->full ? FCRM_IO :
-				    FCRM_TOO_LARGE) : http_fail(r, rc, "%s", why);
-		} else if ((rc = sink(u, buf, (size_t)got)) != 0)
-			return upload_fail(r, u, rc);
-	}
-	if (have < (size_t)len)
-		return http_fail(r, FCRM_BAD_REQUEST, "Recording is shorter "
-		    "than Content-Length.");
-	if (mp != NULL && (rc = http_multipart_end(mp, &why)) != 0)
-		return http_fail(r, rc, "%s", why);
-	if (u->size == 0)
-		return http_fail(r, FCRM_BAD_REQUEST, "Empty recording.");
-	if (mp != NULL) {
-		name = http_multipart_filename(mp);
-		type = http_multipart_type(mp);
-	} else {
-		name = json_gets(r->params, "name");
-		type = r->ctype;
-	}
-	if ((q = json_gets(r->params, "name")) != NULL && *q != '\0')
-		name = q;
-	util_id_new(id);
-	if ((rc = upload_finish(r, u, id)) != 0)
-		return rc;
-	if ((rc = record_attachment(r, u, id, clean_name(r, name,
-	    "recording"), clean_type(r, type), "Call", r->id, "recording",
-	    &out)) != 0)
-		return rc;
-	r->out.len = 0;
-	json_write(&r->out, out);
-	return 0;
+	if ((rc = recording_save(r, u, mp, (size_t)len)) != 0)
+		upload_discard(u);
+	return rc;
 }
 
 /* EspoCRM's POST /Attachment: JSON with file as a data: URL in base64. */
@@ -366,15 +400,17 @@ attachment_h_create(struct req *r)
 	u = upload_new(r);
 	if ((rc = upload_open(r, u)) != 0)
 		return rc;
-	if ((rc = sink(u, bytes, n)) != 0)
-		return upload_fail(r, u, rc);
 	util_id_new(id);
-	if ((rc = upload_finish(r, u, id)) != 0)
+	if ((rc = sink(u, bytes, n)) != 0)
+		rc = upload_fail(r, u, rc);
+	else if ((rc = upload_finish(r, u, id)) == 0)
+		rc = record_attachment(r, u, id, clean_name(r,
+		    json_gets(body, "name"), "file"), clean_type(r, type),
+		    ptype, pid, field, &out);
+	if (rc != 0) {
+		upload_discard(u);
 		return rc;
-	if ((rc = record_attachment(r, u, id, clean_name(r,
-	    json_gets(body, "name"), "file"), clean_type(r, type), ptype, pid,
-	    field, &out)) != 0)
-		return rc;
+	}
 	r->out.len = 0;
 	json_write(&r->out, out);
 	return 0;

@@ -19,6 +19,7 @@
 
 struct store {
 	MDB_env		*env;
+	int		 ntxn;		/* open in this process */
 	size_t		 ndbs;
 	char		*names[STORE_MAXDBS];
 	MDB_dbi		 dbis[STORE_MAXDBS];
@@ -170,10 +171,20 @@ store_begin(struct store *st, int write, struct store_txn **out)
 	t->st = st;
 	t->rdonly = !write;
 	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+	/*
+	 * Another process with a larger map_size (a newer generation of
+	 * workers after a reload) grew the file past our map: adopt its
+	 * size.  LMDB allows that only while this process has no txn open.
+	 */
+	if (rc == MDB_MAP_RESIZED && st->ntxn == 0 &&
+	    (rc = mdb_env_set_mapsize(st->env, 0)) == 0)
+		rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY,
+		    &t->txn);
 	if (rc != 0) {
 		free(t);
 		return store_err(rc);
 	}
+	st->ntxn++;
 	*out = t;
 	return FCRM_OK;
 }
@@ -188,6 +199,7 @@ store_commit(struct store_txn *t)
 		return FCRM_OK;
 	}
 	rc = mdb_txn_commit(t->txn);
+	t->st->ntxn--;
 	free(t);
 	return store_err(rc);
 }
@@ -203,6 +215,7 @@ store_abort(struct store_txn *t)
 		return;
 	}
 	mdb_txn_abort(t->txn);
+	t->st->ntxn--;
 	free(t);
 }
 

@@ -172,6 +172,11 @@ int		 entity_create_in(struct req *, struct store_txn *,
 /* Partial update by id. */
 int		 entity_update(struct req *, const struct entity *,
 		    const char *id, const struct json *body, struct json **out);
+/* The same inside the caller's write txn, which it neither commits nor
+   aborts. */
+int		 entity_update_in(struct req *, struct store_txn *,
+		    const struct entity *, const char *id,
+		    const struct json *body, struct json **out);
 /* Soft delete by id. */
 int		 entity_delete(struct req *, const struct entity *,
 		    const char *id);
