@@ -160,9 +160,11 @@ store_begin(struct store *st, int write, struct store_txn **out)
 	if (!write && (t = st->spare) != NULL) {
 		st->spare = NULL;
 		if (mdb_txn_renew(t->txn) == 0) {
+			st->ntxn++;
 			*out = t;
 			return FCRM_OK;
 		}
+		/* MDB_MAP_RESIZED, say: begin afresh below. */
 		mdb_txn_abort(t->txn);
 		free(t);
 	}
@@ -209,13 +211,13 @@ store_abort(struct store_txn *t)
 {
 	if (t == NULL)
 		return;
+	t->st->ntxn--;
 	if (t->rdonly && t->st->spare == NULL) {
 		mdb_txn_reset(t->txn);
 		t->st->spare = t;
 		return;
 	}
 	mdb_txn_abort(t->txn);
-	t->st->ntxn--;
 	free(t);
 }
 
