@@ -210,6 +210,98 @@ json_get(const struct json *obj, const char *key)
 	return NULL;
 }
 
+/* The end of the JSON string starting at p ('"'), or NULL. */
+static const char *
+raw_string_end(const char *p, const char *end, int *escaped)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\') {
+			*escaped = 1;
+			p++;
+		} else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/* The end of the JSON value starting at p, or NULL. */
+static const char *
+raw_value_end(const char *p, const char *end)
+{
+	int	 depth = 0, esc;
+
+	do {
+		if (p >= end)
+			return NULL;
+		if (*p == '"') {
+			if ((p = raw_string_end(p, end, &esc)) == NULL)
+				return NULL;
+			continue;
+		}
+		if (*p == '{' || *p == '[')
+			depth++;
+		else if (*p == '}' || *p == ']')
+			depth--;
+		else if (depth == 0) {
+			/* A scalar at the top: up to a delimiter. */
+			while (p < end && *p != ',' && *p != '}' &&
+			    *p != ']' && *p != ' ' && *p != '\n')
+				p++;
+			return p;
+		}
+		p++;
+	} while (depth > 0);
+	return p;
+}
+
+int
+json_raw_get(struct arena *a, const char *buf, size_t len, const char *key,
+    const char **out)
+{
+	const char	*p = buf, *end = buf + len, *k, *v, *ve;
+	size_t		 klen = strlen(key);
+	int		 esc;
+
+	*out = NULL;
+	while (p < end && *p != '{')
+		p++;
+	for (p++; p < end; ) {
+		while (p < end && (*p == ' ' || *p == '\n' || *p == ','))
+			p++;
+		if (p < end && *p == '}')
+			return 0;
+		if (p >= end || *p != '"')
+			return -1;
+		esc = 0;
+		k = p + 1;
+		if ((p = raw_string_end(p, end, &esc)) == NULL)
+			return -1;
+		while (p < end && (*p == ' ' || *p == ':'))
+			p++;
+		if ((ve = raw_value_end(p, end)) == NULL || ve == p)
+			return -1;
+		v = p;
+		p = ve;
+		if ((size_t)(ve - k) < klen + 1 || memcmp(k, key, klen) != 0 ||
+		    k[klen] != '"')
+			continue;
+		if (esc || *v == '{' || *v == '[')
+			return -1;
+		if (*v == 'n' || *v == 't' || *v == 'f')
+			return 1;
+		if (*v != '"') {
+			*out = arena_strndup(a, v, (size_t)(ve - v));
+			return 1;
+		}
+		raw_string_end(v, end, &esc);
+		if (esc)
+			return -1;
+		*out = arena_strndup(a, v + 1, (size_t)(ve - v) - 2);
+		return 1;
+	}
+	return -1;
+}
+
 const char *
 json_gets(const struct json *obj, const char *key)
 {

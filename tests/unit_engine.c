@@ -118,6 +118,29 @@ test_json(void)
 		    strcmp(j->keys[0], "k0") == 0,
 		    "json: 2,000 keys, 1,000 distinct, fold to 1,000");
 	}
+	{
+		static const char rec[] = "{\"a\":{\"createdAt\":\"x\"},"
+		    "\"b\":[\"]\",{\"c\":1}],\"s\":\"q\\\"createdAt\\\":\","
+		    "\"n\":-1.5e3,\"z\":null,\"t\":true,\"e\":\"a\\nb\","
+		    "\"createdAt\":\"2026-01-02 03:04:05\"}";
+		const char	*v;
+
+		ok(json_raw_get(A, rec, strlen(rec), "createdAt", &v) == 1 &&
+		    strcmp(v, "2026-01-02 03:04:05") == 0,
+		    "json_raw_get: the top-level key, not a nested or quoted one");
+		ok(json_raw_get(A, rec, strlen(rec), "n", &v) == 1 &&
+		    strcmp(v, "-1.5e3") == 0, "json_raw_get: a number's text");
+		ok(json_raw_get(A, rec, strlen(rec), "z", &v) == 1 && v == NULL,
+		    "json_raw_get: null is NULL");
+		ok(json_raw_get(A, rec, strlen(rec), "e", &v) == -1,
+		    "json_raw_get: an escaped string asks for a parse");
+		ok(json_raw_get(A, rec, strlen(rec), "a", &v) == -1,
+		    "json_raw_get: an object asks for a parse");
+		ok(json_raw_get(A, rec, strlen(rec), "nope", &v) == 0,
+		    "json_raw_get: a missing key is 0");
+		ok(json_raw_get(A, rec, 30, "createdAt", &v) == -1,
+		    "json_raw_get: truncated text asks for a parse");
+	}
 	j = json_obj(A);
 	json_set(A, j, "k", json_str(A, "a\"b\\c\x01"));
 	{

@@ -22,6 +22,7 @@ struct row {
 	const char	*id;
 	struct json	*rec;		/* parsed, or NULL */
 	struct store_val raw;		/* stored bytes, valid in the txn */
+	const char	*key;		/* sort key (lower-cased), or NULL */
 };
 
 struct lq {
@@ -116,31 +117,52 @@ ordered_step(void *arg, struct store_val k, struct store_val v)
 	return 0;
 }
 
+/*
+ * The rows' sort keys, taken from the stored text when that is cheap
+ * (json_raw_get), else from the parsed record.
+ */
+static int
+sort_keys(struct lq *q, struct row *rows, size_t n)
+{
+	const struct field	*f = q->order;
+	const struct json	*v;
+	const char		*why, *s;
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < n; i++) {
+		s = NULL;
+		rc = rows[i].rec != NULL ? -1 : json_raw_get(q->r->arena,
+		    rows[i].raw.p, rows[i].raw.len, f->name, &s);
+		if (rc < 0) {
+			if (rows[i].rec == NULL && json_parse(q->r->arena,
+			    rows[i].raw.p, rows[i].raw.len, &rows[i].rec,
+			    &why) != 0)
+				return FCRM_STORE;
+			v = json_get(rows[i].rec, f->name);
+			if (v != NULL && (v->type == JSON_STRING ||
+			    v->type == JSON_NUMBER))
+				s = v->s;
+		}
+		if (s != NULL && f->type != FT_INT && f->type != FT_FLOAT)
+			s = util_lower(q->r->arena, s);
+		rows[i].key = s;
+	}
+	return 0;
+}
+
 /* Typed comparison of the order attribute, nulls first, ties by id. */
 static struct lq *sort_q;
-
-static const char *
-sort_text(const struct row *row, const struct field *f)
-{
-	const struct json	*v;
-
-	v = json_get(row->rec, f->name);
-	if (v == NULL || (v->type != JSON_STRING && v->type != JSON_NUMBER))
-		return NULL;
-	return v->s;
-}
 
 static int
 row_cmp(const void *pa, const void *pb)
 {
 	const struct row	*a = pa, *b = pb;
 	const struct field	*f = sort_q->order;
-	const char		*x, *y;
+	const char		*x = a->key, *y = b->key;
 	double			 dx, dy;
 	int			 c;
 
-	x = sort_text(a, f);
-	y = sort_text(b, f);
 	if (x == NULL || y == NULL)
 		c = (x == NULL) - (y == NULL) == 0 ? 0 :
 		    x == NULL ? -1 : 1;
@@ -149,11 +171,31 @@ row_cmp(const void *pa, const void *pb)
 		dy = strtod(y, NULL);
 		c = dx < dy ? -1 : dx > dy;
 	} else
-		c = strcmp(util_lower(sort_q->r->arena, x),
-		    util_lower(sort_q->r->arena, y));
+		c = strcmp(x, y);
 	if (c == 0)
 		c = strcmp(a->id, b->id);
 	return sort_q->desc ? -c : c;
+}
+
+/* Sorts rows by the order attribute. */
+static int
+sort_rows(struct lq *q, struct row *rows, size_t n)
+{
+	int	 rc;
+
+	if (n < 2)
+		return 0;
+	if ((rc = sort_keys(q, rows, n)) != 0)
+		return rc;
+	sort_q = q;
+	qsort(rows, n, sizeof(*rows), row_cmp);
+	return 0;
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* Filters, sorts and slices a set of candidate ids. */
@@ -161,24 +203,26 @@ static int
 run_ids(struct lq *q, const char **ids, size_t n)
 {
 	struct row	*all, row;
-	size_t		 i, j, na = 0;
+	size_t		 i, na = 0;
 	const char	*why;
+	int		 rc;
 
+	/* Several index keys may give one id twice: sort, skip repeats. */
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), id_cmp);
 	all = arena_alloc(q->r->arena, (n + 1) * sizeof(*all));
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < i; j++)
-			if (strcmp(ids[j], ids[i]) == 0)
-				break;
-		if (j < i)
+		if (i > 0 && strcmp(ids[i - 1], ids[i]) == 0)
 			continue;
 		if (!candidate(q, ids[i], &row)) {
 			if (q->err != 0)
 				return q->err;
 			continue;
 		}
-		/* One exact match needs neither filtering nor sorting:
-		   the stored bytes are sent as they are. */
-		if (q->exact && n == 1) {
+		/* Exact matches need no filtering, and are sorted on
+		   keys read from the stored bytes, which are sent as
+		   they are. */
+		if (q->exact) {
 			all[na++] = row;
 			continue;
 		}
@@ -189,8 +233,8 @@ run_ids(struct lq *q, const char **ids, size_t n)
 			continue;
 		all[na++] = row;
 	}
-	sort_q = q;
-	qsort(all, na, sizeof(*all), row_cmp);
+	if ((rc = sort_rows(q, all, na)) != 0)
+		return rc;
 	q->total = (long long)na;
 	q->more = na > q->offset + q->max;
 	for (i = q->offset; i < na && i < q->offset + q->max; i++)
@@ -307,8 +351,8 @@ run_scan(struct lq *q)
 		return rc;
 	all = q->rows;
 	n = q->nrows;
-	sort_q = q;
-	qsort(all, n, sizeof(*all), row_cmp);
+	if ((rc = sort_rows(q, all, n)) != 0)
+		return rc;
 	q->rows = NULL;
 	q->nrows = q->cap = 0;
 	q->total = (long long)n;

@@ -62,6 +62,15 @@ struct json	*json_copy(struct arena *, const struct json *);
 
 /* Member of an object, or NULL (also when obj is NULL or not an object). */
 struct json	*json_get(const struct json *obj, const char *key);
+/*
+ * A top-level string or number of a JSON object given as text, without
+ * parsing it: 1 with *out the text (a string without its quotes; NULL for
+ * null and booleans), 0 when the key is missing, -1 when it cannot tell
+ * cheaply (an object or array, an escape in the string: parse instead).
+ * For text that json_write produced.
+ */
+int		 json_raw_get(struct arena *, const char *buf, size_t len,
+		    const char *key, const char **out);
 /* String member, or NULL when missing or not a string. */
 const char	*json_gets(const struct json *obj, const char *key);
 /* 1 for a true bool, "true" or "1" string, or non-zero number. */
