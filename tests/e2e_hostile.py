@@ -303,7 +303,8 @@ FILEHDR = (b'Content-Disposition: form-data; name="file"; filename="a.wav"\r\n'
 
 
 with Stack(config_extra=EXTRA) as s:
-    api = lambda m, p, body=None, **kw: s.request(m, p, body, **kw)  # noqa: E731
+    def api(method, path, body=None, **kw):
+        return s.request(method, path, body, **kw)
 
     # ---- seed -------------------------------------------------------------
     seed = {}
@@ -1026,15 +1027,16 @@ with Stack(config_extra=EXTRA) as s:
     hit("chunked body beyond max_body", 413, r"too large", "POST", "/Contact",
         ctype=JSON, body=chunked, length=False,
         lines=[b"Transfer-Encoding: chunked"])
-    hit("recording of 2 MiB", 413, r"too large", "POST",
+    hit("recording of max_body + 4 KiB", 413, r"too large", "POST",
         "/Call/%s/recording" % call, ctype="audio/wav",
-        body=b"R" * (2 * MAX_BODY))
-    hit("attachment of 2 MiB", 413, r"too large", "POST", "/Attachment",
-        ctype=JSON, body=b'{"file":"data:text/plain;base64,' +
-        b"QUFB" * (MAX_BODY // 2) + b'"}')
-    hit("multipart recording of 2 MiB", 413, r"too large", "POST",
-        "/Call/%s/recording" % call, ctype="multipart/form-data; boundary=B",
-        body=mp(b"B", [(FILEHDR, b"R" * (2 * MAX_BODY))]))
+        body=b"R" * (MAX_BODY + 4096))
+    hit("attachment of max_body + 4 KiB", 413, r"too large", "POST",
+        "/Attachment", ctype=JSON, body=b'{"file":"data:text/plain;base64,' +
+        b"QUFB" * (MAX_BODY // 4 + 1024) + b'"}')
+    hit("multipart recording of max_body + 4 KiB", 413, r"too large",
+        "POST", "/Call/%s/recording" % call,
+        ctype="multipart/form-data; boundary=B",
+        body=mp(b"B", [(FILEHDR, b"R" * (MAX_BODY + 4096))]))
     C.batch("framing")
     hit("TRACE", 405, r"not allowed", "TRACE", "/Contact")
     hit("plain HTTP on the TLS port", 400, r"HTTP", "GET", "/Contact",

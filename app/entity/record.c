@@ -164,7 +164,8 @@ engine_convert(struct arena *a, const struct field *f, const struct json *v,
 		if (*end != '\0' || end == s) {
 			/* The cast is defined only inside the range. */
 			if (json_tonum(v, &num) && num >= (double)LLONG_MIN &&
-			    num < (double)LLONG_MAX && num == (double)(long long)num)
+			    num < (double)LLONG_MAX &&
+			    num == (double)(long long)num)
 				ll = (long long)num;
 			else
 				return -1;
