@@ -107,7 +107,7 @@ page(struct req *r, int status, const char *title, const char *msg,
 
 	r->status = status;
 	if (status >= 300)
-		r->reason = title;
+		r->reason = msg != NULL ? msg : title;
 	r->error_body = 1;
 	r->out_type = "text/html; charset=utf-8";
 	http_add_header(r, "Cache-Control", "no-store");

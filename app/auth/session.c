@@ -102,12 +102,24 @@ session_load(struct req *r, const char *token, char key[65])
 	return s;
 }
 
+/* Does the request carry the session's CSRF token? */
+static int
+csrf_ok(struct req *r, const struct json *s)
+{
+	const char	*csrf, *mine;
+
+	csrf = http_header(r, "HTTP_X_CSRF_TOKEN");
+	mine = json_gets(s, "csrf");
+	return csrf != NULL && mine != NULL && strlen(csrf) == strlen(mine) &&
+	    util_ct_equal(csrf, mine, strlen(mine));
+}
+
 int
 auth_session(struct req *r)
 {
 	struct principal	*p;
 	struct json		*s;
-	const char		*tok, *csrf, *mine, *role;
+	const char		*tok, *role;
 	char			 key[65];
 
 	if ((tok = cookie(r, AUTH_COOKIE)) == NULL || *tok == '\0')
@@ -115,14 +127,10 @@ auth_session(struct req *r)
 	if ((s = session_load(r, tok, key)) == NULL)
 		return http_fail(r, FCRM_UNAUTHORIZED, "Session expired or "
 		    "unknown; sign in again.");
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-		csrf = http_header(r, "HTTP_X_CSRF_TOKEN");
-		mine = json_gets(s, "csrf");
-		if (csrf == NULL || mine == NULL || strlen(csrf) !=
-		    strlen(mine) || !util_ct_equal(csrf, mine, strlen(mine)))
-			return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing "
-			    "or wrong.");
-	}
+	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
+	    !csrf_ok(r, s))
+		return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing or "
+		    "wrong.");
 	p = arena_calloc(r->arena, 1, sizeof(*p));
 	p->id = json_gets(s, "uid");
 	p->name = json_gets(s, "name");
@@ -282,12 +290,16 @@ int
 auth_h_session_delete(struct req *r)
 {
 	struct store_txn	**t;
+	struct json		 *s;
 	const char		 *tok;
 	char			  key[65];
 	int			  rc;
 
 	if ((tok = cookie(r, AUTH_COOKIE)) != NULL && *tok != '\0') {
-		auth_sha256_hex(tok, strlen(tok), key);
+		/* Signing out is a write: a live session needs its token. */
+		if ((s = session_load(r, tok, key)) != NULL && !csrf_ok(r, s))
+			return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing "
+			    "or wrong.");
 		if ((rc = engine_begin(r, 1, &t)) != 0)
 			return rc;
 		if ((rc = store_del(*t, store_db(r->store, "sessions"), key, 64,

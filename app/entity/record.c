@@ -5,6 +5,8 @@
  * together or not at all.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,9 +157,15 @@ engine_convert(struct arena *a, const struct field *f, const struct json *v,
 	case FT_INT:
 		if (s == NULL)
 			return -1;
+		errno = 0;
 		ll = strtoll(s, &end, 10);
+		if (errno == ERANGE)
+			return -1;
 		if (*end != '\0' || end == s) {
-			if (json_tonum(v, &num) && num == (double)(long long)num)
+			/* The cast is defined only inside the range. */
+			if (json_tonum(v, &num) && num >= (double)LLONG_MIN &&
+			    num < (double)LLONG_MAX &&
+			    num == (double)(long long)num)
 				ll = (long long)num;
 			else
 				return -1;

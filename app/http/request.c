@@ -46,6 +46,11 @@ http_fail(struct req *r, int code, const char *fmt, ...)
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
+	/* A reason may echo input that is not UTF-8; the JSON body must be. */
+	if (!http_utf8_valid(s, strlen(s)))
+		for (p = s; *p != '\0'; p++)
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
 	r->status = error_status(code);
 	r->reason = s;
 	return code;

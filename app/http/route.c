@@ -94,7 +94,7 @@ route_dispatch(struct req *r)
 	struct buf		 allow;
 	char			*segs[MAX_SEGS];
 	size_t			 i;
-	int			 n;
+	int			 n, rc;
 
 	if ((n = split(r, r->path, segs)) < 0) {
 		http_fail(r, FCRM_NOT_FOUND, "No route for this path.");
@@ -153,5 +153,8 @@ route_dispatch(struct req *r)
 	}
 	if (!(rt->flags & ROUTE_STREAM) && http_read_body(r) != 0)
 		return;
-	rt->handler(r);
+	/* A handler that failed without saying why still answers an error,
+	   never an empty 200. */
+	if ((rc = rt->handler(r)) != 0 && r->status == 0)
+		http_fail(r, rc, "%s", error_reason(rc));
 }
