@@ -130,7 +130,13 @@ worker_run(const struct conf *conf, int fd, int gen)
 	FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	log_debug("worker generation %d ready", gen);
 	while (!stop) {
-		pfd.fd = fd;
+		/*
+		 * With nginx's fastcgi_keep_conn the connection stays open
+		 * after a request and the next one arrives on it: wait on it
+		 * rather than on the listening socket.  (Shipped config: off;
+		 * see tests/bench/RESULTS.md for why.)
+		 */
+		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		if (ppoll(&pfd, 1, NULL, &waitmask) <= 0)

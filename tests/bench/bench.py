@@ -36,7 +36,12 @@ Environment (defaults in brackets):
     BENCH_THREADS [2]         wrk threads
     BENCH_WORKERS [8]         fastcrm workers
     BENCH_NGINX_WORKERS [1]
+    BENCH_KEEPALIVE [0]       >0: nginx keeps that many FastCGI connections
+                              per nginx worker open (fastcgi_keep_conn and an
+                              upstream keepalive) instead of one per request
     BENCH_MEMORY_REQUESTS [1000000]
+    BENCH_ONLY                comma-separated scenario prefixes to run (e.g.
+                              "read,S1 phone" for tuning runs); no table file
     BENCH_RESULTS [tests/bench/RESULTS.md in the source tree]; "-" for none
     BENCH_DIR                 where the dataset and stacks live [a temp dir]
     LMDB_PUT                  the lmdb_put program [built by make bench]
@@ -73,6 +78,7 @@ THREADS = env_int("BENCH_THREADS", 2)
 WORKERS = env_int("BENCH_WORKERS", 8)
 NGINX_WORKERS = env_int("BENCH_NGINX_WORKERS", 1)
 MEMORY_REQUESTS = env_int("BENCH_MEMORY_REQUESTS", 1000000)
+KEEPALIVE = env_int("BENCH_KEEPALIVE", 0)
 RESULTS = os.environ.get("BENCH_RESULTS",
                          os.path.join(HERE, "RESULTS.md"))
 LMDB_PUT = os.environ.get("LMDB_PUT", os.path.join(HERE, "lmdb_put"))
@@ -267,6 +273,27 @@ def load(stack, d, n, rnd, full):
     return rates, have
 
 
+class BenchStack(Stack):
+    """A Stack whose nginx may keep FastCGI connections open."""
+
+    def _render_nginx(self):
+        Stack._render_nginx(self)
+        if KEEPALIVE <= 0:
+            return
+        with open(self.nginx_conf) as f:
+            text = f.read()
+        text = text.replace(
+            "    server {\n",
+            "    upstream fastcrm {\n        server unix:%s;\n"
+            "        keepalive %d;\n    }\n\n    server {\n"
+            % (self.socket, KEEPALIVE), 1)
+        text = text.replace("fastcgi_pass unix:%s;" % self.socket,
+                            "fastcgi_pass fastcrm;\n"
+                            "            fastcgi_keep_conn on;")
+        with open(self.nginx_conf, "w") as f:
+            f.write(text)
+
+
 # -- measuring ----------------------------------------------------------
 
 def wrk(stack, script, args, seconds=None, threads=None, conns=None):
@@ -373,13 +400,13 @@ def main():
     extra = {"map_size": "16GiB"}
     stacks = []
     try:
-        big = Stack(config_extra=extra, workers=WORKERS,
+        big = BenchStack(config_extra=extra, workers=WORKERS,
                     nginx_workers=NGINX_WORKERS, start=False)
         stacks.append(big)
-        small = Stack(config_extra=extra, workers=WORKERS,
+        small = BenchStack(config_extra=extra, workers=WORKERS,
                       nginx_workers=NGINX_WORKERS, start=False)
         stacks.append(small)
-        base = Stack(workers=WORKERS, nginx_workers=NGINX_WORKERS,
+        base = BenchStack(workers=WORKERS, nginx_workers=NGINX_WORKERS,
                      serve_args=["-B"])
         stacks.append(base)
 
@@ -420,6 +447,11 @@ def main():
                                             [bf(bd, "numbers.txt"), big.key],
                                             threads=CONNS)),
         ]
+        only = [x.strip() for x in os.environ.get("BENCH_ONLY", "").split(",")
+                if x.strip()]
+        if only:
+            scen = [(n, f) for n, f in scen
+                    if any(n.startswith(o) for o in only)]
         res = {name: [] for name, _ in scen}
         for rnd_no in range(ROUNDS):
             for name, fn in scen:
@@ -430,6 +462,12 @@ def main():
                                      r["p50_us"] / 1e3, r["p99_us"] / 1e3,
                                      r["errors"]))
 
+        if only:
+            for name, rs in res.items():
+                print("%-22s %8.0f req/s  p50 %6.2f ms  p99 %7.2f ms" % (
+                    name, med(rs, "rps"), med(rs, "p50_us") / 1e3,
+                    med(rs, "p99_us") / 1e3))
+            return 0
         mem = memory(big, bd)
         table = report(res, rates, mem)
         for line in table:
@@ -544,10 +582,12 @@ def write_results(info, table, started):
         text = open(RESULTS).read()
     block = [begin, "",
              "Last run: %s, %d s; %d contacts (+ as many cases and calls), "
-             "%d workers, %d nginx worker(s), wrk -t%d -c%d (S5: -t%d), "
+             "%d workers, %d nginx worker(s), %s, wrk -t%d -c%d (S5: -t%d), "
              "%d s × %d rounds, medians." % (
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
                  time.time() - started, CONTACTS, WORKERS, NGINX_WORKERS,
+                 "FastCGI keepalive %d" % KEEPALIVE if KEEPALIVE else
+                 "a FastCGI connection per request",
                  THREADS, CONNS, CONNS, SECONDS, ROUNDS),
              "", "Machine:", ""] + ["- " + l for l in info] + [""] + \
         table + ["", end]
