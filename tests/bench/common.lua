@@ -20,11 +20,20 @@ function read_lines(path)
    return t, n
 end
 
--- args: FILE KEY [...]; every request carries the key.
-function init_common(args)
+-- args: FILE KEY; every request carries the key (and, when a content
+-- type is given, that Content-Type).  Returns FILE's lines and their count.
+function init_common(args, content_type)
    math.randomseed(os.time() * 1000 + (tid or 0) * 7919)
    wrk.headers["X-Api-Key"] = args[2]
    wrk.headers["Accept"] = "application/json"
+   wrk.headers["Content-Type"] = content_type
+   return read_lines(args[1])
+end
+
+-- A unique call id for this run, thread and sequence number.
+run_id = tostring(os.time())
+function call_id(prefix, seq)
+   return string.format("%s%s-%d-%d", prefix, run_id, tid, seq)
 end
 
 function done(summary, latency, requests)

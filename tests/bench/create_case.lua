@@ -4,17 +4,14 @@
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 
 local ids, n, seq = nil, 0, 0
-local run = tostring(os.time())
 
 function init(args)
-   init_common(args)
-   ids, n = read_lines(args[1])
-   wrk.headers["Content-Type"] = "application/json"
+   ids, n = init_common(args, "application/json")
 end
 
 function request()
    seq = seq + 1
-   local call = string.format("b%s-%d-%d", run, tid, seq)
+   local call = call_id("b", seq)
    local body = string.format(
       '{"description":"Call Session: %s","name":"Inbound Call from ' ..
       '+12005550100","contactId":"%s","status":"New","cchatId":"",' ..

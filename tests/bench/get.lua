@@ -6,8 +6,7 @@ dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 local paths, n
 
 function init(args)
-   init_common(args)
-   paths, n = read_lines(args[1])
+   paths, n = init_common(args)
 end
 
 function request()

@@ -12,12 +12,8 @@ dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "common.lua")
 local numbers, n
 local step, seq, call, number, e164, contact, case = 1, 0
 
-local run = tostring(os.time())
-
 function init(args)
-   init_common(args)
-   numbers, n = read_lines(args[1])
-   wrk.headers["Content-Type"] = "application/json"
+   numbers, n = init_common(args, "application/json")
 end
 
 local function json_request(method, path, body)
@@ -27,7 +23,7 @@ end
 function request()
    if step == 1 then
       seq = seq + 1
-      call = string.format("s%s-%d-%d", run, tid, seq)
+      call = call_id("s", seq)
       if math.random() < 0.1 then
          -- An unknown caller: a number no contact has (yet).
          e164 = string.format("+1%d", 4000000000 + math.random(0, 999999999))
