@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -111,9 +112,14 @@ class Stats:
         self.recs = {}            # id -> Rec
         self.creates = []         # (entity, marker value, id)
         self.unknown_updates = 0
+        self.invalid = 0
+        self.reads = 0
+        self.journal = []         # every request: what was sent, what came
 
-    def note(self, outcome, status):
+    def note(self, outcome, status, method, path, body):
         with self.lock:
+            self.journal.append((round(time.monotonic() - t0, 3), method,
+                                 path, body, status, outcome))
             self.sent += 1
             if outcome == "ack":
                 self.acked += 1
@@ -130,7 +136,7 @@ def send(s, st, method, path, body):
     try:
         r = s.request(method, path, body, timeout=30)
     except (OSError, http.client.HTTPException):
-        st.note("unknown", 0)
+        st.note("unknown", 0, method, path, body)
         return "unknown", 0, None
     if r.status in (502, 503, 504):
         outcome = "unknown"   # the worker died, or none was listening
@@ -138,7 +144,7 @@ def send(s, st, method, path, body):
         outcome = "ack"
     else:
         outcome = "fail"      # fastcrm answered: nothing may be applied
-    st.note(outcome, r.status)
+    st.note(outcome, r.status, method, path, body)
     return outcome, r.status, r.json
 
 
@@ -275,6 +281,41 @@ class Writer(threading.Thread):
             body["dateEnd"] = "2025-04-%02d 09:%02d:30" % (1 + n % 28, n % 60)
         self.update(rec, body)
 
+    # -- reads: what a client sees mid-run is one of the possible states --
+
+    def read(self):
+        entity = self.rnd.choice([e for e in TRACK if self.mine[e]])
+        rec = self.rnd.choice(self.mine[entity])
+        try:
+            if entity == "Contact" and self.rnd.random() < 0.5:
+                with self.st.lock:
+                    cur = {dict(c)["phoneNumber"] for c in rec.cands}
+                r = self.s.request("GET", "/Contact?select=id&where[0][type]="
+                                   "equals&where[0][attribute]=phoneNumber&"
+                                   "where[0][value]=%s"
+                                   % self.rnd.choice(sorted(cur))[1:],
+                                   timeout=30)
+                if r.status == 200 and len(cur) == 1 and \
+                        [x["id"] for x in r.json["list"]] != [rec.id]:
+                    self.st.bad.append("phone look-up of %s gave %s"
+                                       % (rec.id, r.text))
+                return
+            r = self.s.request("GET", "/%s/%s" % (entity, rec.id), timeout=30)
+        except (OSError, http.client.HTTPException):
+            return
+        with self.st.lock:
+            self.st.reads += 1
+            if r.status != 200:
+                if r.status not in (502, 503, 504):
+                    self.st.bad.append("GET %s %s: %d" % (entity, rec.id,
+                                                          r.status))
+                return
+            got = project(entity, r.json)
+            if got not in rec.cands:
+                self.st.bad.append("GET %s %s gave %r, expected one of %r"
+                                   % (entity, rec.id, got, rec.cands))
+            rec.cands = [got]
+
     # -- invalid writes: fastcrm must refuse them and change nothing -----
 
     def invalid(self):
@@ -308,6 +349,7 @@ class Writer(threading.Thread):
                       ("Contact", "lastName", "BadUpd%d" % n)]
         outcome, status, _ = send(self.s, self.st, method, path, body)
         with self.st.lock:
+            self.st.invalid += 1
             if outcome == "ack":
                 self.st.invalid_acked.append((method, path, body))
             self.st.failed_values += values
@@ -332,13 +374,15 @@ class Writer(threading.Thread):
                     self.create_case()
             elif x < 0.76:
                 self.create_call()
-            elif x < 0.88:
+            elif x < 0.86:
                 if self.mine["Call"]:
                     self.update_call()
                 else:
                     self.create_call()
-            else:
+            elif x < 0.90:
                 self.invalid()
+            else:
+                self.read()
 
 
 def wait_for(cond, timeout):
@@ -481,10 +525,12 @@ with Stack(workers=WORKERS) as s:
              % kills["worker"])
         t.diag("kills injected: %d workers, %d master" % (kills["worker"],
                                                          kills["master"]))
-        t.diag("writes sent %d: acked %d, failed %d, outcome unknown %d "
-               "(%d of them updates), create retries %d"
-               % (st.sent, st.acked, st.failed, st.unknown,
-                  st.unknown_updates, st.retries))
+        t.diag("writes sent %d: acked %d, failed %d (%d deliberately "
+               "invalid), outcome unknown %d (%d of them updates), create "
+               "retries %d; reads %d" % (st.sent, st.acked, st.failed,
+                                         st.invalid, st.unknown,
+                                         st.unknown_updates, st.retries,
+                                         st.reads))
 
     @t.test
     def master_restart():
@@ -519,7 +565,13 @@ with Stack(workers=WORKERS) as s:
         t.eq(st.fastcrm_5xx, [], "no 5xx from fastcrm itself")
         t.eq(st.unresolved, [], "every create of unknown outcome resolved "
              "on retry")
-        t.unlike(s.log_text(), r"lmdb: ", "no LMDB error in fastcrm's log")
+        log = s.log_text()
+        t.unlike(log, r"lmdb: ", "no LMDB error in fastcrm's log")
+        deaths = len(re.findall(r"killed by signal 9; replacing it", log))
+        t.eq(deaths, kills["worker"], "the master logged every worker's death")
+        cleared = sum(int(x) for x in re.findall(
+            r"cleared (\d+) stale LMDB reader slot", log))
+        t.diag("stale LMDB reader slots cleared by the master: %d" % cleared)
 
     @t.test
     def acked_writes_present():
@@ -625,6 +677,15 @@ with Stack(workers=WORKERS) as s:
                     if not _alive(pid)]
             t.eq(dead, [], "mdb_stat -r: no reader slot of a dead process")
 
+    journal = os.path.join(s.dir, "journal.jsonl")
+    with open(journal, "w") as f:
+        for entry in st.journal:
+            f.write(json.dumps(entry) + "\n")
+    if t.failed:
+        t.diag("every request is in %s (kept with KEEP_TMP=1)" % journal)
+    t.diag("data.mdb: %.1f MiB after %d writes" % (
+        os.path.getsize(os.path.join(s.data_dir, "data.mdb")) / 1048576.0,
+        st.sent))
     t.diag("elapsed: %.1f s" % (time.monotonic() - t0))
 
 t.done()
