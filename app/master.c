@@ -219,7 +219,7 @@ master_run(const char *path)
 	sigset_t		 block, orig, empty;
 	const char		*why;
 	time_t			 deadline;
-	int			 fd, i;
+	int			 fd, i, dead;
 
 	memset(&diag, 0, sizeof(diag));
 	if (conf_load(path, &conf, &diag) != 0) {
@@ -238,8 +238,8 @@ master_run(const char *path)
 		return 1;
 	}
 	/* A master killed earlier may have left readers of dead workers. */
-	if (store_reader_check(conf->data_dir, &i) == 0 && i > 0)
-		log_info("cleared %d stale LMDB reader slot(s)", i);
+	if (store_reader_check(conf->data_dir, &dead) == 0 && dead > 0)
+		log_info("cleared %d stale LMDB reader slot(s)", dead);
 	if ((fd = open_socket(conf->listen)) < 0) {
 		conf_free(conf);
 		return 1;

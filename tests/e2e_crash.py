@@ -677,6 +677,22 @@ with Stack(workers=WORKERS) as s:
                     if not _alive(pid)]
             t.eq(dead, [], "mdb_stat -r: no reader slot of a dead process")
 
+    @t.test
+    def verify_reports_stale_reader():
+        victim = blocked_dump(s.data_dir) if have_mdb else None
+        if victim is None:
+            t.skip("verify reports a reader slot of a dead process",
+                   "mdb_dump (lmdb-utils) missing or the dump did not block")
+            return
+        victim.kill()
+        victim.wait()
+        p = subprocess.run([s.bin, "verify", "-c", s.config_path],
+                           capture_output=True, text=True, timeout=120)
+        t.eq(p.returncode, 1, "verify exits 1 when a dead process holds a "
+             "reader slot")
+        t.like(p.stderr, r"reader slot held by dead process %d\b"
+               % victim.pid, "verify names the dead reader's pid")
+
     journal = os.path.join(s.dir, "journal.jsonl")
     with open(journal, "w") as f:
         for entry in st.journal:

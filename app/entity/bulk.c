@@ -354,6 +354,7 @@ entity_verify(const struct conf *conf, size_t *problems, const char **why)
 		return rc;
 	/* A slot of a dead reader pins old pages until someone clears it. */
 	if ((rc = store_reader_stale(st, pids, 8, &nstale)) != 0) {
+		*why = "cannot read the LMDB reader table";
 		store_close(st);
 		return rc;
 	}
