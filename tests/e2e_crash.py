@@ -496,7 +496,7 @@ with Stack(workers=WORKERS) as s:
             master_phase["restarted"] = False
             master_phase["restart_error"] = str(e)
         master_phase["restart_s"] = time.monotonic() - tr
-        if victim is not None:
+        if victim is not None and holder is not None:
             master_phase["victim"] = victim.pid
             master_phase["readers_after"] = readers(s.data_dir)
         if holder is not None:
