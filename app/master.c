@@ -38,6 +38,12 @@ static volatile sig_atomic_t	 got_chld, got_hup, got_term, got_alrm;
 static struct slot		 slots[MAX_SLOTS];
 static int			 generation;
 static int			 pending;	/* workers to start */
+/*
+ * Only the master holds life[1]: when it dies, however it dies, the
+ * workers' life[0] turns readable (EOF) and they finish and exit instead
+ * of idling for ever on a socket a restarted master has replaced.
+ */
+static int			 life[2] = { -1, -1 };
 
 static void
 on_signal(int sig)
@@ -132,7 +138,8 @@ spawn(const struct conf *conf, int fd, const sigset_t *orig)
 	}
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
-		worker_run(conf, fd, generation);
+		close(life[1]);
+		worker_run(conf, fd, life[0], generation);
 	}
 	slots[i].pid = pid;
 	slots[i].gen = generation;
@@ -212,7 +219,7 @@ master_run(const char *path)
 	sigset_t		 block, orig, empty;
 	const char		*why;
 	time_t			 deadline;
-	int			 fd, i;
+	int			 fd, i, dead;
 
 	memset(&diag, 0, sizeof(diag));
 	if (conf_load(path, &conf, &diag) != 0) {
@@ -230,10 +237,21 @@ master_run(const char *path)
 		conf_free(conf);
 		return 1;
 	}
+	/* A master killed earlier may have left readers of dead workers. */
+	if (store_reader_check(conf->data_dir, &dead) == 0 && dead > 0)
+		log_info("cleared %d stale LMDB reader slot(s)", dead);
 	if ((fd = open_socket(conf->listen)) < 0) {
 		conf_free(conf);
 		return 1;
 	}
+	if (pipe(life) == -1) {
+		log_error("pipe: %s", strerror(errno));
+		close(fd);
+		conf_free(conf);
+		return 1;
+	}
+	fcntl(life[0], F_SETFD, FD_CLOEXEC);
+	fcntl(life[1], F_SETFD, FD_CLOEXEC);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGCHLD, &sa, NULL);

@@ -84,14 +84,14 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
 }
 
 void
-worker_run(const struct conf *conf, int fd, int gen)
+worker_run(const struct conf *conf, int fd, int life, int gen)
 {
 	struct store		*st = NULL;
 	struct arena		*arena;
 	struct req		 r;
 	struct buf		 resp;
 	struct sigaction	 sa;
-	struct pollfd		 pfd;
+	struct pollfd		 pfd[2];
 	sigset_t		 block, waitmask;
 	FCGX_Request		 fr;
 	const char		*why;
@@ -136,11 +136,19 @@ worker_run(const struct conf *conf, int fd, int gen)
 		 * rather than on the listening socket.  (Shipped config: off;
 		 * see tests/bench/RESULTS.md for why.)
 		 */
-		pfd.fd = fr.ipcFd >= 0 ? fr.ipcFd : fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (ppoll(&pfd, 1, NULL, &waitmask) <= 0)
+		pfd[0].fd = fr.ipcFd >= 0 ? fr.ipcFd : fd;
+		pfd[0].events = POLLIN;
+		pfd[0].revents = 0;
+		pfd[1].fd = life;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		if (ppoll(pfd, 2, NULL, &waitmask) <= 0)
 			continue;
+		if (pfd[1].revents != 0) {
+			log_warn("worker %d: the master is gone; exiting",
+			    (int)getpid());
+			break;
+		}
 		/* Non-blocking socket: another worker may have taken it. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;

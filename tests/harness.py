@@ -59,6 +59,10 @@ Processes and logs
     stack.send_signal(sig) (to the master), stack.reload_config(text_or_dict)
     (writes the file, SIGHUPs, waits until the workers were replaced),
     stack.restart_fastcrm() (stop and start the master, same data),
+    stack.kill_fastcrm() (SIGKILL the master, as a crash; returns the pids
+    of its workers, now orphans, which stop() also ends if still alive),
+    stack.start_fastcrm(keep_socket=True) (start over whatever socket file
+    a crashed master left, waiting for the new master's "listening" line),
     stack.log_text() (fastcrm's stderr), stack.nginx_log_text("access" |
     "error" | "all"), stack.stop().
 
@@ -436,6 +440,7 @@ class Stack:
         self.nginx_proc = None
         self.master_returncode = None
         self._stopped = False
+        self._orphans = []
 
         base = os.environ.get("TMPDIR") or "/tmp"
         if len(base) > 60:  # keep the unix socket path short (108 bytes)
@@ -543,8 +548,12 @@ class Stack:
         self.start_fastcrm()
         self.start_nginx()
 
-    def start_fastcrm(self):
-        if os.path.exists(self.socket):
+    def start_fastcrm(self, keep_socket=False):
+        """Starts the master and waits until it listens. keep_socket: leave
+        a stale socket file in place (the master must cope with it) and
+        wait for the new master's "listening" log line instead of the
+        file."""
+        if os.path.exists(self.socket) and not keep_socket:
             os.unlink(self.socket)
         log = open(self.fastcrm_log, "ab")
         try:
@@ -556,7 +565,9 @@ class Stack:
             log.close()
         self.master_returncode = None
         deadline = time.monotonic() + self._timeout()
-        while not os.path.exists(self.socket):
+        ready = "fastcrm master %d listening" % self.fastcrm_proc.pid
+        while (ready not in self.log_text() if keep_socket
+               else not os.path.exists(self.socket)):
             if self.fastcrm_proc.poll() is not None:
                 raise StackError("fastcrm serve exited with %s during start-up:\n%s"
                                  % (self.fastcrm_proc.returncode,
@@ -698,6 +709,16 @@ class Stack:
         self.fastcrm_proc = None
         return self.master_returncode
 
+    def kill_fastcrm(self):
+        """SIGKILLs the master, as a crash would, and reaps it. Returns the
+        pids of its workers, which are orphans from then on."""
+        workers = self.worker_pids()
+        self.fastcrm_proc.kill()
+        self.master_returncode = self.fastcrm_proc.wait()
+        self.fastcrm_proc = None
+        self._orphans += workers
+        return workers
+
     def restart_fastcrm(self):
         """Stops and starts the master, keeping the data and nginx."""
         self.stop_fastcrm()
@@ -713,6 +734,12 @@ class Stack:
             if self.nginx_proc is not None:
                 self._terminate(self.nginx_proc, 5)
             self.stop_fastcrm()
+            for p in self._orphans:
+                if _alive(p):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
         finally:
             if self in _live:
                 _live.remove(self)

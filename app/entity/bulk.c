@@ -347,11 +347,25 @@ entity_verify(const struct conf *conf, size_t *problems, const char **why)
 	struct req		 r;
 	struct vctx		 v;
 	size_t			 i, f;
-	int			 rc;
+	int			 rc, pids[8], nstale, k;
 
 	*problems = 0;
 	if ((rc = open_all(conf, &st, why)) != 0)
 		return rc;
+	/* A slot of a dead reader pins old pages until someone clears it. */
+	if ((rc = store_reader_stale(st, pids, 8, &nstale)) != 0) {
+		*why = "cannot read the LMDB reader table";
+		store_close(st);
+		return rc;
+	}
+	for (k = 0; k < nstale && k < 8; k++)
+		fprintf(stderr, "verify: LMDB reader slot held by dead process "
+		    "%d\n", pids[k]);
+	if (nstale > 0)
+		fprintf(stderr, "verify: %d stale LMDB reader slot(s); the "
+		    "master clears them when it starts or a worker dies\n",
+		    nstale);
+	*problems += (size_t)nstale;
 	a = arena_new();
 	memset(&r, 0, sizeof(r));
 	r.arena = a;

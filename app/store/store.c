@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,43 @@ store_reader_check(const char *dir, int *dead)
 		rc = mdb_reader_check(env, dead);
 	mdb_env_close(env);
 	return store_err(rc);
+}
+
+struct stale {
+	int	*pids;
+	int	 max, n;
+};
+
+/* One line of mdb_reader_list: "pid thread txnid", or a header. */
+static int
+stale_line(const char *msg, void *arg)
+{
+	struct stale	*s = arg;
+	int		 pid;
+
+	if (sscanf(msg, "%d", &pid) != 1 || pid <= 0)
+		return 0;
+	if (kill(pid, 0) == 0 || errno != ESRCH)
+		return 0;
+	if (s->n < s->max)
+		s->pids[s->n] = pid;
+	s->n++;
+	return 0;
+}
+
+int
+store_reader_stale(struct store *st, int *pids, int max, int *n)
+{
+	struct stale	 s;
+
+	s.pids = pids;
+	s.max = max;
+	s.n = 0;
+	*n = 0;
+	if (mdb_reader_list(st->env, stale_line, &s) < 0)
+		return FCRM_STORE;
+	*n = s.n;
+	return FCRM_OK;
 }
 
 int

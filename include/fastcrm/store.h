@@ -28,6 +28,11 @@ int		 store_open(const char *dir, size_t map_size,
 void		 store_close(struct store *);
 /* Clears stale reader slots left by dead processes; returns how many. */
 int		 store_reader_check(const char *dir, int *dead);
+/*
+ * Counts the reader slots held by processes that no longer exist, without
+ * clearing them; the first max of their pids go to pids.
+ */
+int		 store_reader_stale(struct store *, int *pids, int max, int *n);
 
 /* A database handle by name; -1 when it was not opened. */
 int		 store_db(const struct store *, const char *name);

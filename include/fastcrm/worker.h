@@ -9,8 +9,12 @@ struct conf;
 
 /* Runs the master until SIGTERM/SIGINT; returns the exit status. */
 int	 master_run(const char *conf_path);
-/* Serves requests on fd until told to stop; never returns. */
-void	 worker_run(const struct conf *, int fd, int gen)
+/*
+ * Serves requests on fd until told to stop, or until life (the read end
+ * of a pipe only the master writes to) reports the master's death;
+ * never returns.
+ */
+void	 worker_run(const struct conf *, int fd, int life, int gen)
 	    __attribute__((noreturn));
 /*
  * Benchmark baseline (serve -B): the workers run the same loop but answer
