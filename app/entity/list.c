@@ -22,6 +22,7 @@ struct row {
 	const char	*id;
 	struct json	*rec;		/* parsed, or NULL */
 	struct store_val raw;		/* stored bytes, valid in the txn */
+	const char	*key;		/* sort value (run_ids, run_scan) */
 };
 
 struct lq {
@@ -36,6 +37,7 @@ struct lq {
 	const char		**select;
 	size_t			 nselect;
 	const char		*parent_type;	/* related via parentId */
+	struct arena		*scratch;	/* one candidate's parse */
 	/* results */
 	struct row		*rows;
 	size_t			 nrows, cap;
@@ -59,25 +61,48 @@ push_row(struct lq *q, const struct row *row)
 	q->rows[q->nrows++] = *row;
 }
 
-/* Loads a candidate and checks the filters; 1 when it matches. */
-static int
-candidate(struct lq *q, const char *id, struct row *row)
+static void
+scratch_free(void *arg)
 {
+
+	arena_free(arg);
+}
+
+/*
+ * Loads the candidate id (len bytes, borrowed) and checks the filters; 1
+ * when it matches.  With parse, or when a filter needs it, row->rec is the
+ * parsed record: it lives in q->scratch, which the next candidate reuses,
+ * and so do the filters' allocations.  A scan of N records thus holds only
+ * the rows it keeps, not N parsed records.  row->id is left NULL for the
+ * caller to copy when it keeps the row.
+ */
+static int
+candidate(struct lq *q, const char *id, size_t len, struct row *row,
+    int parse)
+{
+	struct arena	*a = q->r->arena;
 	const char	*why, *pt;
-	int		 rc;
+	int		 rc, match;
 
 	memset(row, 0, sizeof(*row));
-	row->id = id;
-	rc = store_get(q->t, q->e->db_rec, id, strlen(id), &row->raw);
+	rc = store_get(q->t, q->e->db_rec, id, len, &row->raw);
 	if (rc == FCRM_NOT_FOUND)
 		return 0;
 	if (rc != 0) {
 		q->err = rc;
 		return 0;
 	}
-	if (q->where == NULL && q->parent_type == NULL)
+	if (!parse && q->where == NULL && q->parent_type == NULL)
 		return 1;
-	if (json_parse(q->r->arena, row->raw.p, row->raw.len, &row->rec,
+	if (q->scratch == NULL) {
+		if ((q->scratch = arena_new()) == NULL) {
+			q->err = FCRM_STORE;
+			return 0;
+		}
+		arena_cleanup(a, scratch_free, q->scratch);
+	}
+	arena_reset(q->scratch);
+	if (json_parse(q->scratch, row->raw.p, row->raw.len, &row->rec,
 	    &why) != 0) {
 		q->err = FCRM_STORE;
 		return 0;
@@ -87,7 +112,31 @@ candidate(struct lq *q, const char *id, struct row *row)
 	if (q->parent_type != NULL && ((pt = json_gets(row->rec,
 	    "parentType")) == NULL || strcmp(pt, q->parent_type) != 0))
 		return 0;
-	return where_eval(q->r, q->t, q->e, q->where, row->rec);
+	/* where_eval allocates from the request's arena: lend it the scratch. */
+	q->r->arena = q->scratch;
+	match = where_eval(q->r, q->t, q->e, q->where, row->rec);
+	q->r->arena = a;
+	return match;
+}
+
+/*
+ * A matching row to keep for sorting: its id and sort value copied into
+ * the request's arena, the scratch record dropped.
+ */
+static void
+keep_sorted(struct lq *q, struct row *row, const char *id, size_t len)
+{
+	const struct json	*v;
+
+	row->id = arena_strndup(q->r->arena, id, len);
+	v = json_get(row->rec, q->order->name);
+	if (v == NULL || (v->type != JSON_STRING && v->type != JSON_NUMBER))
+		row->key = NULL;
+	else if (q->order->type == FT_INT || q->order->type == FT_FLOAT)
+		row->key = arena_strdup(q->r->arena, v->s);
+	else
+		row->key = util_lower(q->r->arena, v->s);
+	row->rec = NULL;
 }
 
 static int
@@ -95,16 +144,17 @@ ordered_step(void *arg, struct store_val k, struct store_val v)
 {
 	struct lq	*q = arg;
 	struct row	 row;
-	char		*id;
 
 	(void)k;
-	id = arena_strndup(q->r->arena, v.p, v.len);
-	if (!candidate(q, id, &row))
+	if (!candidate(q, v.p, v.len, &row, 0))
 		return q->err != 0 ? q->err : 0;
 	q->total++;
 	if ((size_t)q->total > q->offset &&
-	    (size_t)q->total <= q->offset + q->max)
+	    (size_t)q->total <= q->offset + q->max) {
+		row.id = arena_strndup(q->r->arena, v.p, v.len);
+		row.rec = NULL;
 		push_row(q, &row);
+	}
 	if ((size_t)q->total > q->offset + q->max) {
 		q->more = 1;
 		if (q->no_total)
@@ -118,17 +168,6 @@ ordered_step(void *arg, struct store_val k, struct store_val v)
 /* Typed comparison of the order attribute, nulls first, ties by id. */
 static struct lq *sort_q;
 
-static const char *
-sort_text(const struct row *row, const struct field *f)
-{
-	const struct json	*v;
-
-	v = json_get(row->rec, f->name);
-	if (v == NULL || (v->type != JSON_STRING && v->type != JSON_NUMBER))
-		return NULL;
-	return v->s;
-}
-
 static int
 row_cmp(const void *pa, const void *pb)
 {
@@ -138,8 +177,8 @@ row_cmp(const void *pa, const void *pb)
 	double			 dx, dy;
 	int			 c;
 
-	x = sort_text(a, f);
-	y = sort_text(b, f);
+	x = a->key;
+	y = b->key;
 	if (x == NULL || y == NULL)
 		c = (x == NULL) - (y == NULL) == 0 ? 0 :
 		    x == NULL ? -1 : 1;
@@ -148,38 +187,38 @@ row_cmp(const void *pa, const void *pb)
 		dy = strtod(y, NULL);
 		c = dx < dy ? -1 : dx > dy;
 	} else
-		c = strcmp(util_lower(sort_q->r->arena, x),
-		    util_lower(sort_q->r->arena, y));
+		c = strcmp(x, y);
 	if (c == 0)
 		c = strcmp(a->id, b->id);
 	return sort_q->desc ? -c : c;
 }
 
-/* Filters, sorts and slices a set of candidate ids. */
+static int
+id_cmp(const void *a, const void *b)
+{
+
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Filters, sorts and slices a set of candidate ids (reordered here). */
 static int
 run_ids(struct lq *q, const char **ids, size_t n)
 {
 	struct row	*all, row;
-	size_t		 i, j, na = 0;
-	const char	*why;
+	size_t		 i, na = 0;
 
 	all = arena_alloc(q->r->arena, (n + 1) * sizeof(*all));
+	/* Several index keys may name one record: sort, then skip repeats. */
+	qsort(ids, n, sizeof(*ids), id_cmp);
 	for (i = 0; i < n; i++) {
-		for (j = 0; j < i; j++)
-			if (strcmp(ids[j], ids[i]) == 0)
-				break;
-		if (j < i)
+		if (i > 0 && strcmp(ids[i - 1], ids[i]) == 0)
 			continue;
-		if (!candidate(q, ids[i], &row)) {
+		if (!candidate(q, ids[i], strlen(ids[i]), &row, 1)) {
 			if (q->err != 0)
 				return q->err;
 			continue;
 		}
-		if (row.rec == NULL && json_parse(q->r->arena, row.raw.p,
-		    row.raw.len, &row.rec, &why) != 0)
-			return FCRM_STORE;
-		if (json_truthy(json_get(row.rec, "deleted")))
-			continue;
+		keep_sorted(q, &row, ids[i], strlen(ids[i]));
 		all[na++] = row;
 	}
 	sort_q = q;
@@ -246,14 +285,11 @@ scan_all(void *arg, struct store_val k, struct store_val v)
 {
 	struct lq	*q = arg;
 	struct row	 row;
-	const char	*why;
 
 	(void)k;
-	if (!candidate(q, arena_strndup(q->r->arena, v.p, v.len), &row))
+	if (!candidate(q, v.p, v.len, &row, 1))
 		return q->err != 0 ? q->err : 0;
-	if (row.rec == NULL && json_parse(q->r->arena, row.raw.p, row.raw.len,
-	    &row.rec, &why) != 0)
-		return FCRM_STORE;
+	keep_sorted(q, &row, v.p, v.len);
 	push_row(q, &row);
 	return q->nrows >= LIST_MAX_SCAN ? -1 : 0;
 }
