@@ -15,7 +15,7 @@ static void
 usage(void)
 {
 	fputs("usage: fastcrm serve [-B] -c FILE\n"
-	    "       fastcrm check-config FILE\n"
+	    "       fastcrm check-config [-c] FILE\n"
 	    "       fastcrm key\n"
 	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
 	    "       fastcrm import --entity NAME FILE -c FILE\n"
@@ -26,28 +26,37 @@ usage(void)
 	exit(2);
 }
 
+/*
+ * Errors make it exit 1; warnings (a world-readable file holding secrets)
+ * are printed and it still exits 0, as serve starts with them.
+ */
 static int
 cmd_check_config(int argc, char *argv[])
 {
 	struct conf		*conf = NULL;
 	struct conf_diag	 diag;
+	const char		*path;
 	size_t			 i;
 	int			 rc;
 
-	if (argc != 2)
+	if (argc == 3 && strcmp(argv[1], "-c") == 0)
+		path = argv[2];
+	else if (argc == 2 && argv[1][0] != '-')
+		path = argv[1];
+	else
 		usage();
 	memset(&diag, 0, sizeof(diag));
-	rc = conf_load(argv[1], &conf, &diag);
+	rc = conf_load(path, &conf, &diag);
 	for (i = 0; i < diag.nerrors; i++)
 		fprintf(stderr, "error: %s\n", diag.errors[i]);
 	for (i = 0; i < diag.nwarnings; i++)
 		fprintf(stderr, "warning: %s\n", diag.warnings[i]);
 	conf_diag_free(&diag);
 	if (rc != 0) {
-		fprintf(stderr, "%s: invalid\n", argv[1]);
+		fprintf(stderr, "%s: invalid\n", path);
 		return 1;
 	}
-	printf("%s: ok\n", argv[1]);
+	printf("%s: ok\n", path);
 	conf_free(conf);
 	return 0;
 }

@@ -186,6 +186,7 @@ render_nginx() {
         -e "s|@SOCKET@|$socket|g" -e "s|@MAX_BODY@|$max|g" \
         -e "s|@DATA_DIR@|$data|g" -e "s|@WORKER_PROCESSES@|$NGINX_WORKERS|g" \
         -e "s|@USER_DIRECTIVE@|$user|g" \
+        -e "s|@LIMIT_RATE@|2000r/s|g" -e "s|@LIMIT_BURST@|4000|g" \
         "$srcdir/nginx/fastcrm.conf.in" >"$NGX_CONF.tmp"
     mv "$NGX_CONF.tmp" "$NGX_CONF"
     printf '%s\n' "$socket"

@@ -11,11 +11,13 @@ Quick use
     # stopped here; temp dir removed unless KEEP_TMP is set
 
 Stack(config_extra=None, workers=2, config_text=None, nginx_workers=1,
-      serve_args=())
-    serve_args: extra options for `fastcrm serve` (tests/bench passes -B).
+      limit_rate="2000r/s", limit_burst=4000, serve_args=())
     Builds the configuration, starts `fastcrm serve` and nginx (daemon off,
     its own prefix in the temp dir), and waits until an HTTPS request gets
     an answer. Raises StackError (with the log tails) if that fails.
+    limit_rate, limit_burst: nginx's per-address limit_req (the shipped
+    values by default; 127.0.0.1 is exempt, 127.0.0.2 is not).
+    serve_args: extra options for `fastcrm serve` (tests/bench passes -B).
 
 The configuration
     By default it is the demo configuration (see base_config()): a role
@@ -45,12 +47,13 @@ The configuration
 
 Requests
     stack.request(method, path, body=None, headers=None, key=DEFAULT,
-                  raw_body=None, content_type=None, raw_path=False)
+                  raw_body=None, content_type=None, raw_path=False, source=None)
       path "/Contact" means "/api/v1/Contact"; paths under /api/ or
       /oauth2/, "/" and anything with raw_path=True are sent as given.
       body: JSON-encoded (Content-Type: application/json unless given).
       raw_body: bytes/str sent as is (Content-Type only if content_type).
       key: the X-Api-Key to send; default stack.key, None for no key.
+      source: the client address to bind (default: 127.0.0.1 by routing).
       Returns a Response: .status, .reason, .headers (case-insensitive),
       .body (bytes), .text, .json (parsed, or None).
 
@@ -429,10 +432,13 @@ def _stop_all():
 
 class Stack:
     def __init__(self, config_extra=None, workers=2, config_text=None,
-                 nginx_workers=1, start=True, serve_args=()):
+                 nginx_workers=1, start=True, limit_rate="2000r/s",
+                 limit_burst=4000, serve_args=()):
         self.workers = workers
         self.serve_args = list(serve_args)
         self.nginx_workers = nginx_workers
+        self.limit_rate = limit_rate
+        self.limit_burst = limit_burst
         self.bin = find_fastcrm()
         self.nginx_bin = find_nginx()
         self.key, self.key_sha256 = make_key()
@@ -587,6 +593,8 @@ class Stack:
                      ("@SOCKET@", self.socket), ("@MAX_BODY@", self.max_body),
                      ("@DATA_DIR@", self.data_dir),
                      ("@WORKER_PROCESSES@", str(self.nginx_workers)),
+                     ("@LIMIT_RATE@", str(self.limit_rate)),
+                     ("@LIMIT_BURST@", str(self.limit_burst)),
                      ("@USER_DIRECTIVE@", user)):
             text = text.replace(k, v)
         with open(self.nginx_conf, "w") as f:
@@ -794,8 +802,10 @@ class Stack:
         return cls._ctx
 
     def request(self, method, path, body=None, headers=None, key=DEFAULT,
-                raw_body=None, content_type=None, raw_path=False, timeout=60):
-        """One HTTPS request on a new connection; returns a Response."""
+                raw_body=None, content_type=None, raw_path=False, timeout=60,
+                source=None):
+        """One HTTPS request on a new connection; returns a Response.
+        source: the client's address (e.g. "127.0.0.2"; default 127.0.0.1)."""
         if body is not None and raw_body is not None:
             raise ValueError("give body or raw_body, not both")
         if not raw_path and not (path == "/" or path.startswith("/api/")
@@ -818,7 +828,9 @@ class Stack:
             h.update(headers)
         conn = http.client.HTTPSConnection("127.0.0.1", self.port,
                                            timeout=timeout,
-                                           context=self._ssl_context())
+                                           context=self._ssl_context(),
+                                           source_address=(source, 0)
+                                           if source else None)
         try:
             conn.request(method, path, body=data, headers=h)
             r = conn.getresponse()

@@ -166,7 +166,8 @@ issue(struct req *r, struct store_txn *t, const char *kind,
 	buf_init(&b, a);
 	json_write(&b, o);
 	auth_sha256_hex(tok, 64, key);
-	if (store_put(t, store_db(r->store, "tokens"), key, 64, b.p, b.len) != 0)
+	if (auth_purge_expired(r, t, "tokens") != 0 ||
+	    store_put(t, store_db(r->store, "tokens"), key, 64, b.p, b.len) != 0)
 		return NULL;
 	return tok;
 }

@@ -58,6 +58,79 @@ auth_password_check(struct arena *a, const char *pass, const char *hash)
 	    util_ct_equal(h, hash, strlen(h));
 }
 
+#define PURGE_STEP	16	/* entries looked at per sign-in or token */
+#define PURGE_KEY	64	/* the tables' keys: SHA-256 hex */
+
+struct purge {
+	struct arena	*a;
+	double		 now;
+	const char	*stop;		/* the wrapped lap ends here */
+	size_t		 seen, n;
+	char		 last[PURGE_KEY];
+	char		 keys[PURGE_STEP][PURGE_KEY];
+};
+
+static int
+purge_step(void *arg, struct store_val k, struct store_val v)
+{
+	struct purge	*p = arg;
+	struct json	*o;
+	const char	*why;
+	double		 exp;
+
+	if (p->seen == PURGE_STEP)
+		return -1;
+	if (k.len != PURGE_KEY)
+		return 0;
+	if (p->stop != NULL && memcmp(k.p, p->stop, PURGE_KEY) >= 0)
+		return -1;
+	p->seen++;
+	memcpy(p->last, k.p, PURGE_KEY);
+	if (json_parse(p->a, v.p, v.len, &o, &why) == 0 &&
+	    json_tonum(json_get(o, "exp"), &exp) && exp < p->now)
+		memcpy(p->keys[p->n++], k.p, PURGE_KEY);
+	return 0;
+}
+
+int
+auth_purge_expired(struct req *r, struct store_txn *t, const char *table)
+{
+	struct purge		 p;
+	struct store_val	 v;
+	char			 mkey[32], from[PURGE_KEY + 1];
+	size_t			 flen = 0, i;
+	int			 db, meta, rc;
+
+	if ((db = store_db(r->store, table)) < 0 ||
+	    (meta = store_db(r->store, "meta")) < 0)
+		return FCRM_STORE;
+	memset(&p, 0, sizeof(p));
+	p.a = r->arena;
+	p.now = (double)time(NULL);
+	snprintf(mkey, sizeof(mkey), "purge.%s", table);
+	/* Resume after the last key looked at: that key plus a NUL byte. */
+	if (store_get(t, meta, mkey, strlen(mkey), &v) == 0 &&
+	    v.len == PURGE_KEY) {
+		memcpy(from, v.p, PURGE_KEY);
+		from[PURGE_KEY] = '\0';
+		flen = PURGE_KEY + 1;
+	}
+	if ((rc = store_iter_from(t, db, from, flen, purge_step, &p)) != 0)
+		return rc;
+	if (p.seen < PURGE_STEP && flen > 0) {
+		/* The end of the table: on from the start, up to from. */
+		p.stop = from;
+		if ((rc = store_iter_from(t, db, NULL, 0, purge_step, &p)) != 0)
+			return rc;
+	}
+	for (i = 0; i < p.n; i++)
+		if ((rc = store_del(t, db, p.keys[i], PURGE_KEY, NULL, 0)) != 0)
+			return rc;
+	if (p.seen == 0)
+		return FCRM_OK;
+	return store_put(t, meta, mkey, strlen(mkey), p.last, PURGE_KEY);
+}
+
 /* The value of cookie name in the Cookie header, or NULL. */
 static char *
 cookie(struct req *r, const char *name)
@@ -265,7 +338,8 @@ auth_h_session_create(struct req *r)
 	auth_sha256_hex(tok, 64, key);
 	if ((rc = engine_begin(r, 1, &t)) != 0)
 		return rc;
-	if ((rc = store_put(*t, store_db(r->store, "sessions"), key, 64, b.p,
+	if ((rc = auth_purge_expired(r, *t, "sessions")) != 0 ||
+	    (rc = store_put(*t, store_db(r->store, "sessions"), key, 64, b.p,
 	    b.len)) != 0)
 		return http_fail(r, rc, "Cannot store the session.");
 	if ((rc = engine_commit(r, t)) != 0)

@@ -22,7 +22,7 @@ struct row {
 	const char	*id;
 	struct json	*rec;		/* parsed, or NULL */
 	struct store_val raw;		/* stored bytes, valid in the txn */
-	const char	*key;		/* sort key (lower-cased), or NULL */
+	const char	*key;		/* sort value (run_ids, run_scan) */
 };
 
 struct lq {
@@ -37,6 +37,7 @@ struct lq {
 	const char		**select;
 	size_t			 nselect;
 	const char		*parent_type;	/* related via parentId */
+	struct arena		*scratch;	/* one candidate's parse */
 	int			 exact;		/* the index answers where */
 	/* results */
 	struct row		*rows;
@@ -61,25 +62,58 @@ push_row(struct lq *q, const struct row *row)
 	q->rows[q->nrows++] = *row;
 }
 
-/* Loads a candidate and checks the filters; 1 when it matches. */
-static int
-candidate(struct lq *q, const char *id, struct row *row)
+static void
+scratch_free(void *arg)
 {
+
+	arena_free(arg);
+}
+
+/* The scratch arena, emptied. */
+static struct arena *
+scratch(struct lq *q)
+{
+	if (q->scratch == NULL) {
+		if ((q->scratch = arena_new()) == NULL)
+			return NULL;
+		arena_cleanup(q->r->arena, scratch_free, q->scratch);
+	}
+	arena_reset(q->scratch);
+	return q->scratch;
+}
+
+/*
+ * Loads the candidate id (len bytes, borrowed) and checks the filters; 1
+ * when it matches.  With parse, or when a filter needs it, row->rec is the
+ * parsed record: it lives in q->scratch, which the next candidate reuses,
+ * and so do the filters' allocations.  A scan of N records thus holds only
+ * the rows it keeps, not N parsed records.  row->id is left NULL for the
+ * caller to copy when it keeps the row.
+ */
+static int
+candidate(struct lq *q, const char *id, size_t len, struct row *row,
+    int parse)
+{
+	struct arena	*a = q->r->arena;
 	const char	*why, *pt;
-	int		 rc;
+	int		 rc, match;
 
 	memset(row, 0, sizeof(*row));
-	row->id = id;
-	rc = store_get(q->t, q->e->db_rec, id, strlen(id), &row->raw);
+	rc = store_get(q->t, q->e->db_rec, id, len, &row->raw);
 	if (rc == FCRM_NOT_FOUND)
 		return 0;
 	if (rc != 0) {
 		q->err = rc;
 		return 0;
 	}
-	if ((q->where == NULL && q->parent_type == NULL) || q->exact)
+	if (!parse && ((q->where == NULL && q->parent_type == NULL) ||
+	    q->exact))
 		return 1;
-	if (json_parse(q->r->arena, row->raw.p, row->raw.len, &row->rec,
+	if (scratch(q) == NULL) {
+		q->err = FCRM_STORE;
+		return 0;
+	}
+	if (json_parse(q->scratch, row->raw.p, row->raw.len, &row->rec,
 	    &why) != 0) {
 		q->err = FCRM_STORE;
 		return 0;
@@ -89,7 +123,48 @@ candidate(struct lq *q, const char *id, struct row *row)
 	if (q->parent_type != NULL && ((pt = json_gets(row->rec,
 	    "parentType")) == NULL || strcmp(pt, q->parent_type) != 0))
 		return 0;
-	return where_eval(q->r, q->t, q->e, q->where, row->rec);
+	/* where_eval allocates from the request's arena: lend it the scratch. */
+	q->r->arena = q->scratch;
+	match = where_eval(q->r, q->t, q->e, q->where, row->rec);
+	q->r->arena = a;
+	return match;
+}
+
+/*
+ * A matching row to keep for sorting: its id and sort value copied into
+ * the request's arena, the scratch record dropped.
+ */
+static int
+keep_sorted(struct lq *q, struct row *row, const char *id, size_t len)
+{
+	const struct json	*v;
+	const char		*why, *s;
+
+	row->id = arena_strndup(q->r->arena, id, len);
+	if (row->rec == NULL) {
+		/* Not parsed (an exact index answer): read the sort value
+		   from the stored bytes, or parse them if that cannot. */
+		if (json_raw_get(q->r->arena, row->raw.p, row->raw.len,
+		    q->order->name, &s) >= 0) {
+			if (s != NULL && q->order->type != FT_INT &&
+			    q->order->type != FT_FLOAT)
+				s = util_lower(q->r->arena, s);
+			row->key = s;
+			return 0;
+		}
+		if (scratch(q) == NULL || json_parse(q->scratch, row->raw.p,
+		    row->raw.len, &row->rec, &why) != 0)
+			return FCRM_STORE;
+	}
+	v = json_get(row->rec, q->order->name);
+	if (v == NULL || (v->type != JSON_STRING && v->type != JSON_NUMBER))
+		row->key = NULL;
+	else if (q->order->type == FT_INT || q->order->type == FT_FLOAT)
+		row->key = arena_strdup(q->r->arena, v->s);
+	else
+		row->key = util_lower(q->r->arena, v->s);
+	row->rec = NULL;
+	return 0;
 }
 
 static int
@@ -97,16 +172,17 @@ ordered_step(void *arg, struct store_val k, struct store_val v)
 {
 	struct lq	*q = arg;
 	struct row	 row;
-	char		*id;
 
 	(void)k;
-	id = arena_strndup(q->r->arena, v.p, v.len);
-	if (!candidate(q, id, &row))
+	if (!candidate(q, v.p, v.len, &row, 0))
 		return q->err != 0 ? q->err : 0;
 	q->total++;
 	if ((size_t)q->total > q->offset &&
-	    (size_t)q->total <= q->offset + q->max)
+	    (size_t)q->total <= q->offset + q->max) {
+		row.id = arena_strndup(q->r->arena, v.p, v.len);
+		row.rec = NULL;
 		push_row(q, &row);
+	}
 	if ((size_t)q->total > q->offset + q->max) {
 		q->more = 1;
 		if (q->no_total)
@@ -114,40 +190,6 @@ ordered_step(void *arg, struct store_val k, struct store_val v)
 	}
 	if (q->total > LIST_MAX_SCAN)
 		return -1;
-	return 0;
-}
-
-/*
- * The rows' sort keys, taken from the stored text when that is cheap
- * (json_raw_get), else from the parsed record.
- */
-static int
-sort_keys(struct lq *q, struct row *rows, size_t n)
-{
-	const struct field	*f = q->order;
-	const struct json	*v;
-	const char		*why, *s;
-	size_t			 i;
-	int			 rc;
-
-	for (i = 0; i < n; i++) {
-		s = NULL;
-		rc = rows[i].rec != NULL ? -1 : json_raw_get(q->r->arena,
-		    rows[i].raw.p, rows[i].raw.len, f->name, &s);
-		if (rc < 0) {
-			if (rows[i].rec == NULL && json_parse(q->r->arena,
-			    rows[i].raw.p, rows[i].raw.len, &rows[i].rec,
-			    &why) != 0)
-				return FCRM_STORE;
-			v = json_get(rows[i].rec, f->name);
-			if (v != NULL && (v->type == JSON_STRING ||
-			    v->type == JSON_NUMBER))
-				s = v->s;
-		}
-		if (s != NULL && f->type != FT_INT && f->type != FT_FLOAT)
-			s = util_lower(q->r->arena, s);
-		rows[i].key = s;
-	}
 	return 0;
 }
 
@@ -159,10 +201,12 @@ row_cmp(const void *pa, const void *pb)
 {
 	const struct row	*a = pa, *b = pb;
 	const struct field	*f = sort_q->order;
-	const char		*x = a->key, *y = b->key;
+	const char		*x, *y;
 	double			 dx, dy;
 	int			 c;
 
+	x = a->key;
+	y = b->key;
 	if (x == NULL || y == NULL)
 		c = (x == NULL) - (y == NULL) == 0 ? 0 :
 		    x == NULL ? -1 : 1;
@@ -177,64 +221,44 @@ row_cmp(const void *pa, const void *pb)
 	return sort_q->desc ? -c : c;
 }
 
-/* Sorts rows by the order attribute. */
-static int
-sort_rows(struct lq *q, struct row *rows, size_t n)
-{
-	int	 rc;
-
-	if (n < 2)
-		return 0;
-	if ((rc = sort_keys(q, rows, n)) != 0)
-		return rc;
-	sort_q = q;
-	qsort(rows, n, sizeof(*rows), row_cmp);
-	return 0;
-}
-
 static int
 id_cmp(const void *a, const void *b)
 {
+
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Filters, sorts and slices a set of candidate ids. */
+/* Filters, sorts and slices a set of candidate ids (reordered here). */
 static int
 run_ids(struct lq *q, const char **ids, size_t n)
 {
 	struct row	*all, row;
 	size_t		 i, na = 0;
-	const char	*why;
 	int		 rc;
 
-	/* Several index keys may give one id twice: sort, skip repeats. */
-	if (n > 1)
-		qsort(ids, n, sizeof(*ids), id_cmp);
 	all = arena_alloc(q->r->arena, (n + 1) * sizeof(*all));
+	/* Several index keys may name one record: sort, then skip repeats. */
+	qsort(ids, n, sizeof(*ids), id_cmp);
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(ids[i - 1], ids[i]) == 0)
 			continue;
-		if (!candidate(q, ids[i], &row)) {
+		/* Exact matches need no filtering, and are sorted on
+		   values read from the stored bytes, which are sent as
+		   they are. */
+		if (!candidate(q, ids[i], strlen(ids[i]), &row, !q->exact)) {
 			if (q->err != 0)
 				return q->err;
 			continue;
 		}
-		/* Exact matches need no filtering, and are sorted on
-		   keys read from the stored bytes, which are sent as
-		   they are. */
-		if (q->exact) {
-			all[na++] = row;
-			continue;
-		}
-		if (row.rec == NULL && json_parse(q->r->arena, row.raw.p,
-		    row.raw.len, &row.rec, &why) != 0)
-			return FCRM_STORE;
-		if (json_truthy(json_get(row.rec, "deleted")))
-			continue;
+		if (n > 1 && (rc = keep_sorted(q, &row, ids[i],
+		    strlen(ids[i]))) != 0)
+			return rc;
+		if (row.id == NULL)
+			row.id = ids[i];
 		all[na++] = row;
 	}
-	if ((rc = sort_rows(q, all, na)) != 0)
-		return rc;
+	sort_q = q;
+	qsort(all, na, sizeof(*all), row_cmp);
 	q->total = (long long)na;
 	q->more = na > q->offset + q->max;
 	for (i = q->offset; i < na && i < q->offset + q->max; i++)
@@ -306,14 +330,13 @@ scan_all(void *arg, struct store_val k, struct store_val v)
 {
 	struct lq	*q = arg;
 	struct row	 row;
-	const char	*why;
+	int		 rc;
 
 	(void)k;
-	if (!candidate(q, arena_strndup(q->r->arena, v.p, v.len), &row))
+	if (!candidate(q, v.p, v.len, &row, 1))
 		return q->err != 0 ? q->err : 0;
-	if (row.rec == NULL && json_parse(q->r->arena, row.raw.p, row.raw.len,
-	    &row.rec, &why) != 0)
-		return FCRM_STORE;
+	if ((rc = keep_sorted(q, &row, v.p, v.len)) != 0)
+		return rc;
 	push_row(q, &row);
 	return q->nrows >= LIST_MAX_SCAN ? -1 : 0;
 }
@@ -351,8 +374,8 @@ run_scan(struct lq *q)
 		return rc;
 	all = q->rows;
 	n = q->nrows;
-	if ((rc = sort_rows(q, all, n)) != 0)
-		return rc;
+	sort_q = q;
+	qsort(all, n, sizeof(*all), row_cmp);
 	q->rows = NULL;
 	q->nrows = q->cap = 0;
 	q->total = (long long)n;

@@ -433,6 +433,37 @@ store_iter(struct store_txn *t, int db, int dir, const char *prefix,
 }
 
 int
+store_iter_from(struct store_txn *t, int db, const char *from, size_t flen,
+    store_iter_fn fn, void *arg)
+{
+	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
+	MDB_val			 k, v;
+	struct store_val	 sk, sv;
+	int			 rc, r;
+
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+		return store_err(rc);
+	if (flen == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	else {
+		k.mv_data = (void *)from;
+		k.mv_size = flen;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	}
+	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		sk.p = k.mv_data;
+		sk.len = k.mv_size;
+		sv.p = v.mv_data;
+		sv.len = v.mv_size;
+		if ((r = fn(arg, sk, sv)) != 0)
+			return r < 0 ? FCRM_OK : r;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_err(rc);
+	return FCRM_OK;
+}
+
+int
 store_iter_dups(struct store_txn *t, int db, const char *key, size_t klen,
     store_iter_fn fn, void *arg)
 {

@@ -10,6 +10,7 @@
 #include "fastcrm/http.h"
 
 struct entity;
+struct store_txn;
 
 /*
  * Sets r->who from the request's credentials.  Returns 0, or an error
@@ -39,6 +40,15 @@ int		 auth_session(struct req *);
 /* POST /api/v1/App/session and DELETE /api/v1/App/session. */
 int		 auth_h_session_create(struct req *);
 int		 auth_h_session_delete(struct req *);
+/*
+ * Deletes expired entries of table ("sessions" or "tokens": SHA-256 hex
+ * -> JSON with "exp") in the caller's write txn t, a few per call, going
+ * round the table from where the previous call stopped.  Called on every
+ * sign-in and token issue, so that expired entries stay a small part of
+ * the table.  0 or an error code.
+ */
+int		 auth_purge_expired(struct req *, struct store_txn *t,
+		    const char *table);
 /* crypt(3) hash of a new password (yescrypt), in the arena; NULL on error. */
 const char	*auth_password_hash(struct arena *, const char *);
 /* 1 if pass matches hash (constant-time compare). */

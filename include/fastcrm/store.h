@@ -70,6 +70,12 @@ typedef int	(*store_iter_fn)(void *arg, struct store_val key,
 		    struct store_val val);
 int		 store_iter(struct store_txn *, int db, int dir,
 		    const char *prefix, size_t plen, store_iter_fn, void *arg);
+/*
+ * Iterates a database in key order from the first key >= from (flen
+ * bytes; 0 for the first key) to the end; fn as for store_iter.
+ */
+int		 store_iter_from(struct store_txn *, int db, const char *from,
+		    size_t flen, store_iter_fn, void *arg);
 /* All values of one key in a dupsort database. */
 int		 store_iter_dups(struct store_txn *, int db, const char *key,
 		    size_t klen, store_iter_fn, void *arg);
