@@ -3,10 +3,13 @@
  * One write transaction per record, with the same puts fastcrm makes for
  * a Case (a counter, the ~600-byte record, four duplicate-sorted index
  * entries and two ordered-index keys), then a durable commit; the same
- * environment flags as app/store/store.c.  Runs for SECONDS and prints one
- * JSON line: commits, commits per second, p50 and p99 commit latency.
+ * environment flags as app/store/store.c.  First it loads PREFILL records
+ * the same way in large transactions (untimed), so that its B-trees are as
+ * deep as those of the dataset fastcrm is measured on.  Then it runs for
+ * SECONDS and prints one JSON line: commits, commits per second, p50 and
+ * p99 commit latency.
  *
- *	lmdb_put DIR SECONDS
+ *	lmdb_put DIR SECONDS [PREFILL]
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -38,6 +41,18 @@ cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static unsigned long long rnd = 88172645463325252ULL;
+
+/* xorshift64: the contacts new cases link to, at random. */
+static size_t
+random_below(size_t n)
+{
+	rnd ^= rnd << 13;
+	rnd ^= rnd >> 7;
+	rnd ^= rnd << 17;
+	return (size_t)(rnd % n);
+}
+
 static void
 put(MDB_txn *txn, MDB_dbi dbi, const char *k, size_t kl, const char *v,
     size_t vl)
@@ -49,6 +64,32 @@ put(MDB_txn *txn, MDB_dbi dbi, const char *k, size_t kl, const char *v,
 		errx(1, "mdb_put: %s", mdb_strerror(rc));
 }
 
+static MDB_dbi	 dbi[8];
+static char	 rec[640];
+
+/* The puts of one Case create, record number n. */
+static void
+one_case(MDB_txn *txn, size_t n, double t)
+{
+	char	 id[32], key[128], num[32];
+
+	snprintf(id, sizeof(id), "%08lx%09zx", (long)t, n);
+	snprintf(num, sizeof(num), "%020zu", n);
+	memcpy(rec + 8, id, 17);
+	put(txn, dbi[1], "Case", 4, num, 20);
+	put(txn, dbi[0], id, 17, rec, sizeof(rec));
+	snprintf(key, sizeof(key), "c%016zx", random_below(1000000));
+	put(txn, dbi[2], key, 17, id, 17);
+	put(txn, dbi[3], key, 17, id, 17);
+	put(txn, dbi[4], "0000000000000adm", 16, id, 17);
+	snprintf(key, sizeof(key), "bench-%zu", n);
+	put(txn, dbi[5], key, strlen(key), id, 17);
+	snprintf(key, sizeof(key), "%s%c%s", num, '\0', id);
+	put(txn, dbi[6], key, 38, id, 17);
+	snprintf(key, sizeof(key), "2026-11-21 10:00:00%c%s", '\0', id);
+	put(txn, dbi[7], key, 37, id, 17);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -58,22 +99,23 @@ main(int argc, char *argv[])
 	};
 	MDB_env		*env;
 	MDB_txn		*txn;
-	MDB_dbi		 dbi[8];
-	char		 id[32], rec[640], key[128], num[32];
+	MDB_stat	 ms;
 	double		*lat, t0, t1, end, seconds;
-	size_t		 n = 0, i;
+	size_t		 n = 0, i, prefill = 0, p;
 	int		 rc;
 
-	if (argc != 3)
-		errx(2, "usage: lmdb_put DIR SECONDS");
+	if (argc != 3 && argc != 4)
+		errx(2, "usage: lmdb_put DIR SECONDS [PREFILL]");
 	seconds = atof(argv[2]);
+	if (argc == 4)
+		prefill = strtoul(argv[3], NULL, 10);
 	if (mkdir(argv[1], 0700) == -1 && errno != EEXIST)
 		err(1, "%s", argv[1]);
 	if ((lat = calloc(MAXLAT, sizeof(*lat))) == NULL)
 		err(1, NULL);
 	if ((rc = mdb_env_create(&env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(env, 64)) != 0 ||
-	    (rc = mdb_env_set_mapsize(env, 1UL << 32)) != 0 ||
+	    (rc = mdb_env_set_mapsize(env, 1UL << 34)) != 0 ||
 	    (rc = mdb_env_open(env, argv[1], MDB_NOTLS | MDB_NORDAHEAD,
 	    0600)) != 0)
 		errx(1, "mdb_env: %s", mdb_strerror(rc));
@@ -88,25 +130,24 @@ main(int argc, char *argv[])
 		errx(1, "mdb_txn_commit: %s", mdb_strerror(rc));
 
 	memset(rec, 'x', sizeof(rec));
-	end = now() + seconds;
-	while ((t0 = now()) < end && n < MAXLAT) {
-		snprintf(id, sizeof(id), "%08lx%09zx", (long)t0, n);
-		snprintf(num, sizeof(num), "%020zu", n);
-		memcpy(rec + 8, id, 17);
+	/* A directory loaded by an earlier run is loaded only up to PREFILL. */
+	if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0 ||
+	    (rc = mdb_stat(txn, dbi[0], &ms)) != 0)
+		errx(1, "mdb_stat: %s", mdb_strerror(rc));
+	mdb_txn_abort(txn);
+	for (p = ms.ms_entries; p < prefill; ) {
 		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
 			errx(1, "mdb_txn_begin: %s", mdb_strerror(rc));
-		put(txn, dbi[1], "Case", 4, num, 20);
-		put(txn, dbi[0], id, 17, rec, sizeof(rec));
-		snprintf(key, sizeof(key), "6a%015zx", n % 1000003);
-		put(txn, dbi[2], key, 17, id, 17);
-		put(txn, dbi[3], key, 17, id, 17);
-		put(txn, dbi[4], "0000000000000adm", 16, id, 17);
-		snprintf(key, sizeof(key), "bench-%zu", n);
-		put(txn, dbi[5], key, strlen(key), id, 17);
-		snprintf(key, sizeof(key), "%s%c%s", num, '\0', id);
-		put(txn, dbi[6], key, 38, id, 17);
-		snprintf(key, sizeof(key), "2026-11-21 10:00:00%c%s", '\0', id);
-		put(txn, dbi[7], key, 37, id, 17);
+		for (i = 0; i < 20000 && p < prefill; i++, p++)
+			one_case(txn, p, 1.7e9 + p);
+		if ((rc = mdb_txn_commit(txn)) != 0)
+			errx(1, "mdb_txn_commit: %s", mdb_strerror(rc));
+	}
+	end = now() + seconds;
+	while ((t0 = now()) < end && n < MAXLAT) {
+		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+			errx(1, "mdb_txn_begin: %s", mdb_strerror(rc));
+		one_case(txn, p + n, t0);
 		if ((rc = mdb_txn_commit(txn)) != 0)
 			errx(1, "mdb_txn_commit: %s", mdb_strerror(rc));
 		t1 = now();
