@@ -16,6 +16,23 @@
 
 #include <fcgiapp.h>
 
+/*
+ * In an AddressSanitizer build the leak check runs at exit(), which a
+ * worker never calls (a forked child must not run the parent's atexit
+ * handlers): worker_run runs it before _exit(), once it freed what it
+ * owns, so that memory a request leaked is reported.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKER_LEAK_CHECK
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORKER_LEAK_CHECK
+#endif
+#endif
+#ifdef WORKER_LEAK_CHECK
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "fastcrm/arena.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
@@ -162,5 +179,8 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 	}
 	arena_free(arena);
 	store_close(st);
+#ifdef WORKER_LEAK_CHECK
+	__lsan_do_leak_check();
+#endif
 	_exit(0);
 }

@@ -1,5 +1,6 @@
 /*
- * Unit tests for the query string and form body decoder; prints TAP.
+ * Unit tests for the query string and form body decoder and the
+ * multipart/form-data reader; prints TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include "fastcrm/arena.h"
 #include "fastcrm/error.h"
 #include "fastcrm/json.h"
+#include "fastcrm/multipart.h"
 #include "fastcrm/query.h"
 
 static struct arena	*a;
@@ -400,6 +402,81 @@ test_urldecode(void)
 	ok(strcmp(s, "%4") == 0, "http_urldecode with NULL outlen");
 }
 
+static int
+mp_sink(void *arg, const char *p, size_t n)
+{
+	buf_add(arg, p, n);
+	return 0;
+}
+
+/*
+ * Reads body with the reader for ctype, fed in pieces of step bytes;
+ * returns http_multipart_end's code (or the feed's), the file bytes in
+ * *file and the filename in *name.
+ */
+static int
+mp_read(const char *ctype, const char *body, size_t step, struct buf *file,
+    const char **name)
+{
+	struct multipart	*m;
+	const char		*why;
+	size_t			 off, n, len = strlen(body);
+	int			 rc = 0;
+
+	buf_init(file, a);
+	*name = NULL;
+	if ((m = http_multipart_new(a, ctype, mp_sink, file, &why)) == NULL)
+		return -1;
+	for (off = 0; off < len && rc == 0; off += n) {
+		n = len - off < step ? len - off : step;
+		rc = http_multipart_feed(m, body + off, n, &why);
+	}
+	if (rc == 0)
+		rc = http_multipart_end(m, &why);
+	*name = http_multipart_filename(m);
+	return rc;
+}
+
+static void
+test_multipart(void)
+{
+	struct buf	 f;
+	const char	*name, *why;
+	size_t		 step;
+	int		 good = 1;
+
+	for (step = 1; step <= 8; step++)
+		good &= mp_read("multipart/form-data; boundary=ab", "--ab\r\n"
+		    "Content-Disposition: form-data; name=\"f\"; "
+		    "filename=\"r.wav\"\r\n\r\n\r\n-\r\n--a\r\n--a"
+		    "\r\n--ab--", step, &f, &name) == 0 &&
+		    strcmp(f.p, "\r\n-\r\n--a\r\n--a") == 0 &&
+		    strcmp(name, "r.wav") == 0;
+	ok(good, "multipart: delimiter prefixes in the file are kept, "
+	    "however the body is split");
+	ok(mp_read("multipart/form-data; boundary=b", "--b\r\n"
+	    "Content-Disposition: form-data; name=\"x; filename=evil\"\r\n"
+	    "\r\nnot a file\r\n--b\r\nContent-Disposition: form-data; "
+	    "name=\"file\"; filename=\"a.mp3\"\r\n\r\nID3\r\n--b--", 64,
+	    &f, &name) == 0 && strcmp(f.p, "ID3") == 0 &&
+	    strcmp(name, "a.mp3") == 0,
+	    "multipart: \"filename=\" inside a quoted name is not a parameter");
+	ok(mp_read("multipart/form-data; name=\"x; boundary=no\"; "
+	    "boundary=yes", "--yes\r\nContent-Disposition: form-data; "
+	    "filename=\"a\"\r\n\r\n1\r\n--yes--", 64, &f, &name) == 0 &&
+	    strcmp(f.p, "1") == 0,
+	    "multipart: the boundary is the boundary parameter, not text in "
+	    "another one");
+	ok(http_multipart_new(a, "multipart/form-data; boundary=\"open", mp_sink,
+	    &f, &why) == NULL && http_multipart_new(a, "boundary=x", mp_sink,
+	    &f, &why) == NULL, "multipart: unterminated quote or no media "
+	    "type: no boundary");
+	ok(mp_read("multipart/form-data; boundary=b", "--b\r\n"
+	    "Content-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--b--",
+	    3, &f, &name) == FCRM_BAD_REQUEST, "multipart: no file part is "
+	    "400");
+}
+
 int
 main(void)
 {
@@ -420,6 +497,7 @@ main(void)
 	test_unclosed();
 	test_form();
 	test_urldecode();
+	test_multipart();
 	printf("1..%d\n", ntest);
 	if (nfail > 0)
 		printf("# %d of %d failed\n", nfail, ntest);

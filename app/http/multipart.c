@@ -74,28 +74,44 @@ emit(struct multipart *m, const char *p, size_t n)
 	return 0;
 }
 
-/* A parameter of a header value (name="x" or name=x), or NULL. */
+/*
+ * A parameter of a header value ("type; name=token; name=\"quoted\""),
+ * copied into the arena, or NULL.  Parameters start only after a ';'
+ * outside quotes: a field named "x; filename=y" is not a file.  Quoted
+ * values end at the next quote (browsers send a quote in a filename as
+ * %22, and old ones send Windows paths with backslashes).
+ */
 static char *
 param(struct arena *a, const char *v, const char *name)
 {
-	const char	*p = v, *e;
-	size_t		 n = strlen(name);
+	const char	*p = v, *k, *e;
+	size_t		 n = strlen(name), kn;
 
-	while ((p = strcasestr(p, name)) != NULL) {
-		if ((p == v || p[-1] == ';' || p[-1] == ' ') && p[n] == '=') {
-			p += n + 1;
-			if (*p == '"') {
-				p++;
-				e = strchr(p, '"');
-			} else
-				e = p + strcspn(p, "; \t");
-			if (e == NULL)
+	for (;;) {
+		while (*p != '\0' && *p != ';') {
+			if (*p == '"' && (p = strchr(p + 1, '"')) == NULL)
 				return NULL;
-			return arena_strndup(a, p, (size_t)(e - p));
+			p++;
 		}
-		p += n;
+		if (*p == '\0')
+			return NULL;
+		p++;
+		p += strspn(p, " \t");
+		k = p;
+		kn = strcspn(p, "=; \t\"");
+		p += kn;
+		if (*p != '=')
+			continue;
+		p++;
+		if (*p == '"') {
+			if ((e = strchr(++p, '"')) == NULL)
+				return NULL;
+		} else
+			e = p + strcspn(p, "; \t");
+		if (kn == n && strncasecmp(k, name, n) == 0)
+			return arena_strndup(a, p, (size_t)(e - p));
+		p = *e == '"' ? e + 1 : e;
 	}
-	return NULL;
 }
 
 struct multipart *
