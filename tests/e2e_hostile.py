@@ -16,7 +16,6 @@ import base64
 import collections
 import hashlib
 import hmac
-import html.parser
 import http.client
 import json
 import os
@@ -28,7 +27,7 @@ import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Response, Stack, api_user, make_key, sha512_crypt  # noqa: E402
+from harness import HtmlForm, Response, Stack, api_user, make_key, sha512_crypt  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -126,15 +125,7 @@ def b64(x):
     return base64.b64encode(b(x)).decode()
 
 
-class Form(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.inputs = {}
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "input" and "name" in a:
-            self.inputs[a["name"]] = a.get("value", "")
+Form = HtmlForm
 
 
 class Corpus:

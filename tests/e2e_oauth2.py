@@ -5,14 +5,13 @@ no token in any log."""
 
 import base64
 import hashlib
-import html.parser
 import os
 import subprocess
 import sys
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, api_user, sha512_crypt  # noqa: E402
+from harness import HtmlForm, Stack, api_user, sha512_crypt  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -21,18 +20,7 @@ REDIRECT = "https://shell.ringotel.co/oauth2/callback"
 PW = "agent-password-1"
 
 
-class Form(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.inputs = {}
-        self.action = None
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.action = a.get("action")
-        if tag == "input" and "name" in a:
-            self.inputs[a["name"]] = a.get("value", "")
+Form = HtmlForm
 
 
 extra = {

@@ -11,7 +11,6 @@ gone, every live one is still there and still works."""
 
 import base64
 import hashlib
-import html.parser
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, api_user, sha512_crypt  # noqa: E402
+from harness import HtmlForm, Stack, api_user, sha512_crypt  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -33,15 +32,7 @@ COOKIE = "fastcrm_session"
 STEP = 16
 
 
-class Form(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.inputs = {}
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "input" and "name" in a:
-            self.inputs[a["name"]] = a.get("value", "")
+Form = HtmlForm
 
 
 def dump(s, table):

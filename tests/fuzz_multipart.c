@@ -264,7 +264,11 @@ bytes(struct in *in, size_t n, size_t *got)
 	return p;
 }
 
-/* Up to max bytes of input with quotes, backslashes, CR, LF, NUL as '_'. */
+/*
+ * Up to max bytes of input with quotes, backslashes, CR, LF, NUL and
+ * non-ASCII bytes as '_' (the reader refuses part headers that are not
+ * UTF-8: a well-formed body's are).
+ */
 static char *
 text(struct in *in, size_t max)
 {
@@ -275,7 +279,8 @@ text(struct in *in, size_t max)
 	p = bytes(in, byte(in) % (max + 1), &n);
 	s = arena_strndup(a, p, n);
 	for (i = 0; i < n; i++)
-		if (strchr("\"\\\r\n", s[i]) != NULL || s[i] == '\0')
+		if (strchr("\"\\\r\n", s[i]) != NULL || s[i] == '\0' ||
+		    (unsigned char)s[i] >= 0x80)
 			s[i] = '_';
 	return s;
 }

@@ -83,6 +83,7 @@ Environment
 import atexit
 import copy
 import hashlib
+import html.parser
 import http.client
 import json
 import os
@@ -99,6 +100,7 @@ import tempfile
 import time
 
 __all__ = ["Stack", "StackError", "Response", "make_key", "api_user",
+           "HtmlForm",
            "yaml_dump", "base_config", "find_fastcrm", "free_port"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,6 +116,22 @@ class StackError(Exception):
 
 # ---------------------------------------------------------------------------
 # helpers
+
+
+class HtmlForm(html.parser.HTMLParser):
+    """A page's form: .action and .inputs (name -> value). feed() it."""
+
+    def __init__(self):
+        super().__init__()
+        self.inputs = {}
+        self.action = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.action = a.get("action")
+        if tag == "input" and "name" in a:
+            self.inputs[a["name"]] = a.get("value", "")
 
 
 def make_key():

@@ -238,7 +238,8 @@ run_ids(struct lq *q, const char **ids, size_t n)
 
 	all = arena_alloc(q->r->arena, (n + 1) * sizeof(*all));
 	/* Several index keys may name one record: sort, then skip repeats. */
-	qsort(ids, n, sizeof(*ids), id_cmp);
+	if (n > 1)
+		qsort(ids, n, sizeof(*ids), id_cmp);
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(ids[i - 1], ids[i]) == 0)
 			continue;

@@ -381,6 +381,34 @@ store_counter_next(struct store_txn *t, int db, const char *name,
 }
 
 
+/*
+ * Calls fn for the cursor's entry (rc is how positioning it went) and the
+ * ones after it in direction step, while their keys start with prefix;
+ * fn returns 0 to go on, < 0 to stop, > 0 to fail with that code.
+ */
+static int
+walk(MDB_cursor *c, MDB_val *k, MDB_val *v, int rc, MDB_cursor_op step,
+    const char *prefix, size_t plen, store_iter_fn fn, void *arg)
+{
+	struct store_val	 sk, sv;
+	int			 r;
+
+	for (; rc == 0; rc = mdb_cursor_get(c, k, v, step)) {
+		if (plen > 0 && (k->mv_size < plen ||
+		    memcmp(k->mv_data, prefix, plen) != 0))
+			break;
+		sk.p = k->mv_data;
+		sk.len = k->mv_size;
+		sv.p = v->mv_data;
+		sv.len = v->mv_size;
+		if ((r = fn(arg, sk, sv)) != 0)
+			return r < 0 ? FCRM_OK : r;
+	}
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_err(rc);
+	return FCRM_OK;
+}
+
 int
 store_iter(struct store_txn *t, int db, int dir, const char *prefix,
     size_t plen, store_iter_fn fn, void *arg)
@@ -388,9 +416,8 @@ store_iter(struct store_txn *t, int db, int dir, const char *prefix,
 	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
 	MDB_val			 k, v;
 	MDB_cursor_op		 op, step;
-	struct store_val	 sk, sv;
 	char			 end[512];
-	int			 rc, r;
+	int			 rc;
 
 	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
 		return store_err(rc);
@@ -416,20 +443,7 @@ store_iter(struct store_txn *t, int db, int dir, const char *prefix,
 		else if (rc == MDB_NOTFOUND)
 			rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
 	}
-	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, step)) {
-		if (plen > 0 && (k.mv_size < plen ||
-		    memcmp(k.mv_data, prefix, plen) != 0))
-			break;
-		sk.p = k.mv_data;
-		sk.len = k.mv_size;
-		sv.p = v.mv_data;
-		sv.len = v.mv_size;
-		if ((r = fn(arg, sk, sv)) != 0)
-			return r < 0 ? FCRM_OK : r;
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_err(rc);
-	return FCRM_OK;
+	return walk(c, &k, &v, rc, step, prefix, plen, fn, arg);
 }
 
 int
@@ -438,8 +452,7 @@ store_iter_from(struct store_txn *t, int db, const char *from, size_t flen,
 {
 	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
 	MDB_val			 k, v;
-	struct store_val	 sk, sv;
-	int			 rc, r;
+	int			 rc;
 
 	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
 		return store_err(rc);
@@ -450,17 +463,7 @@ store_iter_from(struct store_txn *t, int db, const char *from, size_t flen,
 		k.mv_size = flen;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
 	}
-	for (; rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		sk.p = k.mv_data;
-		sk.len = k.mv_size;
-		sv.p = v.mv_data;
-		sv.len = v.mv_size;
-		if ((r = fn(arg, sk, sv)) != 0)
-			return r < 0 ? FCRM_OK : r;
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_err(rc);
-	return FCRM_OK;
+	return walk(c, &k, &v, rc, MDB_NEXT, NULL, 0, fn, arg);
 }
 
 int
@@ -469,8 +472,7 @@ store_iter_dups(struct store_txn *t, int db, const char *key, size_t klen,
 {
 	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
 	MDB_val			 k, v;
-	struct store_val	 sk, sv;
-	int			 rc, r;
+	int			 rc;
 
 	if (klen == 0 || klen > 511)
 		return FCRM_OK;
@@ -478,16 +480,6 @@ store_iter_dups(struct store_txn *t, int db, const char *key, size_t klen,
 		return store_err(rc);
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-		sk.p = k.mv_data;
-		sk.len = k.mv_size;
-		sv.p = v.mv_data;
-		sv.len = v.mv_size;
-		if ((r = fn(arg, sk, sv)) != 0)
-			return r < 0 ? FCRM_OK : r;
-	}
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_err(rc);
-	return FCRM_OK;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+	return walk(c, &k, &v, rc, MDB_NEXT_DUP, NULL, 0, fn, arg);
 }
