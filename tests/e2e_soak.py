@@ -47,6 +47,13 @@ RECORDING = bytes(range(256)) * 16   # 4 KiB of "audio"
 RUN = "%x" % int(time.time())
 
 
+# Under AddressSanitizer (tests/ci_sanitize.sh) freed memory sits in a
+# quarantine and shadow memory grows with use: private memory says nothing
+# about fastcrm's own, so those checks are skipped there (the normal build
+# makes them).
+SANITIZED = ("AddressSanitizer build: memory figures are not fastcrm's"
+             if "ASAN_OPTIONS" in os.environ else "")
+
 def private_kb(pid):
     """(private kB outside the LMDB files, private kB of the LMDB files,
     anonymous kB) of pid, from /proc/PID/smaps."""
@@ -413,9 +420,12 @@ with Stack(workers=WORKERS) as s:
         # high-water mark for one such request: a row, id and sort key per
         # record for the sorted scan (~0.1 kB each), not the whole record.
         bound = SEEDED * 600 // 1024
-        t.ok(after - before <= bound * len(pids), "scans over %d cases "
-             "cost a worker under %d kB (%+d kB in %d workers)"
-             % (SEEDED, bound, after - before, len(pids)))
+        desc = ("scans over %d cases cost a worker under %d kB (%+d kB in "
+                "%d workers)" % (SEEDED, bound, after - before, len(pids)))
+        if SANITIZED:
+            t.skip(desc, SANITIZED)
+        else:
+            t.ok(after - before <= bound * len(pids), desc)
 
     t.diag("soak: %.0f s, %d client threads, %d workers, warm-up %.0f s"
            % (SOAK, THREADS, WORKERS, WARMUP))
@@ -504,9 +514,12 @@ with Stack(workers=WORKERS) as s:
         t.diag("worker %d: private %d kB -> %d kB (LMDB map private %d -> "
                "%d kB, anonymous %d -> %d kB)" % (p, a[0], b[0], a[1], b[1],
                                                   a[2], b[2]))
-        t.ok(b[0] - a[0] <= MEM_BOUND, "worker %d: private memory flat "
-             "(%+d kB after warm-up, bound %d kB)" % (p, b[0] - a[0],
-                                                      MEM_BOUND))
+        desc = ("worker %d: private memory flat (%+d kB after warm-up, "
+                "bound %d kB)" % (p, b[0] - a[0], MEM_BOUND))
+        if SANITIZED:
+            t.skip(desc, SANITIZED)
+        else:
+            t.ok(b[0] - a[0] <= MEM_BOUND, desc)
 
     # The store holds exactly what the clients created.
     for entity in ("Contact", "Case", "Call"):
