@@ -17,19 +17,10 @@ set -u -o pipefail
 srcdir=${FASTCRM_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 time=${CI_FUZZ_TIME:-20}
 
-if [ -n "${FASTCRM_CI_NESTED:-}" ]; then
-	echo "1..0 # SKIP inside a nested CI run"
-	exit 0
-fi
-if ! command -v "${CC:-clang}" >/dev/null 2>&1; then
-	echo "1..0 # SKIP ${CC:-clang} is not installed (conf/install-deps)"
-	exit 0
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/fastcrm-cifuzz.XXXXXX") || {
-	echo "Bail out! cannot create a temporary directory"
-	exit 1
-}
+. "$srcdir/tests/ci_lib.sh"
+ci_skip_nested
+ci_need "${CC:-clang}"
+ci_workdir cifuzz
 trap 'rm -rf "$work"' EXIT
 
 targets=()

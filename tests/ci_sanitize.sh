@@ -44,19 +44,14 @@ srcdir=${FASTCRM_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=$(pwd)
 jobs=${SANITIZE_JOBS:-2}
 
-if [ -n "${FASTCRM_CI_NESTED:-}" ]; then
-	echo "1..0 # SKIP inside a nested CI run"
-	exit 0
-fi
+. "$srcdir/tests/ci_lib.sh"
+ci_skip_nested
 cc=${SANITIZE_CC:-}
 if [ -z "$cc" ]; then
 	if command -v clang >/dev/null 2>&1; then cc=clang; else cc=gcc; fi
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/fastcrm-sanitize.XXXXXX") || {
-	echo "Bail out! cannot create a temporary directory"
-	exit 1
-}
+ci_workdir sanitize
 cleanup() {
 	if [ -n "${KEEP_TMP:-}" ]; then
 		echo "# kept $work"

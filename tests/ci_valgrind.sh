@@ -25,19 +25,10 @@ units=$(for u in tests/unit_*; do
 	[ -f "$u" ] && [ -x "$u" ] && echo "$u"
 done)
 
-if [ -n "${FASTCRM_CI_NESTED:-}" ]; then
-	echo "1..0 # SKIP inside a nested CI run"
-	exit 0
-fi
-if ! command -v "$vg" >/dev/null 2>&1; then
-	echo "1..0 # SKIP valgrind is not installed (conf/install-deps)"
-	exit 0
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/fastcrm-valgrind.XXXXXX") || {
-	echo "Bail out! cannot create a temporary directory"
-	exit 1
-}
+. "$srcdir/tests/ci_lib.sh"
+ci_skip_nested
+ci_need "$vg"
+ci_workdir valgrind
 trap 'rm -rf "$work"' EXIT
 
 supp=()

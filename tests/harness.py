@@ -61,6 +61,7 @@ Processes and logs
     stack.master_pid, stack.worker_pids(), stack.nginx_pid,
     stack.send_signal(sig) (to the master), stack.reload_config(text_or_dict)
     (writes the file, SIGHUPs, waits until the workers were replaced),
+    stack.reload() (the same without writing the file),
     stack.restart_fastcrm() (stop and start the master, same data),
     stack.kill_fastcrm() (SIGKILL the master, as a crash; returns the pids
     of its workers, now orphans, which stop() also ends if still alive),
@@ -553,8 +554,14 @@ class Stack:
             text = yaml_dump(text) + "\n"
         else:
             text = self._subst(text)
-        old = set(self.worker_pids())
         self._write_config(text)
+        return self.reload(wait, timeout)
+
+    def reload(self, wait=True, timeout=10):
+        """SIGHUPs the master (the configuration file as it is now); with
+        wait, returns True once every old worker is gone and new ones run,
+        False if that did not happen within timeout."""
+        old = set(self.worker_pids())
         self.send_signal(signal.SIGHUP)
         if not wait:
             return None
