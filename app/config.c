@@ -27,6 +27,7 @@
 #include <yaml.h>
 
 #include "fastcrm/conf.h"
+#include "fastcrm/metrics.h"
 
 #define CONF_MAX_FILE	(16 * 1024 * 1024)	/* bytes conf_load() reads */
 #define CONF_SHOWN	48		/* bytes of a value quoted in a message */
@@ -938,6 +939,28 @@ k_frame_ancestors(struct ctx *x, yaml_node_t *n, void *arg)
 }
 
 static void
+k_metrics_allow(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	x->c->metrics_allow_given = 1;
+	if (n->type == YAML_SEQUENCE_NODE &&
+	    n->data.sequence.items.start == n->data.sequence.items.top)
+		return;
+	get_list(x, n, "metrics_allow", 0, metrics_cidr_check, 1,
+	    &x->c->metrics_allow, &x->c->nmetrics_allow);
+}
+
+static void
+k_health_max_fill(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_int(x, n, "health_max_fill", 1, 100,
+	    &x->c->health_max_fill);
+}
+
+static void
 k_agent_role(struct ctx *x, yaml_node_t *n, void *arg)
 {
 
@@ -1836,6 +1859,8 @@ static const struct key top_keys[] = {
 	{ "auth_fail_window", k_fail_window, 0 },
 	{ "log_level", k_log_level, 0 },
 	{ "frame_ancestors", k_frame_ancestors, 0 },
+	{ "metrics_allow", k_metrics_allow, 0 },
+	{ "health_max_fill", k_health_max_fill, 0 },
 	{ "roles", k_roles, 0 },
 	{ "agent_role", k_agent_role, 0 },
 	{ "api_users", k_users, 0 },
@@ -2055,6 +2080,7 @@ load(const char *name, const char *buf, size_t len, mode_t mode,
 	x.c->max_body = (size_t)64 << 20;
 	x.c->auth_fail_limit = 10;
 	x.c->auth_fail_window = 60;
+	x.c->health_max_fill = 90;
 	if ((x.c->path = strdup(name)) == NULL) {
 		err_line(&x, 0, "out of memory");
 		goto out;
@@ -2199,6 +2225,9 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nframe_ancestors; i++)
 		free(c->frame_ancestors[i]);
 	free(c->frame_ancestors);
+	for (i = 0; i < c->nmetrics_allow; i++)
+		free(c->metrics_allow[i]);
+	free(c->metrics_allow);
 	for (i = 0; i < c->nroles; i++) {
 		free(c->roles[i].name);
 		for (j = 0; j < c->roles[i].nacls; j++)

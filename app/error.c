@@ -22,6 +22,7 @@ static const struct {
 	[FCRM_STORE] =		{ 500, "Storage error." },
 	[FCRM_IO] =		{ 500, "File system error." },
 	[FCRM_CONFIG] =		{ 500, "Configuration error." },
+	[FCRM_UNAVAILABLE] =	{ 503, "Service unavailable." },
 };
 
 int

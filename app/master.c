@@ -23,6 +23,7 @@
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
 #include "fastcrm/log.h"
+#include "fastcrm/metrics.h"
 #include "fastcrm/store.h"
 #include "fastcrm/worker.h"
 
@@ -197,13 +198,16 @@ reap(const struct conf *conf, int stopping)
 		else
 			log_warn("worker %d exited with status %d; replacing "
 			    "it", (int)pid, WEXITSTATUS(status));
+		metrics_worker_restart(status);
 		if (time(NULL) - slots[i].started < 2)
 			young = 1;
 		pending++;
 	}
 	if (crashed && store_reader_check(conf->data_dir, &dead) == 0 &&
-	    dead > 0)
+	    dead > 0) {
 		log_info("cleared %d stale LMDB reader slot(s)", dead);
+		metrics_readers_cleared(dead);
+	}
 	if (young)
 		alarm(1);
 	else
@@ -231,6 +235,9 @@ master_run(const char *path)
 	conf_diag_free(&diag);
 	log_set_debug(conf->log_level != NULL &&
 	    strcmp(conf->log_level, "debug") == 0);
+	if (metrics_init() != 0)
+		log_warn("metrics: no shared memory segment; /metrics shows "
+		    "zeros");
 	if (master_prepare_store(conf, &why) != 0) {
 		log_error("cannot open the store in %s: %s", conf->data_dir,
 		    why);
@@ -238,8 +245,10 @@ master_run(const char *path)
 		return 1;
 	}
 	/* A master killed earlier may have left readers of dead workers. */
-	if (store_reader_check(conf->data_dir, &dead) == 0 && dead > 0)
+	if (store_reader_check(conf->data_dir, &dead) == 0 && dead > 0) {
 		log_info("cleared %d stale LMDB reader slot(s)", dead);
+		metrics_readers_cleared(dead);
+	}
 	if ((fd = open_socket(conf->listen)) < 0) {
 		conf_free(conf);
 		return 1;

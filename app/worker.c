@@ -39,6 +39,7 @@
 #include "fastcrm/error.h"
 #include "fastcrm/http.h"
 #include "fastcrm/log.h"
+#include "fastcrm/metrics.h"
 #include "fastcrm/route.h"
 #include "fastcrm/store.h"
 #include "fastcrm/worker.h"
@@ -93,8 +94,11 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
 	FCGX_PutStr(resp->p, (int)resp->len, fr->out);
 	gettimeofday(&t1, NULL);
 	us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec);
-	log_info("%s %.200s %d %lldus %s%s%s", r->method != NULL ? r->method :
-	    "-", r->path != NULL ? r->path : "-", r->status, us,
+	metrics_request(r, us);
+	/* A 5xx (507: storage full) is for the operator to see. */
+	(r->status >= 500 ? log_warn : log_info)("%s %.200s %d %lldus %s%s%s",
+	    r->method != NULL ? r->method : "-", r->path != NULL ? r->path :
+	    "-", r->status, us,
 	    r->who != NULL ? r->who->name : "-",
 	    r->status >= 400 ? " reason=" : "",
 	    r->status >= 400 && r->reason != NULL ? r->reason : "");

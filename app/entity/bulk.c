@@ -407,6 +407,9 @@ entity_verify(const struct conf *conf, size_t *problems, const char **why)
 		    v.e->name, v.records);
 		*problems += v.problems;
 	}
+	if ((rc = engine_verify_files(conf, t, &f)) != 0)
+		goto out;
+	*problems += f;
 out:
 	store_abort(t);
 	arena_free(a);

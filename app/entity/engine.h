@@ -8,6 +8,7 @@
 #include "fastcrm/entity.h"
 #include "fastcrm/store.h"
 
+struct conf;
 struct req;
 
 int	 engine_convert(struct arena *, const struct field *,
@@ -20,5 +21,8 @@ int	 engine_begin(struct req *, int, struct store_txn ***);
 int	 engine_commit(struct req *, struct store_txn **);
 int	 engine_index_ids(struct arena *, struct store_txn *, int,
 	    const char *, const char ***, size_t *);
+/* verify: Attachment records against the files in attachments/ (ops.c). */
+int	 engine_verify_files(const struct conf *, struct store_txn *,
+	    size_t *problems);
 
 #endif

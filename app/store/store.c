@@ -177,6 +177,37 @@ store_reader_stale(struct store *st, int *pids, int max, int *n)
 	return FCRM_OK;
 }
 
+/* One line of mdb_reader_list: counts the slots and the dead ones. */
+static int
+count_line(const char *msg, void *arg)
+{
+	struct store_info	*si = arg;
+	int			 pid;
+
+	if (sscanf(msg, "%d", &pid) != 1 || pid <= 0)
+		return 0;
+	si->readers++;
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		si->stale++;
+	return 0;
+}
+
+int
+store_info(struct store *st, struct store_info *si, int readers)
+{
+	MDB_envinfo	 ei;
+	MDB_stat	 ms;
+
+	memset(si, 0, sizeof(*si));
+	if (mdb_env_info(st->env, &ei) != 0 || mdb_env_stat(st->env, &ms) != 0)
+		return FCRM_STORE;
+	si->map_size = ei.me_mapsize;
+	si->used = (ei.me_last_pgno + 1) * (size_t)ms.ms_psize;
+	if (readers && mdb_reader_list(st->env, count_line, si) < 0)
+		return FCRM_STORE;
+	return FCRM_OK;
+}
+
 int
 store_db(const struct store *st, const char *name)
 {

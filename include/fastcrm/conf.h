@@ -86,6 +86,10 @@ struct conf {
 	char		*agent_role;	/* role of signed-in User records, or NULL */
 	char		**frame_ancestors;
 	size_t		 nframe_ancestors;
+	char		**metrics_allow;	/* addresses / prefixes */
+	size_t		 nmetrics_allow;
+	int		 metrics_allow_given;	/* 0: loopback only */
+	int		 health_max_fill;	/* percent, default 90 */
 	struct conf_role *roles;
 	size_t		 nroles;
 	struct conf_user *users;

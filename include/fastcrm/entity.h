@@ -197,6 +197,34 @@ int		 entity_export(const struct conf *, const char *entity, FILE *,
 int		 entity_verify(const struct conf *, size_t *problems,
 		    const char **why);
 
+/*
+ * Backup and restore (ops.c), for the command line.  entity_backup writes
+ * dir (which must not exist) from a compacted snapshot of the store, the
+ * attachment files its records reference and manifest.json, under a
+ * temporary name renamed into place when complete.  entity_restore checks
+ * dir's manifest and every file's SHA-256, refuses a data_dir that is in
+ * use or (without force) not empty, and puts the store in place.
+ */
+struct entity_backup_stats {
+	size_t			 records;	/* live records */
+	size_t			 files;		/* attachment files */
+	size_t			 missing;	/* referenced, not found */
+	unsigned long long	 bytes;
+	double			 snapshot_seconds;	/* the LMDB copy */
+	double			 seconds;		/* all of it */
+};
+int		 entity_backup(const struct conf *, const char *dir,
+		    struct entity_backup_stats *, const char **why);
+int		 entity_restore(const struct conf *, const char *dir,
+		    int force, struct entity_backup_stats *, const char **why);
+/*
+ * GET /healthz's probe: a real read transaction on r's store, then the
+ * map's fill into si (and the reader table when readers is set).
+ */
+struct store_info;
+int		 entity_probe(struct req *, struct store_info *si,
+		    int readers);
+
 /* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
 int		 entity_list(struct req *, const struct entity *);
 int		 entity_list_related(struct req *, const struct entity *,

@@ -22,6 +22,7 @@ enum fcrm_err {
 	FCRM_STORE,		/* 500 unexpected store failure */
 	FCRM_IO,		/* 500 file system failure */
 	FCRM_CONFIG,		/* configuration is invalid */
+	FCRM_UNAVAILABLE,	/* 503 the store cannot serve (health) */
 	FCRM_ERR_MAX
 };
 

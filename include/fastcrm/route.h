@@ -42,6 +42,9 @@ int		 attachment_h_create(struct req *);
 int		 attachment_h_file(struct req *);
 /* GET / : the agent's page (app/ui/ui.c). */
 int		 ui_h_page(struct req *);
+/* GET /healthz and GET /metrics (app/http/ops.c). */
+int		 ops_h_healthz(struct req *);
+int		 ops_h_metrics(struct req *);
 /* GET /App/user (app/auth/auth.c). */
 int		 auth_h_app_user(struct req *);
 

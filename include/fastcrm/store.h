@@ -34,6 +34,27 @@ int		 store_reader_check(const char *dir, int *dead);
  */
 int		 store_reader_stale(struct store *, int *pids, int max, int *n);
 
+/* The map and the reader table, for /healthz and /metrics. */
+struct store_info {
+	size_t		 map_size;	/* bytes mapped */
+	size_t		 used;		/* bytes up to the last page in use */
+	int		 readers;	/* reader slots held by a process */
+	int		 stale;		/* of those, by processes now dead */
+};
+/* Fills si; with readers == 0 the reader table is not walked (cheap). */
+int		 store_info(struct store *, struct store_info *si,
+		    int readers);
+
+/*
+ * Backup and restore helpers (app/store/backup.c), on a directory rather
+ * than an open store.  store_copy writes a compacted copy of the
+ * environment in dir to dst_dir/data.mdb through a read snapshot (writers
+ * go on).  store_in_use tells whether another process has the
+ * environment in dir open (1), not (0), or -1 on error.
+ */
+int		 store_copy(const char *dir, const char *dst_dir);
+int		 store_in_use(const char *dir);
+
 /* A database handle by name; -1 when it was not opened. */
 int		 store_db(const struct store *, const char *name);
 
