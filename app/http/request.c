@@ -229,6 +229,8 @@ status_text(int status)
 		return "Unsupported Media Type";
 	case 429:
 		return "Too Many Requests";
+	case 503:
+		return "Service Unavailable";
 	case 507:
 		return "Insufficient Storage";
 	default:
