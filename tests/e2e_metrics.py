@@ -91,6 +91,14 @@ with Stack(config_extra=extra, workers=2) as s:
              "/healthz is not cached")
         r = s.request("POST", "/healthz", raw_path=True, key=None)
         t.status(r, 405, "POST /healthz: 405")
+        s.request("GET", "/App/user")
+        deadline = time.monotonic() + 5
+        while ("/App/user" not in s.nginx_log_text("access")
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
+        log = s.nginx_log_text("access")
+        t.ok("/App/user" in log and "/healthz" not in log,
+             "nginx serves /healthz without an access log line")
 
     @t.test
     def metrics_valid():
