@@ -477,6 +477,8 @@ entity_backup(const struct conf *conf, const char *dir,
 		*why = "cannot write the manifest";
 		goto out;
 	}
+	/* LMDB writes the copy without an fsync of its own. */
+	fsync_path(arena_printf(b.a, "%s/data.mdb", tmp));
 	fsync_path(tmp);
 	if (rename(tmp, dir) != 0) {
 		*why = "cannot rename the finished backup into place";
