@@ -23,6 +23,11 @@
 #include "fastcrm/route.h"
 #include "fastcrm/store.h"
 
+/* The fuzz build (tests/fuzz.sh) compiles without configure's DEFS. */
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"unknown"
+#endif
+
 enum family {
 	FAM_UNMATCHED, FAM_UI, FAM_OAUTH2, FAM_APP, FAM_ATTACHMENT,
 	FAM_RECORD, FAM_HEALTH, FAM_METRICS, FAM_MAX

@@ -29,6 +29,11 @@
 #include "fastcrm/util.h"
 #include "engine.h"
 
+/* The fuzz build (tests/fuzz.sh) compiles without configure's DEFS. */
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"unknown"
+#endif
+
 #define BACKUP_FORMAT	1
 #define MANIFEST	"manifest.json"
 #define MANIFEST_MAX	((size_t)64 << 20)
@@ -536,7 +541,8 @@ manifest_files(struct bk *b, const struct json *m, const char **why)
 		sz = json_get(f, "size");
 		if (path == NULL || sha == NULL || strlen(sha) != 64 ||
 		    strspn(sha, "0123456789abcdef") != 64 || sz == NULL ||
-		    sz->type != JSON_NUMBER || !json_tonum(sz, &n) || n < 0) {
+		    sz->type != JSON_NUMBER || !json_tonum(sz, &n) || n < 0 ||
+		    n > 1e18 || n != (double)(unsigned long long)n) {
 			*why = "a file entry of the manifest lacks its path, "
 			    "size or sha256";
 			return FCRM_BAD_JSON;
@@ -565,16 +571,53 @@ manifest_files(struct bk *b, const struct json *m, const char **why)
 	return 0;
 }
 
+/* Parses and checks the manifest's text into m and b's file list. */
+static int
+manifest_parse(struct bk *b, const char *buf, size_t len, struct json **m,
+    const char **why)
+{
+	const struct json	*fmt;
+	double			 v;
+
+	if (json_parse(b->a, buf, len, m, why) != 0 ||
+	    (*m)->type != JSON_OBJECT) {
+		*why = "manifest.json is not a JSON object";
+		return FCRM_BAD_JSON;
+	}
+	fmt = json_get(*m, "format");
+	if (fmt == NULL || fmt->type != JSON_NUMBER || !json_tonum(fmt, &v) ||
+	    v != BACKUP_FORMAT) {
+		*why = "the manifest's format is not one this fastcrm reads "
+		    "(format 1)";
+		return FCRM_BAD_JSON;
+	}
+	return manifest_files(b, *m, why);
+}
+
+int
+entity_manifest_check(struct arena *a, const char *buf, size_t len,
+    size_t *nfiles, const char **why)
+{
+	struct bk	 b;
+	struct json	*m;
+	int		 rc;
+
+	memset(&b, 0, sizeof(b));
+	b.a = a;
+	*why = NULL;
+	rc = manifest_parse(&b, buf, len, &m, why);
+	*nfiles = b.nfiles;
+	return rc;
+}
+
 static int
 read_manifest(struct bk *b, const char *dir, struct json **m,
     const char **why)
 {
-	const struct json	*fmt;
 	struct stat		 sb;
 	char			*buf, *path;
 	ssize_t			 n;
 	size_t			 have = 0;
-	double			 v;
 	int			 fd;
 
 	path = arena_printf(b->a, "%s/%s", dir, MANIFEST);
@@ -593,18 +636,7 @@ read_manifest(struct bk *b, const char *dir, struct json **m,
 	    (size_t)sb.st_size - have)) > 0)
 		have += (size_t)n;
 	close(fd);
-	if (json_parse(b->a, buf, have, m, why) != 0 ||
-	    (*m)->type != JSON_OBJECT) {
-		*why = "manifest.json is not a JSON object";
-		return FCRM_BAD_JSON;
-	}
-	fmt = json_get(*m, "format");
-	if (fmt == NULL || !json_tonum(fmt, &v) || v != BACKUP_FORMAT) {
-		*why = "the manifest's format is not one this fastcrm reads "
-		    "(format 1)";
-		return FCRM_BAD_JSON;
-	}
-	return manifest_files(b, *m, why);
+	return manifest_parse(b, buf, have, m, why);
 }
 
 /* 1 when dir has entries, 0 when empty or missing, -1 on error. */

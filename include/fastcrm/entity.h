@@ -218,6 +218,14 @@ int		 entity_backup(const struct conf *, const char *dir,
 int		 entity_restore(const struct conf *, const char *dir,
 		    int force, struct entity_backup_stats *, const char **why);
 /*
+ * Parses and checks a backup's manifest.json text (len bytes at buf): a
+ * JSON object of format 1 whose files are data.mdb (once) and
+ * attachments/<id>, each with a size and a SHA-256.  0 with the number of
+ * files in *nfiles, or FCRM_BAD_JSON with *why.  Everything lives in a.
+ */
+int		 entity_manifest_check(struct arena *, const char *buf,
+		    size_t len, size_t *nfiles, const char **why);
+/*
  * GET /healthz's probe: a real read transaction on r's store, then the
  * map's fill into si (and the reader table when readers is set).
  */
