@@ -442,6 +442,7 @@ entity_backup(const struct conf *conf, const char *dir,
 	struct stat	 sb;
 	char		*tmp, *d;
 	double		 t0;
+	size_t		 n;
 	int		 rc;
 
 	memset(bs, 0, sizeof(*bs));
@@ -458,6 +459,11 @@ entity_backup(const struct conf *conf, const char *dir,
 	b.conf = conf;
 	buf_init(&b.man, b.a);
 	t0 = now();
+	/* "DIR/" names DIR: the temporary name is its sibling. */
+	d = arena_strdup(b.a, dir);
+	for (n = strlen(d); n > 1 && d[n - 1] == '/'; n--)
+		d[n - 1] = '\0';
+	dir = d;
 	tmp = arena_printf(b.a, "%s.partial-%d", dir, (int)getpid());
 	if (mkdir(tmp, 0700) != 0) {
 		*why = "cannot create the temporary backup directory";

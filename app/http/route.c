@@ -17,8 +17,6 @@ static const struct route routes[] = {
 	{ "GET",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, 0 },
 	{ "POST",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, 0 },
 	{ "POST",	"/oauth2/token",		ACT_PUBLIC,	oauth2_h_token, NULL, 0 },
-	{ "GET",	"/healthz",			ACT_PUBLIC,	ops_h_healthz, NULL, 0 },
-	{ "GET",	"/metrics",			ACT_PUBLIC,	ops_h_metrics, NULL, 0 },
 	{ "GET",	"/api/v1/App/user",		ACT_NONE,	auth_h_app_user, NULL, 0 },
 	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create, NULL, 0 },
 	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete, NULL, 0 },
@@ -38,6 +36,9 @@ static const struct route routes[] = {
 	{ "GET",	"/api/v1/:entity/:id/:link",	ACT_READ,	entity_h_related, NULL, 0 },
 	{ "POST",	"/api/v1/:entity/:id/:link",	ACT_EDIT,	entity_h_link, NULL, 0 },
 	{ "DELETE",	"/api/v1/:entity/:id/:link",	ACT_EDIT,	entity_h_unlink, NULL, 0 },
+	/* Last: the API's rows are matched first, at no extra cost. */
+	{ "GET",	"/healthz",			ACT_PUBLIC,	ops_h_healthz, NULL, 0 },
+	{ "GET",	"/metrics",			ACT_PUBLIC,	ops_h_metrics, NULL, 0 },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
 
