@@ -316,8 +316,12 @@ scan_copy(struct bk *b, const char *tmp)
 	int			 rc;
 
 	if ((rc = store_open(tmp, b->conf->map_size, entity_db_names(),
-	    &st)) != 0 || entity_open_dbs(st) != 0)
+	    &st)) != 0)
 		goto out;
+	if (entity_open_dbs(st) != 0) {
+		rc = FCRM_STORE;
+		goto out;
+	}
 	if ((rc = store_begin(st, 1, &t)) != 0)
 		goto out;
 	if ((rc = clear_table(b, t, store_db(st, "sessions"))) != 0 ||
@@ -525,6 +529,13 @@ out:
 	return rc;
 }
 
+static int
+cmp_bfile(const void *a, const void *b)
+{
+	return strcmp(((const struct bfile *)a)->path,
+	    ((const struct bfile *)b)->path);
+}
+
 /* The manifest's file list, checked: known names only, no path tricks. */
 static int
 manifest_files(struct bk *b, const struct json *m, const char **why)
@@ -533,7 +544,7 @@ manifest_files(struct bk *b, const struct json *m, const char **why)
 	const char		*path, *sha;
 	struct bfile		*bf;
 	double			 n;
-	size_t			 i, j, ndata = 0;
+	size_t			 i, ndata = 0;
 
 	fl = json_get(m, "files");
 	if (fl == NULL || fl->type != JSON_ARRAY) {
@@ -561,19 +572,22 @@ manifest_files(struct bk *b, const struct json *m, const char **why)
 			    "data.mdb nor attachments/<id>";
 			return FCRM_BAD_JSON;
 		}
-		for (j = 0; j < b->nfiles; j++)
-			if (strcmp(b->files[j].path, path) == 0) {
-				*why = "the manifest lists a file twice";
-				return FCRM_BAD_JSON;
-			}
 		bf = add_file(b, path);
 		bf->size = (unsigned long long)n;
 		memcpy(bf->sha, sha, 65);
 	}
 	if (ndata != 1) {
-		*why = "the manifest does not list data.mdb";
+		*why = ndata == 0 ? "the manifest does not list data.mdb" :
+		    "the manifest lists a file twice";
 		return FCRM_BAD_JSON;
 	}
+	if (b->nfiles > 1)
+		qsort(b->files, b->nfiles, sizeof(*b->files), cmp_bfile);
+	for (i = 1; i < b->nfiles; i++)
+		if (strcmp(b->files[i - 1].path, b->files[i].path) == 0) {
+			*why = "the manifest lists a file twice";
+			return FCRM_BAD_JSON;
+		}
 	return 0;
 }
 
@@ -707,7 +721,9 @@ stage(struct bk *b, const char *dir, const char *staging, uid_t uid,
 	size_t			 i;
 	int			 rc;
 
-	if (mkdir(arena_printf(b->a, "%s/attachments", staging), 0750) != 0)
+	/* The modes uploads get (the umask of restore is 077). */
+	if (mkdir(arena_printf(b->a, "%s/attachments", staging), 0750) != 0 ||
+	    chmod(arena_printf(b->a, "%s/attachments", staging), 0750) != 0)
 		return FCRM_IO;
 	for (i = 0; i < b->nfiles; i++) {
 		f = &b->files[i];
@@ -751,6 +767,7 @@ check_counts(struct bk *b, const struct json *m, const char **why)
 	if ((rc = store_open(b->conf->data_dir, b->conf->map_size,
 	    entity_db_names(), &st)) != 0 || entity_open_dbs(st) != 0) {
 		*why = "the restored store does not open";
+		rc = rc != 0 ? rc : FCRM_STORE;
 		goto out;
 	}
 	if ((rc = store_begin(st, 0, &t)) != 0)
