@@ -370,44 +370,6 @@ auth_authenticate(struct req *r)
 }
 
 int
-auth_authorize(struct req *r, const struct entity *e, enum action act,
-    int *own)
-{
-	struct conf_acl		 acl;
-	enum conf_perm		 p;
-	const char		*what;
-
-	*own = 0;
-	if (act == ACT_NONE || act == ACT_PUBLIC)
-		return 0;
-	if (r->who == NULL || r->who->role == NULL)
-		return http_fail(r, FCRM_FORBIDDEN, "No role.");
-	acl = conf_role_acl(r->who->role, e->name);
-	switch (act) {
-	case ACT_CREATE:
-		if (!acl.create)
-			return http_fail(r, FCRM_FORBIDDEN, "No create access.");
-		return 0;
-	case ACT_READ:
-		p = acl.read;
-		what = "read";
-		break;
-	case ACT_EDIT:
-		p = acl.edit;
-		what = "edit";
-		break;
-	default:
-		p = acl.del;
-		what = "delete";
-		break;
-	}
-	if (p == CONF_NO)
-		return http_fail(r, FCRM_FORBIDDEN, "No %s access.", what);
-	*own = p == CONF_OWN;
-	return 0;
-}
-
-int
 auth_h_app_user(struct req *r)
 {
 	struct json	*o, *u;

@@ -239,7 +239,7 @@ find_user(struct req *r, struct store_txn *t, const char *name,
 	    util_lower(r->arena, name), &ids, &n);
 	if (rc != 0 || n == 0)
 		return rc != 0 ? rc : FCRM_NOT_FOUND;
-	if ((rc = entity_load(r, t, e, ids[0], rec, NULL)) != 0)
+	if ((rc = entity_load(r, t, e, ids[0], ACT_NONE, rec, NULL)) != 0)
 		return rc;
 	snprintf(key, sizeof(key), "pw:%s", ids[0]);
 	if (store_get(t, store_db(r->store, "meta"), key, strlen(key), &v) == 0)

@@ -1,6 +1,6 @@
 /*
  * Credentials and roles.  auth_authenticate tries the schemes of AUTH.md
- * in order and sets r->who; auth_authorize is the one role check.
+ * in order and sets r->who; the role check is entity_authorize (entity.h).
  */
 #ifndef FASTCRM_AUTH_H
 #define FASTCRM_AUTH_H
@@ -19,13 +19,6 @@ struct store_txn;
  * 403 while the address is over the failed-login limit.
  */
 int		 auth_authenticate(struct req *);
-/*
- * Checks r->who's role for action on e; 0 or 403 set on r.  Sets *own
- * when the role allows the action on own records only.
- */
-int		 auth_authorize(struct req *, const struct entity *,
-		    enum action, int *own);
-
 /*
  * Sessions (session.c): the agent's sign-in for the page at `/`.  A
  * session is a random token in an HttpOnly cookie; LMDB keeps only its
