@@ -833,9 +833,11 @@ with Stack(config_extra=EXTRA) as s:
                            "Promised a call back.")
                     b.click("#case-save")
                     wait_msg("#case-msg", "^Case saved")
-                    t.ok(True, "case saved: the page says so in its live "
-                         "region (%s)" % b.js("return document.getElementById("
-                                              "'case-msg').getAttribute('aria-live')"))
+                    t.eq(b.js("var m = document.getElementById('case-msg');"
+                              "return [m.getAttribute('role'), "
+                              "m.getAttribute('aria-live')]"),
+                         ["status", "polite"], "case saved: the page says so "
+                         "in a live region (a screen reader announces it)")
                     t.eq(el_text("#case-status-current"), "Pending",
                          "the status badge follows")
                     j = s.request("GET", "/Case/" + kid).json or {}
@@ -896,6 +898,9 @@ with Stack(config_extra=EXTRA) as s:
                     t.eq(got, "Not saved: Field validation failure; entityType: "
                          "Contact, field: emailAddress, type: valid.",
                          "a refused save shows the server's reason")
+                    t.eq(b.js("return document.getElementById('contact-msg')"
+                              ".getAttribute('aria-live')"), "polite",
+                         "... in the form's live region")
                     t.eq((value("#contact-f-firstName"),
                           value("#contact-f-lastName"),
                           value("#contact-f-title"),
@@ -986,6 +991,53 @@ with Stack(config_extra=EXTRA) as s:
                          "API: the case is the contact's, assigned to the "
                          "agent who created it")
                     TL["new_case"] = newk
+                    # An existing account picked by name on the case.
+                    b.type("#case-f-accountId", "acme corp")
+                    b.click("#case-save")
+                    wait_msg("#case-msg", "^Case saved")
+                    j = s.request("GET", "/Case/" + newk).json or {}
+                    t.eq((j.get("accountId"), value("#case-f-accountId")),
+                         (acme, "Acme Corp"), "case view: an account picked by "
+                         "name (case-insensitive) links the existing one")
+                    n = (s.request("GET", "/Account?where[0][type]=equals&"
+                                   "where[0][attribute]=name&where[0][value]="
+                                   "Acme%20Corp").json or {}).get("total")
+                    t.eq(n, 1, "... and creates no second account")
+
+                @t.test
+                def session_ends_while_typing():
+                    # The session ends (signed out elsewhere) while the
+                    # agent writes a note: the write fails with 401, the
+                    # page asks to sign in again over the view, and the
+                    # note is still there to be saved afterwards.
+                    tok = {c["name"]: c for c in b.s("GET", "/cookie")}.get(
+                        COOKIE, {}).get("value")
+                    r = s.request("GET", "/App/user", key=None,
+                                  headers=with_cookie(tok))
+                    r = s.request("DELETE", "/App/session", key=None,
+                                  headers=with_cookie(tok, (r.json or {})
+                                                      .get("csrfToken")))
+                    t.status(r, 200, "setup: the session ended on the server")
+                    b.type("#note-text", "Typed before the session ended")
+                    b.click("#note-add")
+                    b.wait("return !!document.getElementById('signin-user')",
+                           "the sign-in form")
+                    t.ok(b.js("return document.getElementById('view').hidden"),
+                         "401 on a write: the sign-in form, the view kept "
+                         "under it")
+                    b.type("#signin-user", "agent1")
+                    b.type("#signin-pass", PASSWORD)
+                    b.click("#signin-submit")
+                    b.wait("return !document.getElementById('view').hidden",
+                           "the view back")
+                    t.eq(value("#note-text"), "Typed before the session ended",
+                         "signed in again: the typed note is still there")
+                    b.click("#note-add")
+                    wait_msg("#note-msg", "^Note added")
+                    j = s.request("GET", "/Case/%s/stream" % TL["new_case"]).json or {}
+                    t.ok(any(x.get("post") == "Typed before the session ended"
+                             for x in j.get("list", [])),
+                         "API: the note saved after signing in again")
 
                 @t.test
                 def search():
