@@ -920,6 +920,22 @@ with Stack(config_extra=EXTRA) as s:
                     j = s.request("GET", "/Contact/" + ncid).json or {}
                     t.eq(j.get("name"), "New Caller " + CALL_ID,
                          "API: the refused save changed nothing")
+                    # Away to the caller's case and back: still there.
+                    go("Case/view/" + nkid)
+                    b.wait("return !!document.getElementById('case-f-status')",
+                           "the case")
+                    go("Contact/view/" + ncid)
+                    b.wait_text("#contact-name", "New Caller " + CALL_ID)
+                    wait_msg("#contact-msg", "unsaved changes are back")
+                    t.eq((value("#contact-f-firstName"),
+                          value("#contact-f-phoneNumber .item:nth-child(2) .value"),
+                          b.js("return document.querySelector('#contact-f-"
+                               "phoneNumber .item:nth-child(2) .primary')"
+                               ".checked"),
+                          value("#contact-f-accountId")),
+                         ("Grace", "(555) 010-2222", True, "Hopper Labs"),
+                         "leaving the view and coming back: the unsaved "
+                         "edits are restored")
                     b.type("#contact-f-emailAddress .item .value",
                            "grace@example.com")
                     b.click("#contact-save")
