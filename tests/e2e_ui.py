@@ -1308,6 +1308,9 @@ with Stack(config_extra=EXTRA) as s:
                     b.type("#signin-pass", PASSWORD)
                     b.click("#signin-submit")
                     settled()
+                    go("Case/edit/" + kid)
+                    b.wait_text("#case-name", case.get("name"))
+                    t.ok(True, "EspoCRM's #Case/edit/ID opens the case too")
                     go("Case/view/" + "0" * 17)
                     b.wait("return document.body.innerText.indexOf("
                            "'Case not found') >= 0", "the not-found view")
