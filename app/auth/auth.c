@@ -369,6 +369,46 @@ auth_authenticate(struct req *r)
 	return 0;
 }
 
+static const char *
+perm_name(enum conf_perm p)
+{
+	return p == CONF_ALL ? "all" : p == CONF_OWN ? "own" : "no";
+}
+
+/*
+ * EspoCRM's `acl` of /App/user: table.{Entity} = {create: yes|no, read,
+ * edit, delete: all|own|no} from the principal's role; as EspoCRM, an
+ * entity the role may not touch at all is left out.  No field-level
+ * rights exist, so fieldTable is empty.
+ */
+static struct json *
+acl_table(struct arena *a, const struct conf_role *role)
+{
+	struct json		*o, *t, *e;
+	struct conf_acl		 acl;
+	const char		*name;
+	size_t			 i;
+
+	o = json_obj(a);
+	t = json_obj(a);
+	for (i = 0; i < entity_count(); i++) {
+		name = entity_at(i)->name;
+		acl = conf_role_acl(role, name);
+		if (!acl.create && acl.read == CONF_NO &&
+		    acl.edit == CONF_NO && acl.del == CONF_NO)
+			continue;
+		e = json_obj(a);
+		json_set(a, e, "create", json_str(a, acl.create ? "yes" : "no"));
+		json_set(a, e, "read", json_str(a, perm_name(acl.read)));
+		json_set(a, e, "edit", json_str(a, perm_name(acl.edit)));
+		json_set(a, e, "delete", json_str(a, perm_name(acl.del)));
+		json_set(a, t, name, e);
+	}
+	json_set(a, o, "table", t);
+	json_set(a, o, "fieldTable", json_obj(a));
+	return o;
+}
+
 int
 auth_h_app_user(struct req *r)
 {
@@ -384,6 +424,7 @@ auth_h_app_user(struct req *r)
 	json_set(a, u, "type", json_str(a, r->who->type));
 	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));
 	json_set(a, o, "user", u);
+	json_set(a, o, "acl", acl_table(a, r->who->role));
 	if (r->who->csrf != NULL)
 		json_set(a, o, "csrfToken", json_str(a, r->who->csrf));
 	json_write(&r->out, o);
