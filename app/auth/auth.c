@@ -243,11 +243,14 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
  * The limiter's table (address -> struct failrec) is purged of expired
  * windows as the sessions are (auth_purge_expired): each failure looks at
  * the next FAIL_PURGE_STEP entries, going round the table from where the
- * previous one stopped (kept in meta "purge.authfail"), and deletes those
- * whose window has passed.
+ * previous one stopped, and deletes those whose window has passed.  Where
+ * it stopped is kept in the table itself, under a key that no address can
+ * be (FAIL_CURSOR, which starts with a NUL byte), so that all the
+ * limiter's state is in one table.
  */
 #define FAIL_PURGE_STEP	8
 #define FAIL_KEY	128	/* longer keys are not purged (none are) */
+#define FAIL_CURSOR	"\0cursor"
 
 struct fail_purge {
 	long long	 now, window;
@@ -279,7 +282,7 @@ fail_purge_step(void *arg, struct store_val k, struct store_val v)
 		return -1;
 	if (p->stop != NULL && keycmp(k.p, k.len, p->stop, p->stoplen) >= 0)
 		return -1;
-	if (k.len == 0 || k.len >= FAIL_KEY)
+	if (k.len == 0 || k.len >= FAIL_KEY || k.p[0] == '\0')
 		return 0;
 	p->seen++;
 	memcpy(p->last, k.p, k.len);
@@ -297,20 +300,18 @@ fail_purge_step(void *arg, struct store_val k, struct store_val v)
 static int
 fail_purge(struct req *r, struct store_txn *t, int db)
 {
-	static const char	 mkey[] = "purge.authfail";
+	static const char	 mkey[] = FAIL_CURSOR;
 	struct fail_purge	 p;
 	struct store_val	 v;
 	char			 from[FAIL_KEY + 1];
 	size_t			 flen = 0, i;
-	int			 meta, rc;
+	int			 rc;
 
-	if ((meta = store_db(r->store, "meta")) < 0)
-		return FCRM_STORE;
 	memset(&p, 0, sizeof(p));
 	p.now = (long long)time(NULL);
 	p.window = r->conf->auth_fail_window;
 	/* Resume after the last key looked at: that key plus a NUL byte. */
-	if (store_get(t, meta, mkey, sizeof(mkey) - 1, &v) == 0 &&
+	if (store_get(t, db, mkey, sizeof(mkey) - 1, &v) == 0 &&
 	    v.len > 0 && v.len < FAIL_KEY) {
 		memcpy(from, v.p, v.len);
 		from[v.len] = '\0';
@@ -331,7 +332,7 @@ fail_purge(struct req *r, struct store_txn *t, int db)
 			return rc;
 	if (p.seen == 0)
 		return FCRM_OK;
-	return store_put(t, meta, mkey, sizeof(mkey) - 1, p.last, p.lastlen);
+	return store_put(t, db, mkey, sizeof(mkey) - 1, p.last, p.lastlen);
 }
 
 /* Is the address over the limit?  Counts a failure when fail != 0. */
