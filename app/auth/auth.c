@@ -358,15 +358,16 @@ limiter(struct req *r, int fail)
 		fr.count = 0;
 	}
 	over = fr.count > r->conf->auth_fail_limit;
+	/* A failed write leaves the txn to store_abort (store_commit
+	   aborts by itself): never a write lock left held. */
 	if (fail) {
 		fr.count++;
-		if (fail_purge(r, t, db) != 0 ||
+		if (fail_purge(r, t, db) == 0 &&
 		    store_put(t, db, r->remote, strlen(r->remote), &fr,
-		    sizeof(fr)) != 0 || store_commit(t) != 0) {
+		    sizeof(fr)) == 0) {
+			(void)store_commit(t);
 			t = NULL;
-			return over;
 		}
-		t = NULL;
 	}
 	store_abort(t);
 	return over;

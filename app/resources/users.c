@@ -36,9 +36,10 @@ static const struct link links[] = {
 	LINK_END
 };
 
-/* The attributes only an admin may set (the password is kept apart). */
+/* The attributes only an admin may set (the password is kept apart);
+   isAdmin only if the configuration declares it. */
 static const char *const admin_only[] = {
-	"type", "isActive", "userName", NULL
+	"type", "isAdmin", "isActive", "userName", NULL
 };
 
 /* Does attr differ between old and rec (create: from the default)? */
