@@ -50,12 +50,11 @@ utf8_ok(const unsigned char *p, size_t n)
 	return len;
 }
 
-/* Copies text (n bytes) into out (size cap, with room for "\n"),
-   escaped; returns the length written. */
-static size_t
-escape(const unsigned char *text, size_t n, char *out, size_t cap)
+size_t
+log_escape(const char *in, size_t n, char *out, size_t cap)
 {
-	size_t	 i = 0, o = 0, k;
+	const unsigned char	*text = (const unsigned char *)in;
+	size_t			 i = 0, o = 0, k;
 
 	while (i < n) {
 		if ((k = utf8_ok(text + i, n - i)) > 0) {
@@ -93,8 +92,7 @@ log_line(const char *level, const char *fmt, va_list ap)
 	m = vsnprintf(text, sizeof(text), fmt, ap);
 	tn = m < 0 ? 0 : (size_t)m < sizeof(text) ? (size_t)m :
 	    sizeof(text) - 1;
-	n += escape((const unsigned char *)text, tn, line + n,
-	    sizeof(line) - n - 1);
+	n += log_escape(text, tn, line + n, sizeof(line) - n - 1);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
 }

@@ -53,13 +53,15 @@ changed(const struct entity *e, const struct json *old,
 
 	if (old != NULL)
 		return !json_equal(json_get(old, attr), v);
-	/* A new User: anything but the default type or activity needs an
-	   admin; its user name does not (it is required). */
-	if (f == NULL || f->def == NULL)
+	/* A new User: anything but the default needs an admin; its user
+	   name does not (it is required). */
+	if (f == NULL || strcmp(attr, "userName") == 0)
 		return 0;
 	if (f->type == FT_BOOL)
-		return json_truthy(v) != (strcmp(f->def, "true") == 0);
-	return (s = json_gets(rec, attr)) != NULL && strcmp(s, f->def) != 0;
+		return json_truthy(v) != (f->def != NULL &&
+		    strcmp(f->def, "true") == 0);
+	return (s = json_gets(rec, attr)) != NULL && *s != '\0' &&
+	    strcmp(s, f->def != NULL ? f->def : "") != 0;
 }
 
 static int
