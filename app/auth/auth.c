@@ -466,9 +466,12 @@ auth_authenticate(struct req *r)
 	case S_ESPO:
 	case S_BASIC:
 		if (split_pair(r, v, &user, &pass) != 0) {
-			if (s == S_ESPO)
+			if (s == S_ESPO) {
+				auth_fail_count(r, "Bad Espo-Authorization "
+				    "string.");
 				return http_fail(r, FCRM_BAD_REQUEST, "Auth: "
 				    "Bad authorization string provided.");
+			}
 			return refuse(r, s, "Bad Basic credentials.");
 		}
 		u = user_by_name(r->conf, user);
