@@ -1062,7 +1062,7 @@ password_from_body(struct req *r, const struct entity *e,
 			continue;
 		if (r->who == NULL || !r->who->admin)
 			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
-			    "set passwords.");
+			    "set '%s' of a %s.", e->fields[i].name, e->name);
 		if (strlen(pw) < 8 || strlen(pw) > 200)
 			return fail_validation(r, e, e->fields[i].name,
 			    "valid");
@@ -1182,6 +1182,9 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 		    v->type == JSON_STRING && entity_field(e, kept[i]) != NULL)
 			json_set(a, rec, kept[i], v);
 	rec = normalise(a, e, rec);
+	if (e->hooks != NULL && e->hooks->guard != NULL &&
+	    (rc = e->hooks->guard(r, t, e, NULL, rec, body)) != 0)
+		return rc;
 	if ((rc = store_record(r, t, e, NULL, rec)) != 0 ||
 	    (rc = password_store(r, t, id, pwhash)) != 0)
 		return store_fail(r, rc);
@@ -1235,6 +1238,9 @@ entity_update_in(struct req *r, struct store_txn *t, const struct entity *e,
 		return rc;
 	set_system(r, rec, 0);
 	rec = normalise(a, e, rec);
+	if (e->hooks != NULL && e->hooks->guard != NULL &&
+	    (rc = e->hooks->guard(r, t, e, old, rec, body)) != 0)
+		return rc;
 	if ((rc = store_record(r, t, e, old, rec)) != 0 ||
 	    (rc = password_store(r, t, id, pwhash)) != 0)
 		return store_fail(r, rc);

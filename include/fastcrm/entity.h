@@ -17,6 +17,7 @@
 struct conf;
 struct req;
 struct store;
+struct store_txn;
 
 enum ftype {
 	FT_ID,		/* 17 hex */
@@ -85,6 +86,16 @@ struct entity_hooks {
 	/* Extra validation: 0, or -1 with the failing field and type set. */
 	int	(*validate)(const struct entity *, const struct json *rec,
 		    const char **field, const char **type);
+	/*
+	 * Who may write what: called by create (old NULL) and update with
+	 * the principal in r, the record as it will be stored and the body,
+	 * in the write txn t, just before the record is stored.  0, or an
+	 * error set on r (the write is then abandoned).  It may write in t
+	 * what goes with the change (User: end the user's sessions).
+	 */
+	int	(*guard)(struct req *, struct store_txn *,
+		    const struct entity *, const struct json *old,
+		    const struct json *rec, const struct json *body);
 };
 
 struct entity {
