@@ -1,6 +1,9 @@
 /*
  * One line per event on stderr: "2026-01-02T03:04:05Z LEVEL [pid] text".
  * A single write(2) per line keeps lines from different workers whole.
+ * The text is the one place where what a client sent (paths, names,
+ * reasons) meets the log, so it is escaped here: every control character
+ * (C0, DEL, C1) and every byte that is not UTF-8 is written as \xNN.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,15 +15,72 @@
 
 static int	 debug;
 
+#define LOG_TEXT	2048	/* the formatted text, before escaping */
+
+/* Length of the UTF-8 sequence at p (at most n bytes) that is neither a
+   control character nor malformed; 0 when p[0] must be escaped. */
+static size_t
+utf8_ok(const unsigned char *p, size_t n)
+{
+	size_t		 len, i;
+	unsigned int	 cp;
+
+	if (p[0] < 0x80)
+		return p[0] >= 0x20 && p[0] != 0x7f;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	cp = p[0] & (0x7f >> len);
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+	    (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return len;
+}
+
+size_t
+log_escape(const char *in, size_t n, char *out, size_t cap)
+{
+	const unsigned char	*text = (const unsigned char *)in;
+	size_t			 i = 0, o = 0, k;
+
+	while (i < n) {
+		if ((k = utf8_ok(text + i, n - i)) > 0) {
+			if (o + k >= cap)
+				break;
+			memcpy(out + o, text + i, k);
+			o += k;
+			i += k;
+			continue;
+		}
+		if (o + 4 >= cap)
+			break;
+		snprintf(out + o, 5, "\\x%02x", text[i++]);
+		o += 4;
+	}
+	return o;
+}
+
 static void
 log_line(const char *level, const char *fmt, va_list ap)
 {
-	char		 line[2048];
+	char		 text[LOG_TEXT], line[LOG_TEXT * 4 + 64];
 	struct tm	 tm;
 	time_t		 now;
-	size_t		 n;
+	size_t		 n, tn;
 	int		 m;
-	char		*p;
 
 	now = time(NULL);
 	gmtime_r(&now, &tm);
@@ -29,14 +89,10 @@ log_line(const char *level, const char *fmt, va_list ap)
 	    (int)getpid());
 	if (m > 0)
 		n += (size_t)m;
-	m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	if (m > 0)
-		n += (size_t)m < sizeof(line) - n - 1 ? (size_t)m :
-		    sizeof(line) - n - 2;
-	/* Keep the line one line. */
-	for (p = line; p < line + n; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	m = vsnprintf(text, sizeof(text), fmt, ap);
+	tn = m < 0 ? 0 : (size_t)m < sizeof(text) ? (size_t)m :
+	    sizeof(text) - 1;
+	n += log_escape(text, tn, line + n, sizeof(line) - n - 1);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
 }

@@ -389,16 +389,21 @@ def main_stack(s):
                 r = req(s, "GET", "%s/%s" % (p, rel), key=key)
                 ok = can(role, ent, "read") and can(role, rfe, "read")
                 cell(r, ok, R_READ, "%s: GET /%s/{id}/%s" % (role, ent, rel))
-                ok = can(role, ent, "edit") and can(role, fent, "read")
-                why = R_EDIT if not can(role, ent, "edit") else (R_READ,
-                                                                 R_EDIT)
+                # Relating changes both records: edit on both (and the
+                # route reads the foreign entity).
+                ok = (can(role, ent, "edit") and can(role, fent, "read")
+                      and can(role, fent, "edit"))
+                why = R_EDIT if not can(role, ent, "edit") else (
+                    R_READ, R_EDIT, "No edit access to %s '%s'."
+                    % (fent, foreign["id"]))
                 for m in ("POST", "DELETE"):
                     r = req(s, m, "%s/%s" % (p, link), {"id": foreign["id"]},
                             key=key)
                     cell(r, ok, why, "%s: %s /%s/{id}/%s" % (role, m, ent,
                                                               link))
             r = req(s, "GET", p + "/stream", key=key)
-            cell(r, can(role, ent, "read"), R_READ,
+            cell(r, can(role, ent, "read") and can(role, "Note", "read"),
+                 R_READ,
                  "%s: GET /%s/{id}/stream" % (role, ent))
             r = req(s, "DELETE", p, key=key)
             cell(r, can(role, ent, "delete"), R_DELETE,
@@ -564,8 +569,12 @@ def main_stack(s):
                " -> 403 'No edit access.'")
         r = req(s, "POST", "/Contact/%s/accounts" % mine["id"],
                 {"id": acct["id"]}, key=mkey)
-        t.status(r, 200, "mixed: POST /Contact/{own id}/accounts (Account "
-                 "read all) -> 200")
+        expect(r, 403, "No edit access to Account '%s'." % acct["id"],
+               "mixed: POST /Contact/{own id}/accounts (Account read all, "
+               "edit no) -> 403: relating edits the Account too")
+        t.eq(((r.json or {}).get("messageTranslation") or {}).get("label"),
+             "noAccessToForeignRecord",
+             "mixed: ... EspoCRM's body, label noAccessToForeignRecord")
 
     # -- 404 / 405 ------------------------------------------------------------
 
@@ -615,9 +624,9 @@ def main_stack(s):
              "every error of the walk (%d) carries X-Status-Reason and "
              "{\"status\",\"reason\"}" % len(walk_errors),
              "\n\n".join(e.describe() for e in bad[:3]))
-        def espo_body(e):  # bodies EspoCRM defines: 409 list, 400 form
-            return e.status == 409 or (e.status == 400 and isinstance(
-                e.json, dict) and "messageTranslation" in e.json)
+        def espo_body(e):  # bodies EspoCRM defines: 409 list, 400 form,
+            return e.status == 409 or (e.status in (400, 403) and  # 403 link
+                isinstance(e.json, dict) and "messageTranslation" in e.json)
         bad = [e for e in ERRORS
                if not reason(e) or not (espo_body(e) or (
                    isinstance(e.json, dict) and

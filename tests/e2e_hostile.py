@@ -633,10 +633,10 @@ with Stack(config_extra=EXTRA) as s:
     hit("query raw byte", 400, r"UTF-8", "GET", b"/Contact?q=\xfe")
     hit("searchParams JSON string", 400, r"UTF-8", "GET",
         "/Contact?searchParams=" + urllib.parse.quote(b'{"q":"\xff"}'))
-    hit("path id", 404, r"not found", "GET", "/Contact/%ff%fe")
-    hit("path id, raw bytes", 404, r"not found", "GET", b"/Contact/\xff\xfe")
-    hit("path entity", 404, r"Controller", "GET", "/%ff%fe")
-    hit("path link", 404, r"Link", "GET", "/Contact/%s/%%c0%%af" % c1)
+    hit("path id", 400, r"not UTF-8", "GET", "/Contact/%ff%fe")
+    hit("path id, raw bytes", 400, r"not UTF-8", "GET", b"/Contact/\xff\xfe")
+    hit("path entity", 400, r"not UTF-8", "GET", "/%ff%fe")
+    hit("path link", 400, r"not UTF-8", "GET", "/Contact/%s/%%c0%%af" % c1)
     hit("X-Api-Key", 401, r"API key", "GET", "/App/user", key=b"\xff\xfe")
     hit("Bearer token", 403, r"token", "GET", "/App/user", key=None,
         headers=[("Authorization", b"Bearer \xff\xfe\xfd")])
@@ -881,13 +881,25 @@ with Stack(config_extra=EXTRA) as s:
             ("unknown entity", "/Frobnicate", 404, r"Controller 'Frobnicate'"),
             ("unknown link", "/Contact/%s/nolink" % c1, 404, r"Link 'nolink'"),
             ("too many path segments", "/Contact/a/b/c/d/e/f/g/h/i", 404,
-             r"No route")]:
+             r"too many segments")]:
         hit(desc, status, word, "GET", path)
     C.done()
 
     # ---- path tricks in ids -----------------------------------------------
     C.batch("path-tricks")
     NF = r"not found|No route|Controller|Link"
+    SEG = r"Path segment"
+
+    def trick(tid):
+        """What a path segment tid gets: 400 when it is a dot segment or
+        decodes to hold '/', '\\' or NUL (the raw path is routed), else
+        404 for an id that names no record."""
+        d = urllib.parse.unquote(tid)
+        if "\0" in d:  # nginx refuses an encoded NUL itself
+            return 400, r"malformed|" + SEG
+        if d in (".", "..") or any(c in d for c in "/\\\0"):
+            return 400, SEG
+        return 404, NF
     tricks = ["..", "..%2f..%2ffastcrm.yaml", "%2e%2e",
               "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "%252e%252e%252f",
               "....%2f%2f", "..%5c..%5cfastcrm.yaml", "x%2fy", "x%2f..%2f..",
@@ -895,27 +907,25 @@ with Stack(config_extra=EXTRA) as s:
               c1[:-1], c1 + "0", "%20" + c1, c1 + "%0d%0aX-Injected:%201",
               "*", "%25", seed["case"], seed["gone"]]
     for tid in tricks:
-        hit("GET Contact id %s" % tid[:40], 404, NF, "GET", "/Contact/" + tid)
+        hit("GET Contact id %s" % tid[:40], *trick(tid), "GET",
+            "/Contact/" + tid)
     for tid in ["..", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "..%5c..%5cfastcrm.yaml",
                 "a" * 5000, "%C3%A9t%C3%A9", c1.upper(), seed["case"],
                 seed["gone"]]:
-        hit("PUT Contact id %s" % tid[:40], 404, NF, "PUT",
+        hit("PUT Contact id %s" % tid[:40], *trick(tid), "PUT",
             "/Contact/" + tid, body='{"lastName":"Overwritten"}', ctype=JSON)
-        hit("DELETE Contact id %s" % tid[:40], 404, NF, "DELETE",
+        hit("DELETE Contact id %s" % tid[:40], *trick(tid), "DELETE",
             "/Contact/" + tid)
     for tid in ["..%2f..%2ffastcrm.yaml", "%2e%2e%2f%2e%2e%2ffastcrm.yaml",
                 ".tmp-0000", seed["c1"], seed["rec"] + "%2f..",
                 seed["rec"] + "%00"]:
-        word = r"malformed" if tid.endswith("%00") else \
-            r"not found|Controller|No route"
-        hit("GET Attachment file %s" % tid[:40],
-            400 if tid.endswith("%00") else 404, word, "GET",
+        hit("GET Attachment file %s" % tid[:40], *trick(tid), "GET",
             "/Attachment/file/" + tid)
     hit("the internal location directly", 404, r"Not found", "GET",
         "/_attachments/" + seed["rec"])
-    hit("the internal location with ..", 404, NF, "GET",
+    hit("the internal location with ..", 400, SEG, "GET",
         "/_attachments/..%2ffastcrm.yaml")
-    hit("recording for a Call id ..", 404, NF, "POST",
+    hit("recording for a Call id ..", 400, SEG, "POST",
         "/Call/%2e%2e/recording", ctype="audio/wav", body=b"RIFF")
     hit("recording for a Call id of 5,000", 404, r"not found", "POST",
         "/Call/%s/recording" % ("b" * 5000), ctype="audio/wav", body=b"RIFF")
@@ -946,6 +956,21 @@ with Stack(config_extra=EXTRA) as s:
                                      "file": "data:text/plain;base64,!!!"}))
     hit("contactId with ..", 403, r"does not exist|not found", "POST", "/Case",
         ctype=JSON, body=json.dumps({"name": "x", "contactId": "../" + c1}))
+    # The review's forms: an encoded slash walks to another route.
+    acct = seed.get("account") or seed["c1"]
+    hit("DELETE Account zz%2f..%2f{id}", 400, SEG, "DELETE",
+        "/Account/zz%2f..%2f" + acct)
+    hit("PUT Case x%2f..%2f..%2fContact%2f{id}", 400, SEG, "PUT",
+        "/Case/x%2f..%2f..%2fContact%2f" + c1,
+        body='{"lastName":"Overwritten"}', ctype=JSON)
+    hit("GET Case x%2f..%2f..%2fUser", 400, SEG, "GET",
+        "/Case/x%2f..%2f..%2fUser")
+    hit("GET Attachment file ..%2f..%2fContact%2f{id}", 400, SEG, "GET",
+        "/Attachment/file/..%2f..%2fContact%2f" + c1)
+    hit("GET Case/../User (raw dot segment)", 400, SEG, "GET",
+        "/Case/../User")
+    hit("GET Case/%2e%2e/User", 400, SEG, "GET", "/Case/%2e%2e/User")
+    hit("GET Contact id%5c", 400, SEG, "GET", "/Contact/%s%%5c" % c1)
     C.done()
 
     # ---- wrong methods on every route, wrong content types -------------

@@ -8,8 +8,9 @@
  *    Espo-Authorization, X-Hmac-Authorization, "Authorization: Basic ",
  *    "Authorization: Bearer ", a bare Authorization, the Cookie header (GET,
  *    and POST with the right CSRF token) and the X-CSRF-Token of a live
- *    session.  A request is let in only with the right credentials, and a
- *    refusal is an error status with a one-line reason;
+ *    session.  A request is let in only with the right credentials (never
+ *    with the bare API key: the user has an HMAC secret, so it must sign),
+ *    and a refusal is an error status with a one-line reason;
  *  - sent to the handlers that take credentials in a body: the OAuth2
  *    token endpoint with the input as its form (or JSON) body, as its
  *    "Authorization: Basic" client credentials, and as the body after good
@@ -27,8 +28,10 @@
  * client (fuzz-client, secret fuzz-client-secret, redirect URI REDIRECT);
  * the store is a real LMDB environment in a fresh directory under
  * $TMPDIR (removed at exit) holding a few sessions (fuzz-session-live with
- * CSRF token fuzz-csrf-token, -expired, -damaged, -badjson), two OAuth2
- * tokens and a code (ACCESS, REFRESH and CODE below, 64 characters).
+ * CSRF token fuzz-csrf-token, -expired, -damaged, -badjson, -stale with
+ * another credential generation), two OAuth2 tokens and a code (ACCESS,
+ * REFRESH and CODE below, 64 characters), all of the API user, with its
+ * credential generation (auth_gen).
  * Seeds: tests/corpus/auth/.
  *
  *	tests/fuzz.sh auth
@@ -160,7 +163,7 @@ setup(void)
 	struct crypt_data	*cd;
 	struct store_txn	*t;
 	const char		*why, *tmp, *h;
-	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE], gen[65];
 	long long		 exp;
 	unsigned char		 mac[EVP_MAX_MD_SIZE];
 	unsigned int		 maclen = 0, i;
@@ -233,27 +236,31 @@ setup(void)
 	    strlen(CODE) != 64)
 		abort();
 	exp = (long long)time(NULL) + 30 * 86400;
+	auth_gen("api", user.password_hash, "", gen);
 	if (store_begin(st, 1, &t) != 0)
 		abort();
 	put_hashed(t, "sessions", LIVE, arena_printf(a, "{\"uid\":"
-	    "\"0123456789abcdef9\",\"name\":\"Agent\",\"userName\":\"agent\","
-	    "\"type\":\"regular\",\"role\":\"api\",\"admin\":false,"
-	    "\"csrf\":\"" CSRF "\",\"exp\":%lld}", exp));
-	put_hashed(t, "sessions", "fuzz-session-expired", "{\"uid\":"
-	    "\"0123456789abcdef9\",\"name\":\"Agent\",\"type\":\"regular\","
-	    "\"csrf\":\"x\",\"exp\":1}");
+	    "\"0123456789abcdef0\",\"type\":\"api\",\"gen\":\"%s\","
+	    "\"csrf\":\"" CSRF "\",\"exp\":%lld}", gen, exp));
+	put_hashed(t, "sessions", "fuzz-session-expired", arena_printf(a,
+	    "{\"uid\":\"0123456789abcdef0\",\"type\":\"api\",\"gen\":"
+	    "\"%s\",\"csrf\":\"x\",\"exp\":1}", gen));
+	put_hashed(t, "sessions", "fuzz-session-stale", arena_printf(a,
+	    "{\"uid\":\"0123456789abcdef0\",\"type\":\"api\",\"gen\":"
+	    "\"%064d\",\"csrf\":\"" CSRF "\",\"exp\":%lld}", 0, exp));
 	put_hashed(t, "sessions", "fuzz-session-damaged",
 	    "{\"exp\":\"99999999999\"}");
 	put_hashed(t, "sessions", "fuzz-session-badjson", "{\"uid\":");
 	put_hashed(t, "tokens", ACCESS, arena_printf(a, "{\"kind\":\"access\","
 	    "\"client\":\"fuzz-client\",\"uid\":\"0123456789abcdef0\","
-	    "\"name\":\"" USER_NAME "\",\"exp\":%lld}", exp));
+	    "\"utype\":\"api\",\"gen\":\"%s\",\"exp\":%lld}", gen, exp));
 	snprintf(refresh_json, sizeof(refresh_json), "{\"kind\":\"refresh\","
 	    "\"client\":\"" CLIENT "\",\"uid\":\"0123456789abcdef0\","
-	    "\"name\":\"" USER_NAME "\",\"exp\":%lld}", exp);
+	    "\"utype\":\"api\",\"gen\":\"%s\",\"exp\":%lld}", gen, exp);
 	snprintf(code_json, sizeof(code_json), "{\"kind\":\"code\",\"client\":"
-	    "\"" CLIENT "\",\"uid\":\"0123456789abcdef0\",\"name\":\""
-	    USER_NAME "\",\"redirect\":\"" REDIRECT "\",\"exp\":%lld}", exp);
+	    "\"" CLIENT "\",\"uid\":\"0123456789abcdef0\",\"utype\":\"api\","
+	    "\"gen\":\"%s\",\"redirect\":\"" REDIRECT "\",\"exp\":%lld}",
+	    gen, exp);
 	put_hashed(t, "tokens", REFRESH, refresh_json);
 	put_hashed(t, "tokens", CODE, code_json);
 	if (store_commit(t) != 0)
@@ -365,12 +372,12 @@ attempt(const struct mode *m, const char *input)
 		if (r.who == NULL || r.who->id == NULL ||
 		    r.who->name == NULL || r.who->type == NULL)
 			abort();
-		/* Only the right credentials get in. */
-		if (strcmp(m->name, "HTTP_X_API_KEY") == 0 &&
-		    !is_exactly(v, API_KEY))
+		/* Only the right credentials get in; the key alone never
+		   does, its user must sign. */
+		if (strcmp(m->name, "HTTP_X_API_KEY") == 0)
 			abort();
 		if (strcmp(m->prefix, "Bearer ") == 0 &&
-		    !is_exactly(input, API_KEY) && !is_exactly(input, ACCESS))
+		    !is_exactly(input, ACCESS))
 			abort();
 		if ((strcmp(m->name, "HTTP_ESPO_AUTHORIZATION") == 0 &&
 		    !is_password(v)) || (strcmp(m->prefix, "Basic ") == 0 &&
@@ -533,10 +540,15 @@ check_session(struct req *r, int rc)
 	struct json	*b;
 
 	if (rc != 0) {
-		if (r->status != 400 && r->status != 401 && r->status != 403)
+		/* 415 for anything but JSON: no sign-in from a form. */
+		if (r->status != 400 && r->status != 401 && r->status != 403 &&
+		    (r->status != 415 || strcmp(r->ctype, "application/json") ==
+		    0))
 			abort();
 		return;
 	}
+	if (strcmp(r->ctype, "application/json") != 0)
+		abort();
 	b = body_of(r);
 	if (!field_is(b, "userName", USER_NAME) ||
 	    !field_is(b, "password", PASSWORD))

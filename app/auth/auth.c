@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -134,6 +135,24 @@ user_by_name(const struct conf *c, const char *name)
 }
 
 /*
+ * crypt(3) on pass with a configured principal's hash when there is one
+ * (the algorithm and cost those checks have), else with a yescrypt one.
+ */
+static void
+dummy_check(struct req *r, const char *pass)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->conf->nusers; i++)
+		if (r->conf->users[i].password_hash != NULL) {
+			(void)auth_password_check(r->arena, pass,
+			    r->conf->users[i].password_hash);
+			return;
+		}
+	auth_password_dummy(r->arena, pass);
+}
+
+/*
  * Password check with crypt(3).  Hashing is slow on purpose, so a worker
  * remembers the SHA-256 of the last good user:password pairs for a minute.
  */
@@ -151,8 +170,11 @@ password_ok(struct req *r, const struct conf_user *u, const char *pass)
 	long long		 now = (long long)time(NULL);
 	size_t			 i, slot = 0;
 
-	if (u == NULL || u->password_hash == NULL)
+	if (u == NULL || u->password_hash == NULL) {
+		/* An unknown name costs what a wrong password does. */
+		dummy_check(r, pass);
 		return 0;
+	}
 	both = arena_printf(r->arena, "%s\n%s\n%s", u->name, u->password_hash,
 	    pass);
 	sha256(both, strlen(both), md);
@@ -217,6 +239,102 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
 	return 1;
 }
 
+/*
+ * The limiter's table (address -> struct failrec) is purged of expired
+ * windows as the sessions are (auth_purge_expired): each failure looks at
+ * the next FAIL_PURGE_STEP entries, going round the table from where the
+ * previous one stopped, and deletes those whose window has passed.  Where
+ * it stopped is kept in the table itself, under a key that no address can
+ * be (FAIL_CURSOR, which starts with a NUL byte), so that all the
+ * limiter's state is in one table.
+ */
+#define FAIL_PURGE_STEP	8
+#define FAIL_KEY	128	/* longer keys are not purged (none are) */
+#define FAIL_CURSOR	"\0cursor"
+
+struct fail_purge {
+	long long	 now, window;
+	const char	*stop;		/* the wrapped lap ends here */
+	size_t		 stoplen, seen, n, lastlen;
+	char		 last[FAIL_KEY];
+	char		 keys[FAIL_PURGE_STEP][FAIL_KEY];
+	size_t		 klen[FAIL_PURGE_STEP];
+};
+
+/* LMDB's key order: bytes, then length. */
+static int
+keycmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int	 c;
+
+	if ((c = memcmp(a, b, alen < blen ? alen : blen)) != 0)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int
+fail_purge_step(void *arg, struct store_val k, struct store_val v)
+{
+	struct fail_purge	*p = arg;
+	struct failrec		 fr;
+
+	if (p->seen == FAIL_PURGE_STEP)
+		return -1;
+	if (p->stop != NULL && keycmp(k.p, k.len, p->stop, p->stoplen) >= 0)
+		return -1;
+	if (k.len == 0 || k.len >= FAIL_KEY || k.p[0] == '\0')
+		return 0;
+	p->seen++;
+	memcpy(p->last, k.p, k.len);
+	p->lastlen = k.len;
+	if (v.len != sizeof(fr))
+		return 0;
+	memcpy(&fr, v.p, sizeof(fr));
+	if (p->now - fr.start >= p->window) {
+		memcpy(p->keys[p->n], k.p, k.len);
+		p->klen[p->n++] = k.len;
+	}
+	return 0;
+}
+
+static int
+fail_purge(struct req *r, struct store_txn *t, int db)
+{
+	static const char	 mkey[] = FAIL_CURSOR;
+	struct fail_purge	 p;
+	struct store_val	 v;
+	char			 from[FAIL_KEY + 1];
+	size_t			 flen = 0, i;
+	int			 rc;
+
+	memset(&p, 0, sizeof(p));
+	p.now = (long long)time(NULL);
+	p.window = r->conf->auth_fail_window;
+	/* Resume after the last key looked at: that key plus a NUL byte. */
+	if (store_get(t, db, mkey, sizeof(mkey) - 1, &v) == 0 &&
+	    v.len > 0 && v.len < FAIL_KEY) {
+		memcpy(from, v.p, v.len);
+		from[v.len] = '\0';
+		flen = v.len + 1;
+	}
+	if ((rc = store_iter_from(t, db, from, flen, fail_purge_step, &p)) != 0)
+		return rc;
+	if (p.seen < FAIL_PURGE_STEP && flen > 0) {
+		/* The end of the table: on from the start, up to from. */
+		p.stop = from;
+		p.stoplen = flen;
+		if ((rc = store_iter_from(t, db, NULL, 0, fail_purge_step,
+		    &p)) != 0)
+			return rc;
+	}
+	for (i = 0; i < p.n; i++)
+		if ((rc = store_del(t, db, p.keys[i], p.klen[i], NULL, 0)) != 0)
+			return rc;
+	if (p.seen == 0)
+		return FCRM_OK;
+	return store_put(t, db, mkey, sizeof(mkey) - 1, p.last, p.lastlen);
+}
+
 /* Is the address over the limit?  Counts a failure when fail != 0. */
 static int
 limiter(struct req *r, int fail)
@@ -240,14 +358,16 @@ limiter(struct req *r, int fail)
 		fr.count = 0;
 	}
 	over = fr.count > r->conf->auth_fail_limit;
+	/* A failed write leaves the txn to store_abort (store_commit
+	   aborts by itself): never a write lock left held. */
 	if (fail) {
 		fr.count++;
-		if (store_put(t, db, r->remote, strlen(r->remote), &fr,
-		    sizeof(fr)) != 0 || store_commit(t) != 0) {
+		if (fail_purge(r, t, db) == 0 &&
+		    store_put(t, db, r->remote, strlen(r->remote), &fr,
+		    sizeof(fr)) == 0) {
+			(void)store_commit(t);
 			t = NULL;
-			return over;
 		}
-		t = NULL;
 	}
 	store_abort(t);
 	return over;
@@ -268,12 +388,19 @@ set_principal(struct req *r, const struct conf_user *u)
 	r->who = p;
 }
 
-static int
-refuse(struct req *r, enum scheme s, const char *why)
+void
+auth_fail_count(struct req *r, const char *why)
 {
+	log_warn("auth: failure from %s: %s", r->remote, why);
 	if (limiter(r, 1))
 		log_warn("address %s is over the failed-login limit",
 		    r->remote);
+}
+
+static int
+refuse(struct req *r, enum scheme s, const char *why)
+{
+	auth_fail_count(r, why);
 	return http_fail(r, s == S_BASIC || s == S_BEARER ? FCRM_FORBIDDEN :
 	    FCRM_UNAUTHORIZED, "%s", why);
 }
@@ -339,9 +466,12 @@ auth_authenticate(struct req *r)
 	case S_ESPO:
 	case S_BASIC:
 		if (split_pair(r, v, &user, &pass) != 0) {
-			if (s == S_ESPO)
+			if (s == S_ESPO) {
+				auth_fail_count(r, "Bad Espo-Authorization "
+				    "string.");
 				return http_fail(r, FCRM_BAD_REQUEST, "Auth: "
 				    "Bad authorization string provided.");
+			}
 			return refuse(r, s, "Bad Basic credentials.");
 		}
 		u = user_by_name(r->conf, user);
@@ -352,8 +482,14 @@ auth_authenticate(struct req *r)
 	case S_BEARER:
 		while (*v == ' ')
 			v++;
-		if ((u = user_by_key(r->conf, v)) != NULL)
+		if ((u = user_by_key(r->conf, v)) != NULL) {
+			/* Its key travels in every signed request: alone it
+			   proves nothing (EspoCRM refuses it too). */
+			if (u->hmac_secret != NULL)
+				return refuse(r, s, "This API user must sign "
+				    "its requests with X-Hmac-Authorization.");
 			break;
+		}
 		if (s == S_BEARER && oauth2_bearer(r, v) == 0)
 			return 0;
 		return refuse(r, s, s == S_APIKEY ? "Wrong API key." :
@@ -369,42 +505,44 @@ auth_authenticate(struct req *r)
 	return 0;
 }
 
-int
-auth_authorize(struct req *r, const struct entity *e, enum action act,
-    int *own)
+static const char *
+perm_name(enum conf_perm p)
 {
-	struct conf_acl		 acl;
-	enum conf_perm		 p;
-	const char		*what;
+	return p == CONF_ALL ? "all" : p == CONF_OWN ? "own" : "no";
+}
 
-	*own = 0;
-	if (act == ACT_NONE || act == ACT_PUBLIC)
-		return 0;
-	if (r->who == NULL || r->who->role == NULL)
-		return http_fail(r, FCRM_FORBIDDEN, "No role.");
-	acl = conf_role_acl(r->who->role, e->name);
-	switch (act) {
-	case ACT_CREATE:
-		if (!acl.create)
-			return http_fail(r, FCRM_FORBIDDEN, "No create access.");
-		return 0;
-	case ACT_READ:
-		p = acl.read;
-		what = "read";
-		break;
-	case ACT_EDIT:
-		p = acl.edit;
-		what = "edit";
-		break;
-	default:
-		p = acl.del;
-		what = "delete";
-		break;
+/*
+ * EspoCRM's `acl` of /App/user: table.{Entity} = {create: yes|no, read,
+ * edit, delete: all|own|no} from the principal's role; as EspoCRM, an
+ * entity the role may not touch at all is left out.  No field-level
+ * rights exist, so fieldTable is empty.
+ */
+static struct json *
+acl_table(struct arena *a, const struct conf_role *role)
+{
+	struct json		*o, *t, *e;
+	struct conf_acl		 acl;
+	const char		*name;
+	size_t			 i;
+
+	o = json_obj(a);
+	t = json_obj(a);
+	for (i = 0; i < entity_count(); i++) {
+		name = entity_at(i)->name;
+		acl = conf_role_acl(role, name);
+		if (!acl.create && acl.read == CONF_NO &&
+		    acl.edit == CONF_NO && acl.del == CONF_NO)
+			continue;
+		e = json_obj(a);
+		json_set(a, e, "create", json_str(a, acl.create ? "yes" : "no"));
+		json_set(a, e, "read", json_str(a, perm_name(acl.read)));
+		json_set(a, e, "edit", json_str(a, perm_name(acl.edit)));
+		json_set(a, e, "delete", json_str(a, perm_name(acl.del)));
+		json_set(a, t, name, e);
 	}
-	if (p == CONF_NO)
-		return http_fail(r, FCRM_FORBIDDEN, "No %s access.", what);
-	*own = p == CONF_OWN;
-	return 0;
+	json_set(a, o, "table", t);
+	json_set(a, o, "fieldTable", json_obj(a));
+	return o;
 }
 
 int
@@ -422,6 +560,7 @@ auth_h_app_user(struct req *r)
 	json_set(a, u, "type", json_str(a, r->who->type));
 	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));
 	json_set(a, o, "user", u);
+	json_set(a, o, "acl", acl_table(a, r->who->role));
 	if (r->who->csrf != NULL)
 		json_set(a, o, "csrfToken", json_str(a, r->who->csrf));
 	json_write(&r->out, o);

@@ -3,7 +3,9 @@
  * Ringotel's "web server flow".  Codes and tokens are random; LMDB keeps
  * only their SHA-256 with kind, client, principal and expiry.  Codes are
  * single-use; refresh tokens rotate; access tokens act with the role of
- * the client.
+ * the client.  Each keeps the signed-in principal's type, id and
+ * credential generation, and works only while auth_current still finds
+ * that principal so (a password change, deactivation or deletion ends it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +143,7 @@ page(struct req *r, int status, const char *title, const char *msg,
 /* Stores a new random token of kind; returns it (hex) in the arena. */
 static char *
 issue(struct req *r, struct store_txn *t, const char *kind,
-    const char *client, const char *uid, const char *name,
+    const char *client, const struct auth_login *who,
     const char *redirect, long long ttl)
 {
 	struct arena	*a = r->arena;
@@ -158,8 +160,9 @@ issue(struct req *r, struct store_txn *t, const char *kind,
 	o = json_obj(a);
 	json_set(a, o, "kind", json_str(a, kind));
 	json_set(a, o, "client", json_str(a, client));
-	json_set(a, o, "uid", json_str(a, uid));
-	json_set(a, o, "name", json_str(a, name));
+	json_set(a, o, "uid", json_str(a, who->id));
+	json_set(a, o, "utype", json_str(a, who->type));
+	json_set(a, o, "gen", json_str(a, who->gen));
 	if (redirect != NULL)
 		json_set(a, o, "redirect", json_str(a, redirect));
 	json_set(a, o, "exp", json_int(a, (long long)time(NULL) + ttl));
@@ -245,8 +248,7 @@ oauth2_h_authorize(struct req *r)
 	}
 	if ((rc = engine_begin(r, 1, &t)) != 0)
 		return rc;
-	code = issue(r, *t, "code", cl->client_id, who.id,
-	    who.name != NULL ? who.name : user, uri, CODE_TTL);
+	code = issue(r, *t, "code", cl->client_id, &who, uri, CODE_TTL);
 	if (code == NULL || engine_commit(r, t) != 0) {
 		page(r, 500, "Server error", "Cannot store the code.", p, 0);
 		return FCRM_STORE;
@@ -278,6 +280,14 @@ token_error(struct req *r, int status, const char *error, const char *desc)
 	return status == 401 ? FCRM_UNAUTHORIZED : FCRM_BAD_REQUEST;
 }
 
+/* Failed client authentication: counted and logged like any other. */
+static int
+client_error(struct req *r, const char *why)
+{
+	auth_fail_count(r, why);
+	return token_error(r, 401, "invalid_client", why);
+}
+
 int
 oauth2_h_token(struct req *r)
 {
@@ -286,6 +296,7 @@ oauth2_h_token(struct req *r)
 	struct json		 *body, *tok, *o;
 	const char		 *id, *secret, *grant, *h, *user, *pass, *uri;
 	const char		 *access, *refresh;
+	struct auth_login	  who;
 	char			  sha[65], key[65];
 	unsigned char		  want[32];
 	size_t			  i;
@@ -293,6 +304,9 @@ oauth2_h_token(struct req *r)
 
 	if ((rc = http_body_object(r, &body)) != 0)
 		return token_error(r, 400, "invalid_request", r->reason);
+	if (auth_limited(r) != 0)
+		return token_error(r, 403, "invalid_client", "Too many failed "
+		    "logins from this address; try again later.");
 	id = json_gets(body, "client_id");
 	secret = json_gets(body, "client_secret");
 	if ((h = http_header(r, "HTTP_AUTHORIZATION")) != NULL &&
@@ -303,8 +317,8 @@ oauth2_h_token(struct req *r)
 		basic = 1;
 		dec = auth_base64_decode(r->arena, h + 6, &n);
 		if (dec == NULL || (colon = strchr(dec, ':')) == NULL)
-			return token_error(r, 401, "invalid_client",
-			    "Bad Basic client credentials.");
+			return client_error(r, "Bad Basic client "
+			    "credentials.");
 		*colon = '\0';
 		user = http_urldecode(r->arena, dec, strlen(dec), 1, NULL);
 		pass = http_urldecode(r->arena, colon + 1, strlen(colon + 1), 1,
@@ -317,8 +331,8 @@ oauth2_h_token(struct req *r)
 		if (basic)
 			http_add_header(r, "WWW-Authenticate",
 			    "Basic realm=\"fastcrm\"");
-		return token_error(r, 401, "invalid_client", "Unknown client "
-		    "or no client secret.");
+		return client_error(r, "Unknown client or no client "
+		    "secret.");
 	}
 	auth_sha256_hex(secret, strlen(secret), sha);
 	for (i = 0; i < 32; i++)
@@ -333,8 +347,7 @@ oauth2_h_token(struct req *r)
 			got[i] = (unsigned char)v;
 		}
 		if (!util_ct_equal(got, want, 32))
-			return token_error(r, 401, "invalid_client", "Wrong "
-			    "client secret.");
+			return client_error(r, "Wrong client secret.");
 	}
 	grant = json_gets(body, "grant_type");
 	if (grant == NULL)
@@ -367,13 +380,23 @@ oauth2_h_token(struct req *r)
 			    "token is unknown, used, expired or not this "
 			    "client's.");
 	}
+	/* The user as it is now: the same credentials, still active. */
+	if (auth_current(r, *t, json_gets(tok, "utype"), json_gets(tok, "uid"),
+	    json_gets(tok, "gen"), &who) != 0) {
+		/* It goes: it can never be good again. */
+		if (store_del(*t, store_db(r->store, "tokens"), key, 64, NULL,
+		    0) == 0)
+			(void)engine_commit(r, t);
+		return token_error(r, 400, "invalid_grant", "The user's "
+		    "password, status or rights changed since this grant; "
+		    "authorize again.");
+	}
 	/* Single use: the code or refresh token goes now. */
 	if (store_del(*t, store_db(r->store, "tokens"), key, 64, NULL, 0) != 0)
 		return http_fail(r, FCRM_STORE, "Cannot update tokens.");
-	access = issue(r, *t, "access", cl->client_id, json_gets(tok, "uid"),
-	    json_gets(tok, "name"), NULL, ACCESS_TTL);
-	refresh = issue(r, *t, "refresh", cl->client_id, json_gets(tok, "uid"),
-	    json_gets(tok, "name"), NULL, REFRESH_TTL);
+	access = issue(r, *t, "access", cl->client_id, &who, NULL, ACCESS_TTL);
+	refresh = issue(r, *t, "refresh", cl->client_id, &who, NULL,
+	    REFRESH_TTL);
 	if (access == NULL || refresh == NULL)
 		return http_fail(r, FCRM_STORE, "Cannot store tokens.");
 	if ((rc = engine_commit(r, t)) != 0)
@@ -395,20 +418,24 @@ oauth2_bearer(struct req *r, const char *token)
 	struct store_txn	*t = NULL;
 	const struct conf_client *cl;
 	struct principal	*p;
+	struct auth_login	 who;
 	struct json		*o;
 	char			 key[65];
 
 	if (strlen(token) != 64 || store_begin(r->store, 0, &t) != 0)
 		return -1;
 	o = lookup(r, t, token, "access", key);
+	if (o != NULL && auth_current(r, t, json_gets(o, "utype"),
+	    json_gets(o, "uid"), json_gets(o, "gen"), &who) != 0)
+		o = NULL;
 	store_abort(t);
 	if (o == NULL || (cl = client_find(r->conf, json_gets(o, "client")))
 	    == NULL)
 		return -1;
 	p = arena_calloc(r->arena, 1, sizeof(*p));
-	p->id = json_gets(o, "uid");
-	p->name = json_gets(o, "name");
-	p->user_name = p->name;
+	p->id = who.id;
+	p->name = who.name;
+	p->user_name = who.user_name;
 	p->type = "api";
 	p->role = conf_role_find(r->conf, cl->role);
 	if (p->id == NULL || p->name == NULL)

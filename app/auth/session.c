@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "fastcrm/auth.h"
@@ -56,6 +57,139 @@ auth_password_check(struct arena *a, const char *pass, const char *hash)
 	h = crypt_r(pass, hash, cd);
 	return h != NULL && strlen(h) == strlen(hash) &&
 	    util_ct_equal(h, hash, strlen(h));
+}
+
+void
+auth_password_dummy(struct arena *a, const char *pass)
+{
+	static char		 setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data	*cd;
+
+	/* A yescrypt setting with auth_password_hash's cost: crypt(3)
+	   does all the work of a check against it. */
+	if (*setting == '\0' && crypt_gensalt_rn("$y$", 0, NULL, 0, setting,
+	    sizeof(setting)) == NULL)
+		return;
+	cd = arena_calloc(a, 1, sizeof(*cd));
+	(void)crypt_r(pass, setting, cd);
+}
+
+void
+auth_gen(const char *type, const char *hash, const char *nonce,
+    char out[65])
+{
+	char	*s;
+	size_t	 n;
+
+	n = strlen(type) + strlen(hash) + strlen(nonce) + 3;
+	if ((s = malloc(n)) == NULL) {
+		/* Matches no stored generation. */
+		memset(out, 'x', 64);
+		out[64] = '\0';
+		return;
+	}
+	snprintf(s, n, "%s\n%s\n%s", type, hash, nonce);
+	auth_sha256_hex(s, strlen(s), out);
+	free(s);
+}
+
+/* The meta value of "prefix:id" in the arena, or NULL. */
+static const char *
+meta_get(struct req *r, struct store_txn *t, const char *prefix,
+    const char *id)
+{
+	struct store_val	 v;
+	char			 key[64];
+
+	snprintf(key, sizeof(key), "%s:%s", prefix, id);
+	if (store_get(t, store_db(r->store, "meta"), key, strlen(key), &v) != 0)
+		return NULL;
+	return arena_strndup(r->arena, v.p, v.len);
+}
+
+int
+auth_user_revoke(struct req *r, struct store_txn *t, const char *id)
+{
+	unsigned char	 rnd[16];
+	char		 key[64], nonce[33];
+	size_t		 i;
+
+	util_random(rnd, sizeof(rnd));
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(nonce + i * 2, 3, "%02x", rnd[i]);
+	snprintf(key, sizeof(key), "gen:%s", id);
+	return store_put(t, store_db(r->store, "meta"), key, strlen(key), nonce,
+	    32);
+}
+
+/* The current state of User record id; 0 or -1. */
+static int
+current_user(struct req *r, struct store_txn *t, const char *id,
+    struct auth_login *out)
+{
+	const struct entity	*e = entity_find("User");
+	struct json		*rec;
+	const char		*hash, *nonce, *type;
+
+	if (e == NULL || entity_load(r, t, e, id, ACT_NONE, &rec, NULL) != 0 ||
+	    !json_truthy(json_get(rec, "isActive")) ||
+	    (hash = meta_get(r, t, "pw", id)) == NULL)
+		return -1;
+	if ((nonce = meta_get(r, t, "gen", id)) == NULL)
+		nonce = "";
+	type = json_gets(rec, "type");
+	out->id = json_gets(rec, "id");
+	out->name = json_gets(rec, "name");
+	out->user_name = json_gets(rec, "userName");
+	out->role = r->conf->agent_role;
+	out->type = "regular";
+	out->admin = type != NULL && strcmp(type, "admin") == 0;
+	if (out->name == NULL || *out->name == '\0')
+		out->name = out->user_name;
+	auth_gen("regular", hash, nonce, out->gen);
+	return out->id != NULL && out->user_name != NULL ? 0 : -1;
+}
+
+/* The current state of configured principal id; 0 or -1. */
+static int
+current_principal(struct req *r, const char *id, struct auth_login *out)
+{
+	const struct conf_user	*cu = NULL;
+	size_t			 i;
+
+	for (i = 0; i < r->conf->nusers; i++)
+		if (strcmp(r->conf->users[i].id, id) == 0)
+			cu = &r->conf->users[i];
+	if (cu == NULL || cu->password_hash == NULL)
+		return -1;
+	out->id = cu->id;
+	out->name = cu->name;
+	out->user_name = cu->name;
+	out->role = cu->role;
+	out->type = "api";
+	out->admin = cu->admin;
+	auth_gen("api", cu->password_hash, "", out->gen);
+	return 0;
+}
+
+int
+auth_current(struct req *r, struct store_txn *t, const char *type,
+    const char *id, const char *gen, struct auth_login *out)
+{
+	int	 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (type == NULL || id == NULL || gen == NULL || strlen(gen) != 64)
+		return -1;
+	if (strcmp(type, "regular") == 0)
+		rc = current_user(r, t, id, out);
+	else if (strcmp(type, "api") == 0)
+		rc = current_principal(r, id, out);
+	else
+		rc = -1;
+	if (rc != 0 || !util_ct_equal(out->gen, gen, 64))
+		return -1;
+	return 0;
 }
 
 #define PURGE_STEP	16	/* entries looked at per sign-in or token */
@@ -131,6 +265,20 @@ auth_purge_expired(struct req *r, struct store_txn *t, const char *table)
 	return store_put(t, meta, mkey, strlen(mkey), p.last, PURGE_KEY);
 }
 
+/* Is the Content-Type application/json (parameters aside)? */
+static int
+is_json(const char *ctype)
+{
+	static const char	 mt[] = "application/json";
+	const char		*p = ctype + sizeof(mt) - 1;
+
+	if (strncasecmp(ctype, mt, sizeof(mt) - 1) != 0)
+		return 0;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0' || *p == ';';
+}
+
 /* The value of cookie name in the Cookie header, or NULL. */
 static char *
 cookie(struct req *r, const char *name)
@@ -187,12 +335,28 @@ csrf_ok(struct req *r, const struct json *s)
 	    util_ct_equal(csrf, mine, strlen(mine));
 }
 
+/* The session's principal as it is now; 0 or -1. */
+static int
+session_current(struct req *r, const struct json *s, struct auth_login *who)
+{
+	struct store_txn	*t = NULL;
+	int			 rc;
+
+	if (store_begin(r->store, 0, &t) != 0)
+		return -1;
+	rc = auth_current(r, t, json_gets(s, "type"), json_gets(s, "uid"),
+	    json_gets(s, "gen"), who);
+	store_abort(t);
+	return rc;
+}
+
 int
 auth_session(struct req *r)
 {
 	struct principal	*p;
+	struct auth_login	 who;
 	struct json		*s;
-	const char		*tok, *role;
+	const char		*tok;
 	char			 key[65];
 
 	if ((tok = cookie(r, AUTH_COOKIE)) == NULL || *tok == '\0')
@@ -204,16 +368,20 @@ auth_session(struct req *r)
 	    !csrf_ok(r, s))
 		return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing or "
 		    "wrong.");
+	/* The user as it is now: a password change, deactivation,
+	   deletion or a change of type ends the session. */
+	if (session_current(r, s, &who) != 0)
+		return http_fail(r, FCRM_UNAUTHORIZED, "Session ended: the "
+		    "user's password, status or rights changed; sign in again.");
 	p = arena_calloc(r->arena, 1, sizeof(*p));
-	p->id = json_gets(s, "uid");
-	p->name = json_gets(s, "name");
-	p->user_name = json_gets(s, "userName");
-	p->type = json_gets(s, "type");
-	role = json_gets(s, "role");
-	p->role = role != NULL ? conf_role_find(r->conf, role) : NULL;
-	p->admin = json_truthy(json_get(s, "admin"));
+	p->id = who.id;
+	p->name = who.name;
+	p->user_name = who.user_name;
+	p->type = who.type;
+	p->role = who.role != NULL ? conf_role_find(r->conf, who.role) : NULL;
+	p->admin = who.admin;
 	p->csrf = json_gets(s, "csrf");
-	if (p->id == NULL || p->name == NULL || p->type == NULL)
+	if (p->csrf == NULL)
 		return http_fail(r, FCRM_UNAUTHORIZED, "Session is damaged; "
 		    "sign in again.");
 	r->who = p;
@@ -239,7 +407,7 @@ find_user(struct req *r, struct store_txn *t, const char *name,
 	    util_lower(r->arena, name), &ids, &n);
 	if (rc != 0 || n == 0)
 		return rc != 0 ? rc : FCRM_NOT_FOUND;
-	if ((rc = entity_load(r, t, e, ids[0], rec, NULL)) != 0)
+	if ((rc = entity_load(r, t, e, ids[0], ACT_NONE, rec, NULL)) != 0)
 		return rc;
 	snprintf(key, sizeof(key), "pw:%s", ids[0]);
 	if (store_get(t, store_db(r->store, "meta"), key, strlen(key), &v) == 0)
@@ -254,9 +422,9 @@ auth_login(struct req *r, const char *name, const char *pass,
 	struct store_txn	**t;
 	struct json		 *rec;
 	const struct conf_user	 *cu = NULL;
-	const char		 *hash, *type;
+	const char		 *hash, *type, *nonce = "";
 	size_t			  i;
-	int			  rc, active = 0;
+	int			  rc, active = 0, checked = 0, ok = 0;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = auth_limited(r)) != 0)
@@ -268,27 +436,47 @@ auth_login(struct req *r, const char *name, const char *pass,
 	if (rc == 0) {
 		out->id = json_gets(rec, "id");
 		out->name = json_gets(rec, "name");
+		out->user_name = json_gets(rec, "userName");
 		active = json_truthy(json_get(rec, "isActive"));
 		type = json_gets(rec, "type");
 		out->admin = type != NULL && strcmp(type, "admin") == 0;
 		out->role = r->conf->agent_role;
 		out->type = "regular";
+		if ((nonce = meta_get(r, *t, "gen", out->id)) == NULL)
+			nonce = "";
 	}
 	store_abort(*t);
 	*t = NULL;
-	if (rc == 0 && active && auth_password_check(r->arena, pass, hash))
-		return 0;
+	/*
+	 * One crypt(3) whatever the name: an unknown user, one without a
+	 * password or an inactive one takes the time of a wrong password.
+	 */
+	if (rc == 0 && hash != NULL) {
+		checked = 1;
+		if (auth_password_check(r->arena, pass, hash) && active) {
+			auth_gen("regular", hash, nonce, out->gen);
+			return 0;
+		}
+	}
 	for (i = 0; i < r->conf->nusers; i++)
 		if (strcmp(r->conf->users[i].name, name) == 0)
 			cu = &r->conf->users[i];
-	if (cu == NULL || cu->password_hash == NULL ||
-	    !auth_password_check(r->arena, pass, cu->password_hash))
+	if (cu != NULL && cu->password_hash != NULL) {
+		checked = 1;
+		if (auth_password_check(r->arena, pass, cu->password_hash))
+			ok = 1;
+	}
+	if (!checked)
+		auth_password_dummy(r->arena, pass);
+	if (!ok)
 		return auth_fail_login(r, "Wrong username or password.");
 	out->id = cu->id;
 	out->name = cu->name;
+	out->user_name = cu->name;
 	out->role = cu->role;
 	out->admin = cu->admin;
 	out->type = "api";
+	auth_gen("api", cu->password_hash, "", out->gen);
 	return 0;
 }
 
@@ -305,6 +493,11 @@ auth_h_session_create(struct req *r)
 	struct buf		  b;
 	int			  rc;
 
+	/* JSON only: a page of another site can post a form or text/plain
+	   without asking, but not application/json. */
+	if (!is_json(r->ctype))
+		return http_fail(r, FCRM_MEDIA_TYPE, "Sign-in takes only "
+		    "application/json (content type '%.64s').", r->ctype);
 	if ((rc = http_body_object(r, &body)) != 0)
 		return rc;
 	name = json_gets(body, "userName");
@@ -323,13 +516,11 @@ auth_h_session_create(struct req *r)
 	hex(rnd, 32, tok);
 	util_random(rnd, sizeof(rnd));
 	hex(rnd, 32, csrf);
+	/* Who, not what they may: that is read from the user on each use. */
 	s = json_obj(a);
 	json_set(a, s, "uid", json_str(a, who.id));
-	json_set(a, s, "name", json_str(a, who.name));
-	json_set(a, s, "userName", json_str(a, name));
 	json_set(a, s, "type", json_str(a, who.type));
-	json_set(a, s, "role", json_str(a, who.role));
-	json_set(a, s, "admin", json_bool(a, who.admin));
+	json_set(a, s, "gen", json_str(a, who.gen));
 	json_set(a, s, "csrf", json_str(a, csrf));
 	json_set(a, s, "exp", json_int(a, (long long)time(NULL) +
 	    AUTH_SESSION_TTL));
@@ -351,7 +542,8 @@ auth_h_session_create(struct req *r)
 	out = json_obj(a);
 	u = json_obj(a);
 	json_set(a, u, "id", json_str(a, who.id));
-	json_set(a, u, "userName", json_str(a, name));
+	json_set(a, u, "userName", json_str(a, who.user_name != NULL ?
+	    who.user_name : name));
 	json_set(a, u, "name", json_str(a, who.name));
 	json_set(a, u, "type", json_str(a, who.type));
 	json_set(a, out, "user", u);

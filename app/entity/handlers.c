@@ -1,7 +1,8 @@
 /*
  * Handlers of the record routes: each reads what the route captured,
- * calls the engine, and renders.  The role check has already happened in
- * route_dispatch; `own` scope arrives as r->own_only.
+ * calls the engine, and renders.  The route's role check has happened in
+ * route_dispatch; every record is reached through entity_load, which
+ * checks it (access.c).
  */
 #include <string.h>
 
@@ -28,14 +29,13 @@ entity_h_read(struct req *r)
 
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
-	rc = entity_load(r, *t, r->ent, r->id, &rec, &raw);
+	rc = entity_load(r, *t, r->ent, r->id, ACT_READ, &rec, &raw);
 	if (rc == FCRM_NOT_FOUND)
 		return http_fail(r, rc, "Record %s '%.64s' not found.",
 		    r->ent->name, r->id);
 	if (rc != 0)
-		return http_fail(r, rc, "%s", error_reason(rc));
-	if (r->own_only && !entity_owns(r, rec))
-		return http_fail(r, FCRM_FORBIDDEN, "No read access.");
+		return r->reason != NULL ? rc :
+		    http_fail(r, rc, "%s", error_reason(rc));
 	/* The stored bytes are the answer: no re-encoding. */
 	buf_add(&r->out, raw.p, raw.len);
 	return 0;

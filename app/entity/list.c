@@ -601,9 +601,10 @@ entity_list(struct req *r, const struct entity *e)
 	struct lq		  q;
 	const char		**ids;
 	size_t			  n;
-	int			  rc, found;
+	int			  rc, found, own;
 
-	if ((rc = prepare(r, e, r->own_only, &q)) != 0)
+	if ((rc = entity_authorize(r, e, ACT_READ, &own)) != 0 ||
+	    (rc = prepare(r, e, own, &q)) != 0)
 		return rc;
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
@@ -633,24 +634,24 @@ entity_list_related(struct req *r, const struct entity *e, const char *id,
 	struct lq		  q;
 	const char		**ids;
 	size_t			  n = 0, i;
-	int			  rc;
+	int			  rc, own;
 
 	if ((fe = entity_find(l->foreign)) == NULL)
 		return http_fail(r, FCRM_NOT_FOUND, "Link '%s' not found.",
 		    l->name);
-	if ((rc = prepare(r, fe, r->foreign_own, &q)) != 0)
+	/* The related records are read too (a stream reads Notes). */
+	if ((rc = entity_authorize(r, fe, ACT_READ, &own)) != 0 ||
+	    (rc = prepare(r, fe, own, &q)) != 0)
 		return rc;
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
 	q.t = *t;
-	rc = entity_load(r, *t, e, id, &self, NULL);
+	rc = entity_load(r, *t, e, id, ACT_READ, &self, NULL);
 	if (rc == FCRM_NOT_FOUND)
 		return http_fail(r, rc, "Record %s '%.64s' not found.",
 		    e->name, id);
 	if (rc != 0)
-		return list_fail(r, rc);
-	if (r->own_only && !entity_owns(r, self))
-		return http_fail(r, FCRM_FORBIDDEN, "No read access.");
+		return r->reason != NULL ? rc : list_fail(r, rc);
 	if (l->kind == LINK_SELF_MULTI) {
 		v = json_get(self, l->attr);
 		ids = arena_calloc(r->arena, v != NULL ? v->n + 1 : 1,

@@ -473,10 +473,16 @@ principal_name(const struct conf *conf, const char *id)
 	return NULL;
 }
 
-/* The display name of record id of entity target; FCRM_FORBIDDEN if none. */
+/*
+ * The display name of record id of entity target, for a link the caller
+ * sets.  A link that the record already held (kept != NULL: its stored
+ * name) is not the caller's doing and is not checked again; a new one
+ * needs `read` on its target (EspoCRM's link check).  Users are the
+ * exception: assigning a record to someone is not reading them.
+ */
 static int
 link_name(struct req *r, struct store_txn *t, const char *target,
-    const char *id, const char **name)
+    const char *id, const struct json *kept, const char **name)
 {
 	const struct entity	*te;
 	struct json		*rec;
@@ -488,19 +494,48 @@ link_name(struct req *r, struct store_txn *t, const char *target,
 		*name = n;
 		return 0;
 	}
-	if ((te = entity_find(target)) == NULL || !util_id_valid(id))
-		goto missing;
-	rc = entity_load(r, t, te, id, &rec, NULL);
-	if (rc == FCRM_NOT_FOUND)
-		goto missing;
+	if ((te = entity_find(target)) == NULL)
+		return http_fail(r, FCRM_FORBIDDEN, "Record %s with id "
+		    "'%.64s' does not exist.", target, id);
+	if (kept != NULL || strcmp(target, "User") == 0) {
+		rc = entity_load(r, t, te, id, ACT_NONE, &rec, NULL);
+		if (rc == FCRM_NOT_FOUND && kept != NULL) {
+			/* The target went away since: keep what we had. */
+			*name = kept->type == JSON_STRING ? kept->s : "";
+			return 0;
+		}
+		if (rc == FCRM_NOT_FOUND)
+			rc = entity_load_target(r, t, te, id, ACT_NONE, &rec);
+	} else
+		rc = entity_load_target(r, t, te, id, ACT_READ, &rec);
 	if (rc != 0)
 		return rc;
 	n = json_gets(rec, "name");
 	*name = n != NULL ? n : "";
 	return 0;
-missing:
-	return http_fail(r, FCRM_FORBIDDEN, "Record %s with id '%.64s' does "
-	    "not exist.", target, id);
+}
+
+/* The stored name of link id in old (NULL when old did not hold it). */
+static const struct json *
+kept_name(struct arena *a, const struct json *old, const char *attr,
+    const char *nattr, const char *id)
+{
+	const struct json	*v, *names;
+	size_t			 i;
+
+	if (old == NULL || (v = json_get(old, attr)) == NULL)
+		return NULL;
+	if (v->type == JSON_STRING)
+		return strcmp(v->s, id) == 0 ? json_get(old, nattr) : NULL;
+	if (v->type != JSON_ARRAY)
+		return NULL;
+	for (i = 0; i < v->n; i++)
+		if (v->v[i]->type == JSON_STRING && strcmp(v->v[i]->s, id) == 0) {
+			names = json_get(old, nattr);
+			v = names != NULL ? json_get(names, id) : NULL;
+			return v != NULL ? v : json_str(a, "");
+		}
+	return NULL;
 }
 
 /* "xId" → "xName", "xsIds" → "xsNames". */
@@ -516,14 +551,17 @@ name_attr(struct arena *a, const char *attr)
 	return arena_printf(a, "%sName", attr);
 }
 
-/* Fills every link's name attribute; refuses links to missing records. */
+/*
+ * Fills every link's name attribute.  Links that differ from old (every
+ * link of a new record) must name a record the caller may read.
+ */
 static int
 resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
-    struct json *rec)
+    struct json *rec, const struct json *old)
 {
 	struct arena		*a = r->arena;
 	const struct field	*f;
-	const char		*id, *name, *ptype;
+	const char		*id, *name, *ptype, *nattr;
 	struct json		*ids, *names;
 	char			 allowed[128], *tok, *save;
 	size_t			 i, j;
@@ -534,22 +572,25 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 		if (f->type == FT_LINK) {
 			if ((id = json_gets(rec, f->name)) == NULL || *id == '\0')
 				continue;
-			if ((rc = link_name(r, t, f->target, id, &name)) != 0)
+			nattr = name_attr(a, f->name);
+			if ((rc = link_name(r, t, f->target, id, kept_name(a,
+			    old, f->name, nattr, id), &name)) != 0)
 				return rc;
-			json_set(a, rec, name_attr(a, f->name),
-			    json_str(a, name));
+			json_set(a, rec, nattr, json_str(a, name));
 		} else if (f->type == FT_LINKMULTI) {
 			ids = json_get(rec, f->name);
 			names = json_obj(a);
+			nattr = name_attr(a, f->name);
 			for (j = 0; ids != NULL && ids->type == JSON_ARRAY &&
 			    j < ids->n; j++) {
 				id = ids->v[j]->s;
 				if ((rc = link_name(r, t, f->target, id,
+				    kept_name(a, old, f->name, nattr, id),
 				    &name)) != 0)
 					return rc;
 				json_set(a, names, id, json_str(a, name));
 			}
-			json_set(a, rec, name_attr(a, f->name), names);
+			json_set(a, rec, nattr, names);
 		} else if (f->type == FT_PARENT) {
 			id = json_gets(rec, "parentId");
 			ptype = json_gets(rec, "parentType");
@@ -570,7 +611,11 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 			if (!ok)
 				return fail_validation(r, e, "parentType",
 				    "valid");
-			if ((rc = link_name(r, t, ptype, id, &name)) != 0)
+			if ((rc = link_name(r, t, ptype, id, old != NULL &&
+			    json_gets(old, "parentType") != NULL &&
+			    strcmp(json_gets(old, "parentType"), ptype) == 0 ?
+			    kept_name(a, old, "parentId", "parentName", id) :
+			    NULL, &name)) != 0)
 				return rc;
 			json_set(a, rec, "parentName", json_str(a, name));
 		}
@@ -741,41 +786,6 @@ store_record(struct req *r, struct store_txn *t, const struct entity *e,
 	return store_put(t, e->db_rec, id, strlen(id), b.p, b.len);
 }
 
-int
-entity_load(struct req *r, struct store_txn *t, const struct entity *e,
-    const char *id, struct json **rec, struct store_val *raw)
-{
-	struct store_val	 v;
-	const char		*why;
-	int			 rc;
-
-	*rec = NULL;
-	if (!util_id_valid(id))
-		return FCRM_NOT_FOUND;
-	if ((rc = store_get(t, e->db_rec, id, UTIL_ID_LEN, &v)) != 0)
-		return rc;
-	if ((rc = json_parse(r->arena, v.p, v.len, rec, &why)) != 0) {
-		log_warn("record %s %s is corrupt: %s", e->name, id, why);
-		return FCRM_STORE;
-	}
-	if (json_truthy(json_get(*rec, "deleted")))
-		return FCRM_NOT_FOUND;
-	if (raw != NULL)
-		*raw = v;
-	return FCRM_OK;
-}
-
-int
-entity_owns(const struct req *r, const struct json *rec)
-{
-	const char	*owner;
-
-	owner = json_gets(rec, "assignedUserId");
-	if (owner == NULL || *owner == '\0')
-		owner = json_gets(rec, "createdById");
-	return owner != NULL && r->who != NULL && strcmp(owner, r->who->id) == 0;
-}
-
 /* Begins a write txn that the arena aborts unless it was committed. */
 int
 engine_begin(struct req *r, int write, struct store_txn ***tp)
@@ -815,6 +825,20 @@ store_fail(struct req *r, int rc)
 	if (r->reason == NULL)
 		return http_fail(r, rc, "%s", error_reason(rc));
 	return rc;
+}
+
+/* The route's record for act: 404 naming it, 403, or a store error. */
+static int
+load_for(struct req *r, struct store_txn *t, const struct entity *e,
+    const char *id, enum action act, struct json **rec)
+{
+	int	 rc;
+
+	rc = entity_load(r, t, e, id, act, rec, NULL);
+	if (rc == FCRM_NOT_FOUND)
+		return http_fail(r, rc, "Record %s '%.64s' not found.",
+		    e->name, id);
+	return rc != 0 ? store_fail(r, rc) : 0;
 }
 
 struct ids {
@@ -859,17 +883,20 @@ engine_index_ids(struct arena *a, struct store_txn *t, int db,
 
 /*
  * Unique attributes: FCRM_OK, or the existing record in *dup with
- * *ret = 1 when the field returns the existing record, 0 for a 409.
+ * *ret = 1 when the field returns the existing record, 0 for a 409.  A
+ * holder the caller may not read is a 409 without its data: *dup stays
+ * NULL and *hidden names the attribute.
  */
 static int
 check_unique(struct req *r, struct store_txn *t, const struct entity *e,
-    const struct json *rec, struct json **dup, int *ret)
+    const struct json *rec, struct json **dup, int *ret, const char **hidden)
 {
 	const char	**keys, **ids, *self;
 	size_t		  i, j, n, nids;
 	int		  rc;
 
 	*dup = NULL;
+	*hidden = NULL;
 	self = json_gets(rec, "id");
 	for (i = 0; i < e->nfields; i++) {
 		if (!(e->fields[i].flags & F_UNIQUE) || e->db_ix[i] < 0)
@@ -884,8 +911,14 @@ check_unique(struct req *r, struct store_txn *t, const struct entity *e,
 				continue;
 			if (self != NULL && strcmp(ids[0], self) == 0)
 				ids++;
-			if ((rc = entity_load(r, t, e, ids[0], dup, NULL)) != 0)
+			rc = entity_load(r, t, e, ids[0], ACT_NONE, dup, NULL);
+			if (rc != 0)
 				return rc == FCRM_NOT_FOUND ? 0 : rc;
+			if (!entity_may(r, e, ACT_READ, *dup)) {
+				*dup = NULL;
+				*hidden = e->fields[i].name;
+				return 0;
+			}
 			*ret = (e->fields[i].flags & F_RETURN) != 0;
 			return 0;
 		}
@@ -954,8 +987,13 @@ find_duplicates(struct req *r, struct store_txn *t, const struct entity *e,
 			    keys[j], &ids, &nids)) != 0)
 				return rc;
 			for (k = 0; k < nids && (*list)->n < 20; k++) {
-				rc = entity_load(r, t, e, ids[k], &dup, NULL);
-				if (rc == FCRM_NOT_FOUND)
+				/* EspoCRM's duplicate finder applies access
+				   control: what the caller may not read is
+				   no duplicate of theirs. */
+				rc = entity_load(r, t, e, ids[k], ACT_NONE,
+				    &dup, NULL);
+				if (rc == FCRM_NOT_FOUND ||
+				    (rc == 0 && !entity_may(r, e, ACT_READ, dup)))
 					continue;
 				if (rc != 0)
 					return rc;
@@ -1024,7 +1062,7 @@ password_from_body(struct req *r, const struct entity *e,
 			continue;
 		if (r->who == NULL || !r->who->admin)
 			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
-			    "set passwords.");
+			    "set '%s' of a %s.", e->fields[i].name, e->name);
 		if (strlen(pw) < 8 || strlen(pw) > 200)
 			return fail_validation(r, e, e->fields[i].name,
 			    "valid");
@@ -1061,7 +1099,7 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 {
 	struct arena		 *a = r->arena;
 	struct json		 *rec, *dup, *dups, *v;
-	const char		 *skip;
+	const char		 *skip, *hidden;
 	char			  id[UTIL_ID_LEN + 1];
 	long long		  num;
 	const char		 *pwhash;
@@ -1078,8 +1116,11 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 		e->hooks->compute(a, e, rec, NULL);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
-	if ((rc = check_unique(r, t, e, rec, &dup, &ret)) != 0)
+	if ((rc = check_unique(r, t, e, rec, &dup, &ret, &hidden)) != 0)
 		return store_fail(r, rc);
+	if (hidden != NULL)
+		return http_fail(r, FCRM_CONFLICT, "Duplicate: a %s you may "
+		    "not read has this %s.", e->name, hidden);
 	if (dup != NULL) {
 		if (ret || same_as_body(r, e, body, dup)) {
 			*out = dup;
@@ -1107,7 +1148,7 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 			    "exists; send X-Skip-Duplicate-Check: true to "
 			    "create it anyway.", e->name);
 	}
-	if ((rc = resolve_links(r, t, e, rec)) != 0)
+	if ((rc = resolve_links(r, t, e, rec, NULL)) != 0)
 		return rc;
 	if ((r->trusted || r->import) && json_gets(body, "id") != NULL &&
 	    util_id_valid(json_gets(body, "id")))
@@ -1141,6 +1182,9 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 		    v->type == JSON_STRING && entity_field(e, kept[i]) != NULL)
 			json_set(a, rec, kept[i], v);
 	rec = normalise(a, e, rec);
+	if (e->hooks != NULL && e->hooks->guard != NULL &&
+	    (rc = e->hooks->guard(r, t, e, NULL, rec, body)) != 0)
+		return rc;
 	if ((rc = store_record(r, t, e, NULL, rec)) != 0 ||
 	    (rc = password_store(r, t, id, pwhash)) != 0)
 		return store_fail(r, rc);
@@ -1168,16 +1212,13 @@ entity_update_in(struct req *r, struct store_txn *t, const struct entity *e,
 {
 	struct arena		 *a = r->arena;
 	struct json		 *old, *rec, *dup;
-	const char		 *pwhash;
+	const char		 *pwhash, *hidden;
 	int			  rc, ret = 0;
 
 	if ((rc = password_from_body(r, e, body, &pwhash)) != 0)
 		return rc;
-	if ((rc = entity_load(r, t, e, id, &old, NULL)) != 0)
-		return rc == FCRM_NOT_FOUND ? http_fail(r, rc, "Record %s "
-		    "'%.64s' not found.", e->name, id) : store_fail(r, rc);
-	if (r->own_only && !entity_owns(r, old))
-		return http_fail(r, FCRM_FORBIDDEN, "No edit access.");
+	if ((rc = load_for(r, t, e, id, ACT_EDIT, &old)) != 0)
+		return rc;
 	rec = json_copy(a, old);
 	if ((rc = apply_body(r, e, rec, body)) != 0)
 		return rc;
@@ -1185,15 +1226,21 @@ entity_update_in(struct req *r, struct store_txn *t, const struct entity *e,
 		e->hooks->compute(a, e, rec, old);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
-	if ((rc = check_unique(r, t, e, rec, &dup, &ret)) != 0)
+	if ((rc = check_unique(r, t, e, rec, &dup, &ret, &hidden)) != 0)
 		return store_fail(r, rc);
+	if (hidden != NULL)
+		return http_fail(r, FCRM_CONFLICT, "Duplicate: a %s you may "
+		    "not read has this %s.", e->name, hidden);
 	if (dup != NULL)
 		return fail_conflict(r, dup, "Duplicate: another %s has this "
 		    "unique value.", e->name);
-	if ((rc = resolve_links(r, t, e, rec)) != 0)
+	if ((rc = resolve_links(r, t, e, rec, old)) != 0)
 		return rc;
 	set_system(r, rec, 0);
 	rec = normalise(a, e, rec);
+	if (e->hooks != NULL && e->hooks->guard != NULL &&
+	    (rc = e->hooks->guard(r, t, e, old, rec, body)) != 0)
+		return rc;
 	if ((rc = store_record(r, t, e, old, rec)) != 0 ||
 	    (rc = password_store(r, t, id, pwhash)) != 0)
 		return store_fail(r, rc);
@@ -1224,11 +1271,8 @@ entity_delete(struct req *r, const struct entity *e, const char *id)
 
 	if ((rc = engine_begin(r, 1, &t)) != 0)
 		return rc;
-	if ((rc = entity_load(r, *t, e, id, &old, NULL)) != 0)
-		return rc == FCRM_NOT_FOUND ? http_fail(r, rc, "Record %s "
-		    "'%.64s' not found.", e->name, id) : store_fail(r, rc);
-	if (r->own_only && !entity_owns(r, old))
-		return http_fail(r, FCRM_FORBIDDEN, "No delete access.");
+	if ((rc = load_for(r, *t, e, id, ACT_DELETE, &old)) != 0)
+		return rc;
 	rec = json_copy(r->arena, old);
 	json_set(r->arena, rec, "deleted", json_bool(r->arena, 1));
 	set_system(r, rec, 0);
@@ -1272,7 +1316,7 @@ rewrite(struct req *r, struct store_txn *t, const struct entity *e,
 
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(r->arena, e, rec, old);
-	if ((rc = resolve_links(r, t, e, rec)) != 0)
+	if ((rc = resolve_links(r, t, e, rec, old)) != 0)
 		return rc;
 	set_system(r, rec, 0);
 	rec = normalise(r->arena, e, rec);
@@ -1299,23 +1343,16 @@ entity_relate(struct req *r, const struct entity *e, const char *id,
 		    l->name);
 	if ((rc = engine_begin(r, 1, &t)) != 0)
 		return rc;
-	if ((rc = entity_load(r, *t, e, id, &self, NULL)) != 0)
-		return rc == FCRM_NOT_FOUND ? http_fail(r, rc, "Record %s "
-		    "'%.64s' not found.", e->name, id) : store_fail(r, rc);
-	if (r->own_only && !entity_owns(r, self))
-		return http_fail(r, FCRM_FORBIDDEN, "No edit access.");
+	if ((rc = load_for(r, *t, e, id, ACT_EDIT, &self)) != 0)
+		return rc;
 	rec = json_copy(a, self);
 	for (i = 0; i < ids->n; i++) {
+		/* Relating changes the foreign record too: EspoCRM's link
+		   check wants edit on both. */
 		fid = ids->v[i]->s;
-		rc = entity_load(r, *t, fe, fid, &frec, NULL);
-		if (rc == FCRM_NOT_FOUND)
-			return http_fail(r, FCRM_FORBIDDEN, "Record %s with id "
-			    "'%.64s' does not exist.", fe->name, fid);
-		if (rc != 0)
+		if ((rc = entity_load_target(r, *t, fe, fid, ACT_EDIT,
+		    &frec)) != 0)
 			return store_fail(r, rc);
-		if (r->foreign_own && !entity_owns(r, frec))
-			return http_fail(r, FCRM_FORBIDDEN, "No read access to "
-			    "%s '%.64s'.", fe->name, fid);
 		if (l->kind == LINK_SELF_MULTI) {
 			ids_edit(a, rec, l->attr, fid, add);
 			continue;

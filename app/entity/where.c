@@ -674,7 +674,7 @@ linked(struct req *r, struct store_txn *t, const struct entity *e,
 	for (j = 0; j < n->nvals; j++) {
 		struct json *fr;
 
-		if (entity_load(r, t, fe, n->vals[j], &fr, NULL) != 0)
+		if (entity_load(r, t, fe, n->vals[j], ACT_NONE, &fr, NULL) != 0)
 			continue;
 		frec = fr;
 		v = json_get(frec, n->link->attr);

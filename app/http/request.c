@@ -60,28 +60,24 @@ int
 http_request_parse(struct req *r)
 {
 	const char	*uri, *q, *why;
-	char		*path;
 	size_t		 n;
 
 	r->method = http_header(r, "REQUEST_METHOD");
 	if (r->method == NULL)
 		r->method = "GET";
-	uri = http_header(r, "DOCUMENT_URI");
-	if (uri == NULL) {
-		/* REQUEST_URI is not decoded: cut the query, decode. */
-		uri = http_header(r, "REQUEST_URI");
-		if (uri == NULL)
-			uri = "/";
-		n = strcspn(uri, "?");
-		path = http_urldecode(r->arena, uri, n, 0, &n);
-		if (memchr(path, '\0', n) != NULL)
-			return http_fail(r, FCRM_BAD_REQUEST, "Path contains "
-			    "a NUL byte.");
-		uri = path;
-	}
-	r->path = uri;
-	q = http_header(r, "QUERY_STRING");
-	r->query = q != NULL ? q : "";
+	/*
+	 * The request target as the client sent it (nginx's $request_uri):
+	 * the path stays raw — routing splits it before decoding, and HMAC
+	 * signs it as sent — and the query follows the first '?'.
+	 */
+	uri = http_header(r, "REQUEST_URI");
+	if (uri == NULL)
+		uri = "/";
+	n = strcspn(uri, "?");
+	r->path = arena_strndup(r->arena, uri, n);
+	if ((q = http_header(r, "QUERY_STRING")) == NULL)
+		q = uri[n] == '?' ? uri + n + 1 : "";
+	r->query = q;
 	r->ctype = http_header(r, "CONTENT_TYPE");
 	if (r->ctype == NULL)
 		r->ctype = "";

@@ -8,6 +8,7 @@
 #include "fastcrm/auth.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
+#include "fastcrm/query.h"
 #include "fastcrm/route.h"
 
 #define MAX_SEGS	8
@@ -48,42 +49,77 @@ struct match {
 	const char	*link;
 };
 
-/* Splits path on '/' into the arena; returns the count or -1. */
-static int
-split(struct req *r, const char *path, char **segs)
-{
-	char	*p, *s, *save;
-	int	 n = 0;
+/* A pattern's segments, split once per process. */
+enum seg_kind { SEG_LITERAL, SEG_ENTITY, SEG_ID, SEG_LINK };
+struct pattern {
+	struct {
+		enum seg_kind	 kind;
+		const char	*p;
+		size_t		 len;
+	}		 seg[MAX_SEGS];
+	size_t		 n;
+};
+static struct pattern	 patterns[NROUTES];
+static int		 compiled;
 
-	p = arena_strdup(r->arena, path);
-	for (s = strtok_r(p, "/", &save); s != NULL;
-	    s = strtok_r(NULL, "/", &save)) {
-		if (n == MAX_SEGS)
-			return -1;
-		segs[n++] = s;
+static void
+compile(void)
+{
+	struct pattern	*pt;
+	const char	*s, *e;
+	size_t		 i, len;
+
+	for (i = 0; i < NROUTES; i++) {
+		pt = &patterns[i];
+		for (s = routes[i].pattern; *s != '\0'; s = e) {
+			while (*s == '/')
+				s++;
+			if (*s == '\0')
+				break;
+			e = s + strcspn(s, "/");
+			len = (size_t)(e - s);
+			pt->seg[pt->n].p = s;
+			pt->seg[pt->n].len = len;
+			if (len == 7 && strncmp(s, ":entity", 7) == 0)
+				pt->seg[pt->n].kind = SEG_ENTITY;
+			else if (len == 3 && strncmp(s, ":id", 3) == 0)
+				pt->seg[pt->n].kind = SEG_ID;
+			else if (len == 5 && strncmp(s, ":link", 5) == 0)
+				pt->seg[pt->n].kind = SEG_LINK;
+			else
+				pt->seg[pt->n].kind = SEG_LITERAL;
+			pt->n++;
+		}
 	}
-	return n;
+	compiled = 1;
 }
 
+/* Does route i fit the decoded segments?  Fills m with the captures. */
 static int
-match(const struct route *rt, char **segs, int n, struct req *r,
-    struct match *m)
+match(size_t i, char **segs, size_t n, struct match *m)
 {
-	char	*psegs[MAX_SEGS];
-	int	 i, np;
+	const struct pattern	*pt = &patterns[i];
+	size_t			 k;
 
-	if ((np = split(r, rt->pattern, psegs)) != n)
+	if (pt->n != n)
 		return 0;
 	memset(m, 0, sizeof(*m));
-	for (i = 0; i < n; i++) {
-		if (strcmp(psegs[i], ":entity") == 0)
-			m->entity = segs[i];
-		else if (strcmp(psegs[i], ":id") == 0)
-			m->id = segs[i];
-		else if (strcmp(psegs[i], ":link") == 0)
-			m->link = segs[i];
-		else if (strcmp(psegs[i], segs[i]) != 0)
-			return 0;
+	for (k = 0; k < n; k++) {
+		switch (pt->seg[k].kind) {
+		case SEG_ENTITY:
+			m->entity = segs[k];
+			break;
+		case SEG_ID:
+			m->id = segs[k];
+			break;
+		case SEG_LINK:
+			m->link = segs[k];
+			break;
+		default:
+			if (strlen(segs[k]) != pt->seg[k].len ||
+			    memcmp(segs[k], pt->seg[k].p, pt->seg[k].len) != 0)
+				return 0;
+		}
 	}
 	return 1;
 }
@@ -96,16 +132,22 @@ route_dispatch(struct req *r)
 	struct match		 found;
 	struct buf		 allow;
 	char			*segs[MAX_SEGS];
-	size_t			 i;
-	int			 n, rc;
+	const char		*why;
+	size_t			 i, n;
+	int			 rc, own;
 
-	if ((n = split(r, r->path, segs)) < 0) {
-		http_fail(r, FCRM_NOT_FOUND, "No route for this path.");
+	if (!compiled)
+		compile();
+	/* The raw path, split before decoding: what the client's bytes
+	   name is what is routed. */
+	if ((rc = http_path_split(r->arena, r->path, strlen(r->path), segs,
+	    MAX_SEGS, &n, &why)) != 0) {
+		http_fail(r, rc, "%s", why);
 		return;
 	}
 	/* The first pattern that fits names the resource; methods follow. */
 	for (i = 0; i < NROUTES && shape == NULL; i++)
-		if (match(&routes[i], segs, n, r, &found))
+		if (match(i, segs, n, &found))
 			shape = &routes[i];
 	if (shape == NULL) {
 		http_fail(r, FCRM_NOT_FOUND, "No route for %.200s.", r->path);
@@ -145,13 +187,14 @@ route_dispatch(struct req *r)
 	}
 	if (auth_authenticate(r) != 0)
 		return;
+	/* The route's check; each record is checked again as it is reached
+	   (entity_load), with `own` scope. */
 	if (r->ent != NULL &&
-	    auth_authorize(r, r->ent, rt->action, &r->own_only) != 0)
+	    entity_authorize(r, r->ent, rt->action, &own) != 0)
 		return;
 	if (r->link != NULL) {
 		fe = entity_find(r->link->foreign);
-		if (fe == NULL ||
-		    auth_authorize(r, fe, ACT_READ, &r->foreign_own) != 0)
+		if (fe == NULL || entity_authorize(r, fe, ACT_READ, &own) != 0)
 			return;
 	}
 	if (!(rt->flags & ROUTE_STREAM) && http_read_body(r) != 0)

@@ -83,7 +83,7 @@ call_compute(struct arena *a, const struct entity *e, struct json *rec,
 	json_set(a, rec, "duration", json_int(a, de > ds ? de - ds : 0));
 }
 
-static const struct entity_hooks call_hooks = { call_compute, NULL };
+static const struct entity_hooks call_hooks = { call_compute, NULL, NULL };
 
 const struct entity_def calls_def = {
 	"Call", "activities", call_fields, call_links, &call_hooks, 1,
@@ -157,7 +157,7 @@ note_validate(const struct entity *e, const struct json *rec,
 	return 0;
 }
 
-static const struct entity_hooks note_hooks = { NULL, note_validate };
+static const struct entity_hooks note_hooks = { NULL, note_validate, NULL };
 
 const struct entity_def notes_def = {
 	"Note", "activities", note_fields, note_links, &note_hooks, 0,

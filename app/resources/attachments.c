@@ -213,7 +213,10 @@ record_attachment(struct req *r, struct upload *u, const char *id,
 	struct arena		 *a = r->arena;
 	const struct entity	 *ae = entity_find("Attachment");
 	struct store_txn	**t;
-	struct json		 *body, *call, *upd;
+	const struct entity	 *pe;
+	const struct field	 *pf;
+	struct json		 *body, *prec, *upd;
+	char			 *attr;
 	int			  rc;
 
 	body = json_obj(a);
@@ -229,14 +232,23 @@ record_attachment(struct req *r, struct upload *u, const char *id,
 	}
 	if ((rc = engine_begin(r, 1, &t)) != 0)
 		return rc;
+	/*
+	 * Trusted: the engine sets the read-only attributes (size, and the
+	 * parent's link).  Access is not trusted: creating the attachment
+	 * needs read on its parent (a link), and a field of the parent that
+	 * links to it (Call's recordingId for field "recording") is an edit
+	 * of the parent, checked as such by entity_update_in.
+	 */
+	pe = ptype != NULL ? entity_find(ptype) : NULL;
+	attr = arena_printf(a, "%sId", field);
+	pf = pe != NULL ? entity_field(pe, attr) : NULL;
 	r->trusted = 1;
 	rc = entity_create_in(r, *t, ae, body, out);
-	if (rc == 0 && ptype != NULL && strcmp(ptype, "Call") == 0 &&
-	    strcmp(field, "recording") == 0) {
+	if (rc == 0 && pf != NULL && pf->type == FT_LINK &&
+	    pf->target != NULL && strcmp(pf->target, "Attachment") == 0) {
 		upd = json_obj(a);
-		json_set(a, upd, "recordingId", json_str(a, id));
-		rc = entity_update_in(r, *t, entity_find("Call"), pid, upd,
-		    &call);
+		json_set(a, upd, attr, json_str(a, id));
+		rc = entity_update_in(r, *t, pe, pid, upd, &prec);
 	}
 	r->trusted = 0;
 	if (rc != 0 || (rc = engine_commit(r, t)) != 0)
@@ -314,15 +326,15 @@ attachment_h_recording(struct req *r)
 
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
-	rc = entity_load(r, *t, r->ent, r->id, &call, NULL);
+	/* Checked before the upload is read (and again when it is stored). */
+	rc = entity_load(r, *t, r->ent, r->id, ACT_EDIT, &call, NULL);
 	store_abort(*t);
 	*t = NULL;
 	if (rc == FCRM_NOT_FOUND)
 		return http_fail(r, rc, "Record Call '%.64s' not found.", r->id);
 	if (rc != 0)
-		return http_fail(r, rc, "%s", error_reason(rc));
-	if (r->own_only && !entity_owns(r, call))
-		return http_fail(r, FCRM_FORBIDDEN, "No edit access.");
+		return r->reason != NULL ? rc :
+		    http_fail(r, rc, "%s", error_reason(rc));
 	if ((len = http_content_length(r)) < 0)
 		return FCRM_TOO_LARGE;
 	u = upload_new(r);
@@ -349,10 +361,8 @@ attachment_h_recording(struct req *r)
 int
 attachment_h_create(struct req *r)
 {
-	struct json		*body, *out, *prec;
+	struct json		*body, *out;
 	struct upload		*u;
-	struct store_txn	**t;
-	const struct entity	*pe;
 	const char		*file, *comma, *type, *ptype, *pid, *field;
 	char			*bytes, id[UTIL_ID_LEN + 1];
 	size_t			 n;
@@ -383,18 +393,12 @@ attachment_h_create(struct req *r)
 	field = json_gets(body, "field");
 	if (field == NULL || *field == '\0')
 		field = "file";
+	/* The parent is checked where the attachment is stored
+	   (record_attachment), in the transaction that stores it. */
 	if (ptype != NULL && pid != NULL) {
-		if ((pe = entity_find(ptype)) == NULL)
+		if (entity_find(ptype) == NULL)
 			return http_fail(r, FCRM_BAD_REQUEST, "Unknown "
 			    "parentType '%.64s'.", ptype);
-		if ((rc = engine_begin(r, 0, &t)) != 0)
-			return rc;
-		rc = entity_load(r, *t, pe, pid, &prec, NULL);
-		store_abort(*t);
-		*t = NULL;
-		if (rc != 0)
-			return http_fail(r, FCRM_FORBIDDEN, "Record %s with id "
-			    "'%.64s' does not exist.", ptype, pid);
 	} else
 		ptype = pid = NULL;
 	u = upload_new(r);
@@ -426,13 +430,12 @@ attachment_h_file(struct req *r)
 
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
-	rc = entity_load(r, *t, r->ent, r->id, &rec, NULL);
+	rc = entity_load(r, *t, r->ent, r->id, ACT_READ, &rec, NULL);
 	if (rc == FCRM_NOT_FOUND)
 		return http_fail(r, rc, "Attachment '%.64s' not found.", r->id);
 	if (rc != 0)
-		return http_fail(r, rc, "%s", error_reason(rc));
-	if (r->own_only && !entity_owns(r, rec))
-		return http_fail(r, FCRM_FORBIDDEN, "No read access.");
+		return r->reason != NULL ? rc :
+		    http_fail(r, rc, "%s", error_reason(rc));
 	type = json_gets(rec, "type");
 	name = json_gets(rec, "name");
 	/* r->id passed util_id_valid in entity_load: no path tricks. */

@@ -64,7 +64,7 @@ case_compute(struct arena *a, const struct entity *e, struct json *rec,
 	json_push(a, ids, json_str(a, cid));
 }
 
-static const struct entity_hooks hooks = { case_compute, NULL };
+static const struct entity_hooks hooks = { case_compute, NULL, NULL };
 
 const struct entity_def cases_def = {
 	"Case", "cases", fields, links, &hooks, 1, "number", 1, NULL, "Case"

@@ -39,7 +39,7 @@ static const struct link links[] = {
 };
 
 static const struct entity_hooks hooks = {
-	resource_person_name, NULL
+	resource_person_name, NULL, NULL
 };
 
 static const char *const dups[] = { "name", "emailAddress", NULL };

@@ -1,7 +1,15 @@
 /*
  * users: the User entity, the CRM's people (agents).  Secrets never leave.
+ * Only an admin makes an admin: the User's type, activity, user name and
+ * password are an admin's to set, and a change of any of them ends the
+ * user's sessions and OAuth2 tokens (user_guard).
  */
+#include <string.h>
+
 #include "common.h"
+#include "fastcrm/auth.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
 
 static const char *const types[] = {
 	"regular", "admin", "api", "portal", NULL
@@ -28,8 +36,67 @@ static const struct link links[] = {
 	LINK_END
 };
 
+/* The attributes only an admin may set (the password is kept apart);
+   isAdmin only if the configuration declares it. */
+static const char *const admin_only[] = {
+	"type", "isAdmin", "isActive", "userName", NULL
+};
+
+/* Does attr differ between old and rec (create: from the default)? */
+static int
+changed(const struct entity *e, const struct json *old,
+    const struct json *rec, const char *attr)
+{
+	const struct field	*f = entity_field(e, attr);
+	const struct json	*v = json_get(rec, attr);
+	const char		*s;
+
+	if (old != NULL)
+		return !json_equal(json_get(old, attr), v);
+	/* A new User: anything but the default needs an admin; its user
+	   name does not (it is required). */
+	if (f == NULL || strcmp(attr, "userName") == 0)
+		return 0;
+	if (f->type == FT_BOOL)
+		return json_truthy(v) != (f->def != NULL &&
+		    strcmp(f->def, "true") == 0);
+	return (s = json_gets(rec, attr)) != NULL && *s != '\0' &&
+	    strcmp(s, f->def != NULL ? f->def : "") != 0;
+}
+
+static int
+user_guard(struct req *r, struct store_txn *t, const struct entity *e,
+    const struct json *old, const struct json *rec, const struct json *body)
+{
+	const char	*pw;
+	size_t		 i;
+	int		 admin, revoke = 0;
+
+	admin = r->import || (r->who != NULL && r->who->admin);
+	for (i = 0; admin_only[i] != NULL; i++) {
+		if (!changed(e, old, rec, admin_only[i]))
+			continue;
+		if (!admin)
+			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
+			    "set '%s' of a User.", admin_only[i]);
+		revoke = 1;
+	}
+	if ((pw = json_gets(body, "password")) != NULL && *pw != '\0') {
+		if (!admin)
+			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
+			    "set 'password' of a User.");
+		revoke = 1;
+	}
+	/* A new User has no sessions; a changed one loses them all. */
+	if (revoke && old != NULL &&
+	    auth_user_revoke(r, t, json_gets(rec, "id")) != 0)
+		return http_fail(r, FCRM_STORE, "Cannot end the user's "
+		    "sessions.");
+	return 0;
+}
+
 static const struct entity_hooks hooks = {
-	resource_person_name, NULL
+	resource_person_name, NULL, user_guard
 };
 
 const struct entity_def users_def = {

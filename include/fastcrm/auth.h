@@ -1,6 +1,6 @@
 /*
  * Credentials and roles.  auth_authenticate tries the schemes of AUTH.md
- * in order and sets r->who; auth_authorize is the one role check.
+ * in order and sets r->who; the role check is entity_authorize (entity.h).
  */
 #ifndef FASTCRM_AUTH_H
 #define FASTCRM_AUTH_H
@@ -19,13 +19,6 @@ struct store_txn;
  * 403 while the address is over the failed-login limit.
  */
 int		 auth_authenticate(struct req *);
-/*
- * Checks r->who's role for action on e; 0 or 403 set on r.  Sets *own
- * when the role allows the action on own records only.
- */
-int		 auth_authorize(struct req *, const struct entity *,
-		    enum action, int *own);
-
 /*
  * Sessions (session.c): the agent's sign-in for the page at `/`.  A
  * session is a random token in an HttpOnly cookie; LMDB keeps only its
@@ -61,14 +54,37 @@ int		 auth_password_check(struct arena *, const char *pass,
 int		 auth_user_passwd(const struct conf *, const char *userName,
 		    const char *password, const char **why);
 
-/* Who signed in with a password (auth_login). */
+/* Who signed in with a password (auth_login), or is signed in now. */
 struct auth_login {
 	const char	*id;
 	const char	*name;
+	const char	*user_name;
 	const char	*role;
 	const char	*type;		/* "regular" (User record) or "api" */
 	int		 admin;
+	char		 gen[65];	/* credential generation, below */
 };
+
+/*
+ * Sessions and OAuth2 tokens keep the principal's type and id and its
+ * credential generation: the SHA-256 of its password hash and, for a
+ * User record, of a nonce that auth_user_revoke replaces.  On use,
+ * auth_current loads the principal as it is now (the User record must
+ * exist, not be deleted and be active; a configured principal must still
+ * be configured with a password) and compares; the name, role and admin
+ * flag then come from that current state.  0 with *out filled, else -1.
+ */
+int		 auth_current(struct req *, struct store_txn *,
+		    const char *type, const char *id, const char *gen,
+		    struct auth_login *out);
+/* The generation of a password hash with a nonce ("" for none). */
+void		 auth_gen(const char *type, const char *hash,
+		    const char *nonce, char out[65]);
+/* Ends every session and token of User id, in the caller's write txn. */
+int		 auth_user_revoke(struct req *, struct store_txn *,
+		    const char *id);
+/* Runs crypt(3) on pass with a dummy yescrypt hash, for the time only. */
+void		 auth_password_dummy(struct arena *, const char *pass);
 
 /*
  * Checks a user name and password: a User record (acting with
@@ -90,6 +106,11 @@ int		 oauth2_revoke(const struct conf *, const char *token,
 int		 auth_limited(struct req *);
 /* Counts a failed sign-in for the limiter and sets 401 with why. */
 int		 auth_fail_login(struct req *, const char *why);
+/*
+ * Logs an authentication failure ("auth: failure from ADDRESS: why", at
+ * warning level) and counts it for the limiter; sets nothing on r.
+ */
+void		 auth_fail_count(struct req *, const char *why);
 
 /* Decodes standard base64 into the arena; NULL when malformed. */
 char		*auth_base64_decode(struct arena *, const char *, size_t *);

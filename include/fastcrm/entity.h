@@ -11,11 +11,13 @@
 #include <stdio.h>
 
 #include "fastcrm/arena.h"
+#include "fastcrm/http.h"
 #include "fastcrm/json.h"
 
 struct conf;
 struct req;
 struct store;
+struct store_txn;
 
 enum ftype {
 	FT_ID,		/* 17 hex */
@@ -84,6 +86,16 @@ struct entity_hooks {
 	/* Extra validation: 0, or -1 with the failing field and type set. */
 	int	(*validate)(const struct entity *, const struct json *rec,
 		    const char **field, const char **type);
+	/*
+	 * Who may write what: called by create (old NULL) and update with
+	 * the principal in r, the record as it will be stored and the body,
+	 * in the write txn t, just before the record is stored.  0, or an
+	 * error set on r (the write is then abandoned).  It may write in t
+	 * what goes with the change (User: end the user's sessions).
+	 */
+	int	(*guard)(struct req *, struct store_txn *,
+		    const struct entity *, const struct json *old,
+		    const struct json *rec, const struct json *body);
 };
 
 struct entity {
@@ -153,12 +165,38 @@ struct store_val;
  * are JSON objects with every attribute of the entity, in table order.
  */
 
-/* Loads a live record; FCRM_NOT_FOUND when absent or deleted.  raw, if not
-   NULL, receives the stored bytes (valid until the txn ends). */
+/*
+ * Access (access.c): the caller's role against an entity and its records.
+ *
+ * entity_authorize: the route's check, once per request: 0, or 403 set on
+ * r; *own is set when the role allows act on own records only.
+ *
+ * entity_load: the one way to reach a record on the caller's behalf.  It
+ * loads a live record and checks that the caller's role allows act on it
+ * (`own` scope included).  Returns 0; FCRM_NOT_FOUND when absent, deleted
+ * or id is not a valid id (no reason set: the caller names the record);
+ * FCRM_FORBIDDEN with the reason set on r; or a store error.  act ACT_NONE
+ * is the engine reading for itself (sign-in, the name of a link that did
+ * not change), never an access on the caller's behalf.  raw, if not NULL,
+ * receives the stored bytes (valid until the txn ends).
+ *
+ * entity_load_target: entity_load for the target of a link the caller
+ * sets; a missing or forbidden target is EspoCRM's 403 with the body
+ * cannotRelateNonExisting or cannotRelateForbidden.
+ *
+ * entity_may: 1 if the role allows act on rec (rec NULL: on some record).
+ * entity_owns: 1 if the principal owns rec (assigned user, else creator).
+ */
+int		 entity_authorize(struct req *, const struct entity *,
+		    enum action, int *own);
 int		 entity_load(struct req *, struct store_txn *,
-		    const struct entity *, const char *id, struct json **rec,
-		    struct store_val *raw);
-/* 1 if the principal owns rec (assigned user, else creator). */
+		    const struct entity *, const char *id, enum action,
+		    struct json **rec, struct store_val *raw);
+int		 entity_load_target(struct req *, struct store_txn *,
+		    const struct entity *, const char *id, enum action,
+		    struct json **rec);
+int		 entity_may(const struct req *, const struct entity *,
+		    enum action, const struct json *rec);
 int		 entity_owns(const struct req *, const struct json *rec);
 /* Creates from body; *out is the stored record (or the existing one for
    an idempotent retry). */

@@ -45,7 +45,7 @@ struct req {
 
 	/* Parsed input; strings borrowed from the arena. */
 	const char		*method;
-	const char		*path;		/* decoded, without query */
+	const char		*path;		/* raw, as sent; without query */
 	const char		*query;
 	const char		*remote;
 	const char		*ctype;		/* Content-Type, or "" */
@@ -67,8 +67,6 @@ struct req {
 	int			 import;	/* bulk import: keep exported
 						   system values, no
 						   duplicate check */
-	int			 own_only;	/* role allows `own` only */
-	int			 foreign_own;	/* the same, for a link's records */
 
 	/* Response. */
 	int			 status;

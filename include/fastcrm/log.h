@@ -6,11 +6,20 @@
 #ifndef FASTCRM_LOG_H
 #define FASTCRM_LOG_H
 
+#include <stddef.h>
+
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Enables debug lines. */
 void	 log_set_debug(int);
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/*
+ * What every line's text goes through: copies n bytes of in to out
+ * (cap bytes), each control character (C0, DEL, C1) and each byte that
+ * is not part of well-formed UTF-8 written as \xNN, stopping before what
+ * does not fit whole.  Returns the bytes written (< cap; no NUL added).
+ */
+size_t	 log_escape(const char *in, size_t n, char *out, size_t cap);
 
 #endif

@@ -38,6 +38,18 @@ char		*http_urldecode(struct arena *a, const char *s, size_t len,
 		    int plus_is_space, size_t *outlen);
 
 /*
+ * Splits the raw request path (len bytes of raw, without the query) on
+ * literal '/' into at most max segments, each percent-decoded on its own
+ * into the arena; empty segments are skipped.  Returns FCRM_OK with
+ * *nsegs set; FCRM_BAD_REQUEST with *why when the path does not start
+ * with '/', a '%' is not followed by two hex digits, or a segment is "."
+ * or "..", holds '/', '\' or NUL once decoded, or is not UTF-8;
+ * FCRM_NOT_FOUND with *why when there are more than max segments.
+ */
+int		 http_path_split(struct arena *a, const char *raw, size_t len,
+		    char **segs, size_t max, size_t *nsegs, const char **why);
+
+/*
  * Returns 1 if len bytes of s are well-formed UTF-8 (no overlong forms,
  * no surrogates, nothing above U+10FFFF), 0 otherwise.  NUL bytes are
  * valid UTF-8 here; callers that mind must check for them.

@@ -1,0 +1,190 @@
+/*
+ * Access: the one place where the caller's role meets a record.  The
+ * route table checks the route's (entity, action) with entity_authorize;
+ * every record the engine then reads or changes on the caller's behalf —
+ * the route's own record, a link's target, a duplicate, an idempotent
+ * answer, an attachment's parent — comes through entity_load, which names
+ * the action and checks it against the role, `own` scope included.  A
+ * handler has no other way to reach a record.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/http.h"
+#include "fastcrm/log.h"
+#include "fastcrm/store.h"
+#include "fastcrm/util.h"
+
+static const char *
+action_word(enum action act)
+{
+	switch (act) {
+	case ACT_CREATE:
+		return "create";
+	case ACT_READ:
+		return "read";
+	case ACT_EDIT:
+		return "edit";
+	case ACT_DELETE:
+		return "delete";
+	default:
+		return "access";
+	}
+}
+
+/* Work the engine does for itself (bulk import, the CLI): no role. */
+static int
+is_system(const struct req *r)
+{
+	return r->who == NULL || r->import;
+}
+
+/* The role's permission for act on e: CONF_NO, CONF_OWN or CONF_ALL. */
+static enum conf_perm
+permission(const struct req *r, const struct entity *e, enum action act)
+{
+	struct conf_acl	 acl;
+
+	if (act == ACT_NONE || act == ACT_PUBLIC || is_system(r))
+		return CONF_ALL;
+	if (r->who->role == NULL)
+		return CONF_NO;
+	acl = conf_role_acl(r->who->role, e->name);
+	switch (act) {
+	case ACT_CREATE:
+		return acl.create ? CONF_ALL : CONF_NO;
+	case ACT_READ:
+		return acl.read;
+	case ACT_EDIT:
+		return acl.edit;
+	default:
+		return acl.del;
+	}
+}
+
+int
+entity_owns(const struct req *r, const struct json *rec)
+{
+	const char	*owner;
+
+	owner = json_gets(rec, "assignedUserId");
+	if (owner == NULL || *owner == '\0')
+		owner = json_gets(rec, "createdById");
+	return owner != NULL && r->who != NULL && strcmp(owner, r->who->id) == 0;
+}
+
+int
+entity_authorize(struct req *r, const struct entity *e, enum action act,
+    int *own)
+{
+	enum conf_perm	 p;
+
+	*own = 0;
+	if (act == ACT_NONE || act == ACT_PUBLIC)
+		return 0;
+	if (r->who == NULL || r->who->role == NULL)
+		return http_fail(r, FCRM_FORBIDDEN, "No role.");
+	if ((p = permission(r, e, act)) == CONF_NO)
+		return http_fail(r, FCRM_FORBIDDEN, "No %s access.",
+		    action_word(act));
+	*own = p == CONF_OWN;
+	return 0;
+}
+
+int
+entity_may(const struct req *r, const struct entity *e, enum action act,
+    const struct json *rec)
+{
+	switch (permission(r, e, act)) {
+	case CONF_ALL:
+		return 1;
+	case CONF_OWN:
+		return rec == NULL || entity_owns(r, rec);
+	default:
+		return 0;
+	}
+}
+
+int
+entity_load(struct req *r, struct store_txn *t, const struct entity *e,
+    const char *id, enum action act, struct json **rec,
+    struct store_val *raw)
+{
+	struct store_val	 v;
+	const char		*why;
+	int			 rc;
+
+	*rec = NULL;
+	if (!util_id_valid(id))
+		return FCRM_NOT_FOUND;
+	if ((rc = store_get(t, e->db_rec, id, UTIL_ID_LEN, &v)) != 0)
+		return rc;
+	if ((rc = json_parse(r->arena, v.p, v.len, rec, &why)) != 0) {
+		log_warn("record %s %s is corrupt: %s", e->name, id, why);
+		*rec = NULL;
+		return FCRM_STORE;
+	}
+	if (json_truthy(json_get(*rec, "deleted"))) {
+		*rec = NULL;
+		return FCRM_NOT_FOUND;
+	}
+	if (!entity_may(r, e, act, *rec)) {
+		*rec = NULL;
+		return http_fail(r, FCRM_FORBIDDEN, "No %s access.",
+		    action_word(act));
+	}
+	if (raw != NULL)
+		*raw = v;
+	return FCRM_OK;
+}
+
+/* EspoCRM's 403 body: {"messageTranslation":{label, scope, data}}. */
+static int
+fail_translated(struct req *r, const char *label, const char *foreign,
+    enum action act, const char *reason)
+{
+	struct arena	*a = r->arena;
+	struct json	*body, *mt, *data;
+
+	body = json_obj(a);
+	mt = json_obj(a);
+	data = json_obj(a);
+	json_set(a, data, "foreignEntityType", json_str(a, foreign));
+	if (act != ACT_NONE)
+		json_set(a, data, "action", json_str(a, action_word(act)));
+	json_set(a, mt, "label", json_str(a, label));
+	json_set(a, mt, "scope", json_null(a));
+	json_set(a, mt, "data", data);
+	json_set(a, body, "messageTranslation", mt);
+	http_fail(r, FCRM_FORBIDDEN, "%s", reason);
+	r->out.len = 0;
+	json_write(&r->out, body);
+	r->error_body = 1;
+	return FCRM_FORBIDDEN;
+}
+
+int
+entity_load_target(struct req *r, struct store_txn *t,
+    const struct entity *te, const char *id, enum action act,
+    struct json **rec)
+{
+	int	 rc;
+
+	rc = entity_load(r, t, te, id, act, rec, NULL);
+	if (rc == FCRM_NOT_FOUND)
+		return fail_translated(r, "cannotRelateNonExisting", te->name,
+		    ACT_NONE, arena_printf(r->arena, "Record %s with id "
+		    "'%.64s' does not exist.", te->name, id));
+	/* EspoCRM: a link field wants read on its target
+	   (cannotRelateForbidden); relating through a link route changes
+	   the foreign record and wants edit (noAccessToForeignRecord). */
+	if (rc == FCRM_FORBIDDEN)
+		return fail_translated(r, act == ACT_READ ?
+		    "cannotRelateForbidden" : "noAccessToForeignRecord",
+		    te->name, act, arena_printf(r->arena, "No %s access to %s "
+		    "'%.64s'.", action_word(act), te->name, id));
+	return rc;
+}
