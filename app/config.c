@@ -613,7 +613,7 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 {
 	yaml_node_pair_t	*p;
 	yaml_node_t		*k, *v;
-	const char		*s, *names[16];
+	const char		*s, *names[32];	/* seen has 32 bits */
 	uint32_t		 seen = 0;
 	size_t			 i;
 
@@ -637,7 +637,8 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 			if (strcmp(s, keys[i].name) == 0)
 				break;
 		if (i == nkeys) {
-			err_unknown(x, k, "key", s, what, names, nkeys);
+			err_unknown(x, k, "key", s, what, names,
+			    nkeys < NELEM(names) ? nkeys : NELEM(names));
 			continue;
 		}
 		seen |= 1U << i;

@@ -401,6 +401,14 @@ test_mistakes(void)
 
 	bad("unknown key", "lisen: x\n", 1, 3,
 	    "unknown key 'lisen' (did you mean 'listen'?)");
+	/* The last of more than 16 top-level keys (a stack over-read once). */
+	bad("unknown key near the last", "entitie: x\n", 1, 3,
+	    "unknown key 'entitie' (did you mean 'entities'?)");
+	bad("metrics_allow entry", "metrics_allow: [\"10.0.0.0/40\"]\n", 1, 3,
+	    "'metrics_allow' entry '10.0.0.0/40': must be an IPv4 or IPv6 "
+	    "address");
+	bad("health_max_fill range", "health_max_fill: 101\n", 1, 3,
+	    "'health_max_fill' must be an integer from 1 to 100");
 	bad("workers zero", "workers: 0\n", 1, 3,
 	    "'workers' must be auto or an integer from 1 to 256");
 	bad("workers word", "workers: many\n", 1, 3, "not 'many'");
