@@ -36,7 +36,7 @@
 
 #define BACKUP_FORMAT	1
 #define MANIFEST	"manifest.json"
-#define MANIFEST_MAX	((size_t)64 << 20)
+#define MANIFEST_MAX	((size_t)1 << 30)	/* ~8 million files */
 #define CHUNK		(1 << 16)
 /* An unreferenced file younger than this may be an upload in flight. */
 #define UPLOAD_GRACE	60
