@@ -89,6 +89,9 @@ with Stack(config_extra=extra, workers=2) as s:
              "a small JSON with the map's fill: %s" % r.text)
         t.eq(r.headers.get("Cache-Control"), "no-store",
              "/healthz is not cached")
+        r = s.request("HEAD", "/healthz", raw_path=True, key=None)
+        t.ok(r.status == 200 and r.body == b"",
+             "HEAD /healthz: 200, no body (%d)" % r.status)
         r = s.request("POST", "/healthz", raw_path=True, key=None)
         t.status(r, 405, "POST /healthz: 405")
         s.request("GET", "/App/user")

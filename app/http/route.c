@@ -39,6 +39,7 @@ static const struct route routes[] = {
 	{ "DELETE",	"/api/v1/:entity/:id/:link",	ACT_EDIT,	entity_h_unlink, NULL, 0 },
 	/* Last: the API's rows are matched first, at no extra cost. */
 	{ "GET",	"/healthz",			ACT_PUBLIC,	ops_h_healthz, NULL, 0 },
+	{ "HEAD",	"/healthz",			ACT_PUBLIC,	ops_h_healthz, NULL, 0 },
 	{ "GET",	"/metrics",			ACT_PUBLIC,	ops_h_metrics, NULL, 0 },
 };
 #define NROUTES	(sizeof(routes) / sizeof(routes[0]))
