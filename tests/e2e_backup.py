@@ -17,15 +17,18 @@ instance, which is started on it:
 - the next Case number continues the sequence.
 
 Also: the backup's modes are private, no temporary directory is left,
-restore refuses a non-empty data_dir without --force, a data_dir in use,
-a damaged file (checksum) and a directory without a manifest; --force
-moves the old store aside. The writers' latency during the backup is
+a backup killed at any moment leaves nothing under its final name (its
+partial directory has no manifest and restore refuses it); restore refuses
+a non-empty data_dir without --force, a data_dir in use, a damaged file
+(checksum) and a directory without a manifest; --force moves the old
+store aside. The writers' latency during the backup is
 printed (the measured "pause"), not asserted."""
 
 import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -213,7 +216,7 @@ with Stack(config_extra=EXTRA) as a:
                     leaked.append("%s %o" % (n, m))
         t.eq(leaked, [], "no file of the backup is readable by group or "
              "others")
-        left = [n for n in os.listdir(a.dir) if "partial" in n]
+        left = [n for n in os.listdir(a.dir) if n.startswith("backup-1.")]
         t.eq(left, [], "no temporary backup directory is left behind")
         with open(os.path.join(bk, "manifest.json")) as f:
             m = json.load(f)
@@ -227,6 +230,70 @@ with Stack(config_extra=EXTRA) as a:
         t.eq(sorted(os.listdir(bk)), ["attachments", "data.mdb",
                                       "manifest.json"],
              "the backup holds data.mdb, attachments/ and the manifest")
+
+    @t.test
+    def killed_backup():
+        # Killed at some moment: DIR is absent (only DIR.partial-PID, with
+        # no manifest) or whole, never a half backup under the final name.
+        outcomes = []
+        for i, delay in enumerate((0.02, 0.2, None)):
+            d = os.path.join(a.dir, "killed-%d" % i)
+            p = subprocess.Popen([a.bin, "backup", d, "-c", a.config_path],
+                                 stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            partial = os.path.join(a.dir, "%s.partial-%d" % (
+                os.path.basename(d), p.pid))
+            t0 = time.monotonic()
+            if delay is None:
+                # As soon as the copy has begun (during the snapshot).
+                f = os.path.join(partial, "data.mdb")
+                while ((not os.path.exists(f) or os.path.getsize(f) == 0)
+                       and p.poll() is None):
+                    time.sleep(0.0002)
+            else:
+                time.sleep(delay)
+            delay = time.monotonic() - t0
+            p.kill()
+            p.wait()
+            if not os.path.exists(d):
+                outcomes.append("absent")
+                t.ok(not os.path.exists(os.path.join(partial,
+                                                     "manifest.json")),
+                     "killed after %.2f s: no backup under the final name, "
+                     "the partial directory has no manifest" % delay)
+                pr = subprocess.run([a.bin, "restore", partial, "-c",
+                                     a.config_path], capture_output=True,
+                                    text=True)
+                t.ok(pr.returncode != 0 and "manifest" in pr.stderr,
+                     "restore refuses the partial directory")
+                shutil.rmtree(partial, ignore_errors=True)
+            else:
+                outcomes.append("whole")
+                with open(os.path.join(d, "manifest.json")) as f:
+                    m = json.load(f)
+                bad = [e["path"] for e in m["files"]
+                       if sha256(os.path.join(d, e["path"])) != e["sha256"]]
+                t.eq(bad, [], "killed after %.2f s, the backup had "
+                     "finished: whole, every checksum matches" % delay)
+        t.diag("killed backups: %s" % outcomes)
+        # A backup killed during the copy leaves its LMDB reader slot
+        # (which pins pages); the next backup clears it.
+        p = subprocess.run([a.bin, "verify", "-c", a.config_path],
+                           capture_output=True, text=True)
+        m = re.search(r"verify: (\d+) stale LMDB reader slot", p.stderr)
+        stale = int(m.group(1)) if m else 0
+        t.diag("stale reader slots left by the killed backups: %d" % stale)
+        d = os.path.join(a.dir, "after-kills")
+        p = subprocess.run([a.bin, "backup", d, "-c", a.config_path],
+                           capture_output=True, text=True)
+        t.eq(p.returncode, 0, "the next backup succeeds")
+        if stale > 0:
+            t.like(p.stderr, r"cleared %d stale LMDB reader slot" % stale,
+                   "the next backup clears the slot(s) a killed one left")
+        p = subprocess.run([a.bin, "verify", "-c", a.config_path],
+                           capture_output=True, text=True)
+        t.ok("stale LMDB reader" not in p.stderr and p.returncode == 0,
+             "no stale reader slot is left behind: " + p.stdout.strip())
 
     r = subprocess.run([a.bin, "backup", bk, "-c", a.config_path],
                        capture_output=True, text=True)

@@ -447,7 +447,7 @@ entity_backup(const struct conf *conf, const char *dir,
 	char		*tmp, *d;
 	double		 t0;
 	size_t		 n;
-	int		 rc;
+	int		 rc, dead;
 
 	memset(bs, 0, sizeof(*bs));
 	*why = NULL;
@@ -478,6 +478,10 @@ entity_backup(const struct conf *conf, const char *dir,
 	    BACKUP_FORMAT, PACKAGE_VERSION);
 	json_write_str(&b.man, conf->data_dir, strlen(conf->data_dir));
 	buf_printf(&b.man, ",\"map_size\":%zu,", conf->map_size);
+	/* A backup killed earlier left its reader slot, which pins pages. */
+	if (store_reader_check(conf->data_dir, &dead) == 0 && dead > 0)
+		fprintf(stderr, "backup: cleared %d stale LMDB reader slot(s)\n",
+		    dead);
 	if ((rc = store_copy(conf->data_dir, tmp)) != 0) {
 		*why = rc == FCRM_NOT_FOUND ? "there is no store in data_dir" :
 		    "the LMDB copy failed";
