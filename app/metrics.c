@@ -61,8 +61,7 @@ static const long long bounds[] = {
 struct segment {
 	uint64_t	 requests[FAM_MAX][M_MAX][ST_MAX - ST_MIN];
 	uint64_t	 buckets[FAM_MAX][NBOUNDS + 1];
-	uint64_t	 dur_us[FAM_MAX];
-	uint64_t	 dur_n[FAM_MAX];
+	uint64_t	 dur_us[FAM_MAX];	/* the count is the buckets' sum */
 	uint64_t	 auth_failures;
 	uint64_t	 map_full;
 	uint64_t	 readers_cleared;
@@ -153,7 +152,6 @@ metrics_request(const struct req *r, long long us)
 		continue;
 	ADD(seg->buckets[f][b], 1);
 	ADD(seg->dur_us[f], (uint64_t)us);
-	ADD(seg->dur_n[f], 1);
 	if (st == 401)
 		ADD(seg->auth_failures, 1);
 	else if (st == 507)
