@@ -76,14 +76,17 @@ CONFIG = {
     "auth_fail_window": 60,
     "roles": {"telephony": TELEPHONY},
     "api_users": [
-        api_user("ringotel", "telephony", key=API_KEY),
-        api_user(PW_USER, "telephony", password_hash=sha512_crypt(PASSWORD)),
+        api_user("ringotel", "telephony", key=API_KEY,
+                 empty_means_absent=True),
+        api_user(PW_USER, "telephony", password_hash=sha512_crypt(PASSWORD),
+                 empty_means_absent=True),
     ],
     "oauth2_clients": [{
         "client_id": CLIENT_ID,
         "client_secret_sha256": hashlib.sha256(CLIENT_SECRET.encode()).hexdigest(),
         "redirect_uris": [REDIRECT_URI],
         "role": "telephony",
+        "empty_means_absent": True,
     }],
 }
 

@@ -196,10 +196,23 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
 	const char		*key, *sig, *path;
 	unsigned char		 mac[EVP_MAX_MD_SIZE];
 	unsigned int		 maclen = 0;
-	char			 hex[EVP_MAX_MD_SIZE * 2 + 1], *msg;
-	size_t			 i;
+	char			 hex[EVP_MAX_MD_SIZE * 2 + 1], *msg, *dec, *colon;
+	size_t			 i, declen, siglen;
 
-	if (split_pair(r, value, &key, &sig) != 0)
+	/*
+	 * Not split_pair(): the 0.1.x client's signature is the raw binary
+	 * digest, which may hold NUL bytes.
+	 */
+	while (*value == ' ')
+		value++;
+	if ((dec = auth_base64_decode(r->arena, value, &declen)) == NULL ||
+	    (colon = memchr(dec, ':', declen)) == NULL)
+		return 0;
+	*colon = '\0';
+	key = dec;
+	sig = colon + 1;
+	siglen = declen - (size_t)(sig - dec);
+	if (strlen(key) != (size_t)(colon - dec))
 		return 0;
 	if ((u = user_by_key(r->conf, key)) == NULL || u->hmac_secret == NULL)
 		return 0;
@@ -211,7 +224,10 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
 	    (unsigned char *)msg, strlen(msg), mac, &maclen);
 	for (i = 0; i < maclen; i++)
 		snprintf(hex + i * 2, 3, "%02x", mac[i]);
-	if (strlen(sig) != maclen * 2 || !util_ct_equal(hex, sig, maclen * 2))
+	/* Hex (the current client, EspoCRM 8.4.1+), or the raw digest of
+	   the 0.1.x client, which EspoCRM still accepts. */
+	if (!(siglen == maclen * 2 && util_ct_equal(hex, sig, siglen)) &&
+	    !(siglen == maclen && util_ct_equal(mac, sig, siglen)))
 		return 0;
 	*who = u;
 	return 1;
@@ -265,6 +281,7 @@ set_principal(struct req *r, const struct conf_user *u)
 	p->type = "api";
 	p->role = conf_role_find(r->conf, u->role);
 	p->admin = u->admin;
+	p->empty_absent = u->empty_means_absent;
 	r->who = p;
 }
 

@@ -35,6 +35,8 @@ struct principal {
 	const struct conf_role	*role;
 	int			 admin;
 	const char		*csrf;		/* session's token, or NULL */
+	int			 empty_absent;	/* "" in a body = not given
+						   (empty_means_absent) */
 };
 
 struct req {
