@@ -199,8 +199,17 @@ def base_config(run_dir, key_sha256, workers=2):
                     "cChannel": {"type": "varchar"},
                 },
             },
+            "Call": {"aliases": {"status": CALL_STATUS_ALIASES}},
         },
     }
+
+
+# Telephony words for Call.status, as conf/fastcrm.yaml.in ships them.
+CALL_STATUS_ALIASES = {
+    "completed": "Held", "answered": "Held",
+    "missed": "Not Held", "no-answer": "Not Held", "busy": "Not Held",
+    "failed": "Not Held", "cancelled": "Not Held",
+}
 
 
 def deep_merge(base, extra):

@@ -310,6 +310,57 @@ auth_fail_login(struct req *r, const char *why)
 	return refuse(r, S_ESPO, why);
 }
 
+/*
+ * Espo-Authorization, as EspoCRM: base64(user:password) — a configured
+ * principal, else a User record — or base64(user:token) for an auth token,
+ * which Espo-Authorization-By-Token: true requires (without it a token in
+ * the password's place is accepted too, as EspoCRM does).
+ */
+static int
+espo_auth(struct req *r, const char *v)
+{
+	const struct conf_user	*u;
+	struct auth_login	 who;
+	struct principal	*p;
+	const char		*user, *pass, *bt;
+	int			 rc;
+
+	if (split_pair(r, v, &user, &pass) != 0)
+		return http_fail(r, FCRM_BAD_REQUEST, "Auth: Bad authorization "
+		    "string provided.");
+	bt = http_header(r, "HTTP_ESPO_AUTHORIZATION_BY_TOKEN");
+	if (bt != NULL && strcmp(bt, "true") == 0) {
+		if (authtoken_auth(r, user, pass) == 0)
+			return 0;
+		return refuse(r, S_ESPO, "Wrong or expired auth token.");
+	}
+	if ((u = user_by_name(r->conf, user)) != NULL) {
+		if (password_ok(r, u, pass)) {
+			set_principal(r, u);
+			r->who->espo_password = 1;
+			return 0;
+		}
+		if (authtoken_auth(r, user, pass) == 0)
+			return 0;
+		return refuse(r, S_ESPO, "Wrong username or password.");
+	}
+	if (authtoken_auth(r, user, pass) == 0)
+		return 0;
+	/* A User record (an agent), acting with agent_role. */
+	if ((rc = auth_login(r, user, pass, &who)) != 0)
+		return rc;
+	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p->id = who.id;
+	p->name = who.name != NULL ? who.name : user;
+	p->user_name = user;
+	p->type = who.type;
+	p->role = who.role != NULL ? conf_role_find(r->conf, who.role) : NULL;
+	p->admin = who.admin;
+	p->espo_password = 1;
+	r->who = p;
+	return 0;
+}
+
 int
 auth_authenticate(struct req *r)
 {
@@ -354,6 +405,7 @@ auth_authenticate(struct req *r)
 		    "from this address; try again later.");
 	switch (s) {
 	case S_ESPO:
+		return espo_auth(r, v);
 	case S_BASIC:
 		if (split_pair(r, v, &user, &pass) != 0) {
 			if (s == S_ESPO)
@@ -424,21 +476,125 @@ auth_authorize(struct req *r, const struct entity *e, enum action act,
 	return 0;
 }
 
-int
-auth_h_app_user(struct req *r)
+static const char *
+perm_word(enum conf_perm p)
 {
-	struct json	*o, *u;
-	struct arena	*a = r->arena;
+	return p == CONF_ALL ? "all" : p == CONF_OWN ? "own" : "no";
+}
 
-	o = json_obj(a);
-	u = json_obj(a);
+/*
+ * EspoCRM's acl data: table.{Entity}.{create,read,edit,delete,stream}
+ * ("yes"/"no", "all"/"own"/"no"); an entity the role may do nothing on
+ * is false.
+ */
+static struct json *
+acl_data(struct req *r)
+{
+	struct arena		*a = r->arena;
+	struct json		*acl, *table, *ent;
+	const struct entity	*e;
+	struct conf_acl		 c;
+	size_t			 i;
+
+	acl = json_obj(a);
+	table = json_obj(a);
+	for (i = 0; i < entity_count(); i++) {
+		e = entity_at(i);
+		c = conf_role_acl(r->who->role, e->name);
+		if (!c.create && c.read == CONF_NO && c.edit == CONF_NO &&
+		    c.del == CONF_NO) {
+			json_set(a, table, e->name, json_bool(a, 0));
+			continue;
+		}
+		ent = json_obj(a);
+		json_set(a, ent, "create", json_str(a, c.create ? "yes" : "no"));
+		json_set(a, ent, "read", json_str(a, perm_word(c.read)));
+		json_set(a, ent, "edit", json_str(a, perm_word(c.edit)));
+		json_set(a, ent, "delete", json_str(a, perm_word(c.del)));
+		json_set(a, ent, "stream", json_str(a, perm_word(c.read)));
+		json_set(a, table, e->name, ent);
+	}
+	json_set(a, acl, "table", table);
+	json_set(a, acl, "fieldTable", json_obj(a));
+	json_set(a, acl, "fieldTableQuickAccess", json_obj(a));
+	json_set(a, acl, "assignmentPermission", json_str(a, "all"));
+	json_set(a, acl, "userPermission", json_str(a, "all"));
+	json_set(a, acl, "portalPermission", json_str(a, "no"));
+	json_set(a, acl, "exportPermission", json_str(a, "no"));
+	json_set(a, acl, "massUpdatePermission", json_str(a, "no"));
+	return acl;
+}
+
+/* The principal's User record (without secrets), or a minimal one. */
+static struct json *
+user_data(struct req *r)
+{
+	struct arena		*a = r->arena;
+	const struct entity	*e;
+	struct store_txn	*t = NULL;
+	struct json		*u = NULL, *rec;
+
+	if ((e = entity_find("User")) != NULL && r->store != NULL &&
+	    store_begin(r->store, 0, &t) == 0) {
+		if (entity_load(r, t, e, r->who->id, &rec, NULL) == 0)
+			u = json_copy(a, rec);
+		store_abort(t);
+	}
+	if (u == NULL)
+		u = json_obj(a);
 	json_set(a, u, "id", json_str(a, r->who->id));
 	json_set(a, u, "userName", json_str(a, r->who->user_name != NULL ?
 	    r->who->user_name : r->who->name));
 	json_set(a, u, "name", json_str(a, r->who->name));
 	json_set(a, u, "type", json_str(a, r->who->type));
 	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));
-	json_set(a, o, "user", u);
+	return u;
+}
+
+int
+auth_h_app_user(struct req *r)
+{
+	struct json	*o, *pref, *set, *ap;
+	struct arena	*a = r->arena;
+	const char	*tok = r->who->token;
+	int		 rc;
+
+	/* EspoCRM issues the token on an Espo-Authorization sign-in. */
+	if (tok == NULL && r->who->espo_password &&
+	    (rc = authtoken_issue(r, &tok)) != 0)
+		return rc;
+	o = json_obj(a);
+	json_set(a, o, "user", user_data(r));
+	json_set(a, o, "acl", acl_data(r));
+	pref = json_obj(a);
+	json_set(a, pref, "id", json_str(a, r->who->id));
+	json_set(a, pref, "timeZone", json_str(a, "UTC"));
+	json_set(a, pref, "language", json_str(a, "en_US"));
+	json_set(a, pref, "dateFormat", json_str(a, "YYYY-MM-DD"));
+	json_set(a, pref, "timeFormat", json_str(a, "HH:mm:ss"));
+	json_set(a, pref, "weekStart", json_int(a, 1));
+	json_set(a, o, "preferences", pref);
+	json_set(a, o, "token", tok != NULL ? json_str(a, tok) : json_null(a));
+	set = json_obj(a);
+	json_set(a, set, "timeZone", json_str(a, "UTC"));
+	json_set(a, set, "dateFormat", json_str(a, "YYYY-MM-DD"));
+	json_set(a, set, "timeFormat", json_str(a, "HH:mm:ss"));
+	json_set(a, set, "language", json_str(a, "en_US"));
+	json_set(a, set, "recordsPerPage", json_int(a, 20));
+	json_set(a, set, "recordListMaxSizeLimit", json_int(a, 200));
+	json_set(a, set, "applicationName", json_str(a, "fastcrm"));
+	json_set(a, set, "version", json_str(a, PACKAGE_VERSION));
+	json_set(a, o, "settings", set);
+	json_set(a, o, "language", json_str(a, "en_US"));
+	ap = json_obj(a);
+	json_set(a, ap, "maxUploadSize", json_num(a, r->conf != NULL ?
+	    (double)r->conf->max_body / 1048576.0 : 0));
+	json_set(a, ap, "isRestrictedMode", json_bool(a, 0));
+	json_set(a, ap, "passwordChangeForNonAdminDisabled", json_bool(a, 1));
+	json_set(a, ap, "timeZoneList", json_arr(a));
+	json_set(a, ap, "auth2FARequired", json_bool(a, 0));
+	json_set(a, ap, "logoutWait", json_bool(a, 0));
+	json_set(a, o, "appParams", ap);
 	if (r->who->csrf != NULL)
 		json_set(a, o, "csrfToken", json_str(a, r->who->csrf));
 	json_write(&r->out, o);

@@ -37,6 +37,11 @@ struct principal {
 	const char		*csrf;		/* session's token, or NULL */
 	int			 empty_absent;	/* "" in a body = not given
 						   (empty_means_absent) */
+	const char		*token;		/* the auth token it signed in
+						   with (Espo-Authorization) */
+	int			 espo_password;	/* Espo-Authorization with a
+						   password: App/user issues
+						   a token */
 };
 
 struct req {
