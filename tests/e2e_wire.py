@@ -439,6 +439,79 @@ with Stack(config_extra=CONFIG) as s:
             "X-Hmac-Authorization": b64(HMAC_KEY.encode() + b":" + raw[:31])})
         t.status(r, 401, "a short raw digest: 401")
 
+    # -- 8. link twins --------------------------------------------------------
+    @t.test("8. links are one truth: accountId and accountsIds")
+    def twins():
+        A = s.request("POST", "/Account", {"name": "Twin A"}).json["id"]
+        B = s.request("POST", "/Account", {"name": "Twin B"}).json["id"]
+
+        def contacts_of(acc):
+            r = s.request("GET", "/Account/%s/contacts" % acc)
+            return {x["id"] for x in (r.json or {}).get("list", [])}
+
+        c = s.request("POST", "/Contact", {"lastName": "Twin",
+                                           "accountId": A}).json
+        cid = c["id"]
+        t.ok(c.get("accountsIds") == [A] and c.get("accountsNames", {})
+             .get(A) == "Twin A", "create with accountId: in accountsIds",
+             c)
+        t.ok(cid in contacts_of(A), "... and in GET /Account/{id}/contacts")
+        r = s.request("PUT", "/Contact/" + cid, {"accountId": B})
+        j = r.json or {}
+        t.ok(j.get("accountId") == B and j.get("accountsIds") == [B],
+             "update to another account: the old one is unrelated", j)
+        t.ok(cid in contacts_of(B) and cid not in contacts_of(A),
+             "... on both accounts' lists")
+        r = s.request("PUT", "/Contact/" + cid, {"accountId": None})
+        j = r.json or {}
+        t.ok(j.get("accountId") is None and j.get("accountsIds") == [],
+             "unsetting accountId unrelates", j)
+        t.ok(cid not in contacts_of(B), "... and B's list forgets it")
+        s.request("PUT", "/Contact/" + cid, {"accountId": A})
+        r = s.request("DELETE", "/Contact/%s/accounts" % cid, {"id": A})
+        j = s.request("GET", "/Contact/" + cid).json
+        t.ok(j.get("accountId") is None and j.get("accountsIds") == [],
+             "unlinking the account on the many side unsets accountId", j)
+        s.request("PUT", "/Contact/" + cid, {"accountId": A})
+        r = s.request("DELETE", "/Account/%s/contacts" % A, {"id": cid})
+        j = s.request("GET", "/Contact/" + cid).json
+        t.ok(j.get("accountId") is None and j.get("accountsIds") == [],
+             "... and from the account's side too", j)
+        # a second account on the many side stays when accountId changes
+        s.request("PUT", "/Contact/" + cid, {"accountsIds": [A, B],
+                                             "accountId": A})
+        j = s.request("PUT", "/Contact/" + cid, {"accountId": B}).json
+        t.eq(sorted(j.get("accountsIds") or []), sorted([B]),
+             "changing accountId from A to B unrelates A only")
+
+        # Case.contactId and its contacts
+        c1 = s.request("POST", "/Contact", {"lastName": "Cone"}).json["id"]
+        c2 = s.request("POST", "/Contact", {"lastName": "Ctwo"}).json["id"]
+        k = s.request("POST", "/Case", {"name": "k", "contactId": c1}).json
+        k2 = s.request("PUT", "/Case/" + k["id"], {"contactId": c2}).json
+        t.eq(k2.get("contactsIds"), [c2], "Case.contactId changed: its "
+             "contacts follow")
+
+        # import
+        path = os.path.join(s.dir, "twins.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps({"lastName": "Imported", "accountId": B}) +
+                    "\n")
+        p = subprocess.run([s.bin, "import", "--entity", "Contact", path,
+                            "-c", s.config_path], capture_output=True,
+                           text=True)
+        t.ok(p.returncode == 0, "fixture: import", p.stderr)
+        r = s.request("GET", "/Contact?where[0][type]=equals&where[0]"
+                      "[attribute]=lastName&where[0][value]=Imported")
+        imp = ((r.json or {}).get("list") or [{}])[0]
+        t.ok(imp.get("accountsIds") == [B] and imp.get("id") in
+             contacts_of(B), "an imported accountId relates the account",
+             imp)
+        p = subprocess.run([s.bin, "verify", "-c", s.config_path],
+                           capture_output=True, text=True)
+        t.ok(p.returncode == 0 and "0 problem(s)" in p.stdout,
+             "fastcrm verify: both sides agree", p.stdout + p.stderr)
+
     # -- 9. aliases ------------------------------------------------------------
     @t.test("9. Call.status from telephony words")
     def aliases():

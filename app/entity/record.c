@@ -1110,6 +1110,7 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 		return rc;
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(a, e, rec, NULL);
+	engine_link_twins(a, e, rec, NULL);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
 	if ((rc = check_unique(r, t, e, rec, &dup, &ret)) != 0)
@@ -1221,6 +1222,7 @@ entity_update_in(struct req *r, struct store_txn *t, const struct entity *e,
 		return rc;
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(a, e, rec, old);
+	engine_link_twins(a, e, rec, old);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
 	if ((rc = check_unique(r, t, e, rec, &dup, &ret)) != 0)
@@ -1310,6 +1312,7 @@ rewrite(struct req *r, struct store_txn *t, const struct entity *e,
 
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(r->arena, e, rec, old);
+	engine_link_twins(r->arena, e, rec, old);
 	if ((rc = resolve_links(r, t, e, rec)) != 0)
 		return rc;
 	set_system(r, rec, 0);
