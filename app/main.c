@@ -37,7 +37,7 @@ cmd_check_config(int argc, char *argv[])
 {
 	struct conf		*conf = NULL;
 	struct conf_diag	 diag;
-	const char		*path;
+	const char		*path, *why;
 	size_t			 i;
 	int			 rc;
 
@@ -54,6 +54,15 @@ cmd_check_config(int argc, char *argv[])
 	for (i = 0; i < diag.nwarnings; i++)
 		fprintf(stderr, "warning: %s\n", diag.warnings[i]);
 	conf_diag_free(&diag);
+	/* What needs the entity tables too (aliases name their fields). */
+	if (rc == 0 && entity_init(conf, &why) != 0) {
+		if (strncmp(why, "line ", 5) == 0)
+			fprintf(stderr, "error: %s:%s\n", path, why + 5);
+		else
+			fprintf(stderr, "error: %s: %s\n", path, why);
+		conf_free(conf);
+		rc = -1;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "%s: invalid\n", path);
 		return 1;

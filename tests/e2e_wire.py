@@ -534,4 +534,37 @@ with Stack(config_extra=CONFIG) as s:
             {"status": "busy"})
         t.eq((r.json or {}).get("status"), "Not Held", "aliases on PUT too")
 
+    @t.test("9. a bad alias is refused by check-config and on reload")
+    def bad_alias():
+        good = open(s.config_path).read()
+        bad = good + ("\n" if not good.endswith("\n") else "")
+        bad = bad.replace("entities:\n", "entities:\n  Task:\n"
+                          "    aliases:\n      status:\n"
+                          "        done: Finished\n", 1)
+        path = os.path.join(s.dir, "bad.yaml")
+        with open(path, "w") as f:
+            f.write(bad)
+        p = subprocess.run([s.bin, "check-config", path],
+                           capture_output=True, text=True)
+        t.ok(p.returncode == 1 and re.search(
+            r"bad\.yaml:\d+: alias 'done' of Task\.status: 'Finished' is "
+            r"not one of its options", p.stderr),
+            "check-config names the file, line and the wrong value",
+            p.stdout + p.stderr)
+        s.reload_config(bad, wait=False)
+        import time
+        deadline = time.time() + 10
+        while time.time() < deadline and "reload refused" not in \
+                s.log_text():
+            time.sleep(0.1)
+        t.like(s.log_text(), r"reload refused: .*'Finished' is not one of",
+               "the running server refuses the reload")
+        r = s.request("POST", "/Call", {"name": "c", "dateStart":
+                                        "2024-05-01 10:00:00",
+                                        "status": "busy"})
+        t.eq((r.status, (r.json or {}).get("status")), (200, "Not Held"),
+             "and keeps serving with the old configuration")
+        with open(s.config_path, "w") as f:
+            f.write(good)
+
 t.done()
