@@ -583,7 +583,6 @@ auth_h_app_user(struct req *r)
 	json_set(a, set, "recordsPerPage", json_int(a, 20));
 	json_set(a, set, "recordListMaxSizeLimit", json_int(a, 200));
 	json_set(a, set, "applicationName", json_str(a, "fastcrm"));
-	json_set(a, set, "version", json_str(a, PACKAGE_VERSION));
 	json_set(a, o, "settings", set);
 	json_set(a, o, "language", json_str(a, "en_US"));
 	ap = json_obj(a);

@@ -374,17 +374,17 @@ build(struct req *r, const struct entity *e, const struct json *item,
 	case V_LIST:
 		/* As EspoCRM: a list, never a lone value. */
 		if ((list = where_as_list(r->arena, value)) == NULL)
-			return bad(r, "Bad where item '%s': the value must be "
-			    "a list of values, not %s.", type,
-			    value == NULL ? "missing" : "a single value");
+			return bad(r, "Where '%s' needs a list of values, "
+			    "not %s.", type, value == NULL ? "none" :
+			    "a single value");
 		node_vals(r, n, list);
 		break;
 	case V_PAIR:
 		pair = where_as_list(r->arena, value);
 		if (pair == NULL || pair->n != 2 || scalar(pair->v[0]) == NULL ||
 		    scalar(pair->v[1]) == NULL)
-			return bad(r, "Bad where item '%s': the value must be "
-			    "a list of exactly two values [from, to].", type);
+			return bad(r, "Where '%s' needs two values, as a list "
+			    "[from, to].", type);
 		node_vals(r, n, pair);
 		break;
 	case V_DAYS:
