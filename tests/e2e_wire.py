@@ -63,6 +63,7 @@ PW_USER, PW = "pwuser", "pw-" + secrets.token_hex(8)
 AGENT, AGENT_PW = "agent7", "agent-" + secrets.token_hex(8)
 ALL = {"create": True, "read": "all", "edit": "all", "delete": "all"}
 CONFIG = {
+    "auth_fail_limit": 1000000,  # wrong credentials are sent on purpose
     "agent_role": "agentrole",
     "roles": {
         "agentrole": {"Contact": {"create": True, "read": "all",
@@ -310,6 +311,28 @@ with Stack(config_extra=CONFIG) as s:
              "a where on type reaches them too", r.describe())
         r = s.request("GET", "/User?primaryFilter=bogus")
         t.status(r, 400, "an unknown User primaryFilter: 400")
+        r = s.request("GET", "/User/00000000000000000")
+        t.ok(r.status == 200 and (r.json or {}).get("type") == "system" and
+             "system" not in names, "the system user (imports) has a record "
+             "too, and no list shows it by default", r.describe())
+
+        # configuration is the source: a removed principal goes inactive
+        import copy
+        conf = copy.deepcopy(s.config)
+        conf["api_users"] = [u for u in conf["api_users"]
+                             if u["name"] != "reader"]
+        t.ok(s.reload_config(conf), "fixture: reload without 'reader'")
+        r = s.request("GET", "/User/" + derived_id("reader"))
+        t.ok(r.status == 200 and (r.json or {}).get("isActive") is False,
+             "a principal gone from the configuration: its User record "
+             "stays, inactive", r.describe())
+        t.status(s.request("GET", "/Contact", key=READER_KEY), 401,
+                 "... and its key no longer works")
+        conf["api_users"].append(api_user("reader", "reader", key=READER_KEY))
+        t.ok(s.reload_config(conf), "fixture: reload with 'reader' again")
+        r = s.request("GET", "/User/" + derived_id("reader"))
+        t.ok(r.status == 200 and (r.json or {}).get("isActive") is True,
+             "configured again: active again", r.describe())
 
     # -- 4. where -------------------------------------------------------------
     @t.test("4. where isLinked / isNotLinked; in, notIn, between")

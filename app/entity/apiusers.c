@@ -5,7 +5,8 @@
  * /User/{id}.  The configuration stays the source of their credentials and
  * role; the record only mirrors the name, and is written at start and on
  * every reload.  A principal no longer configured keeps its record
- * (history still points at it), marked isActive false.
+ * (history still points at it), marked isActive false.  The system user
+ * (type "system", the id imports are made by) gets one as well.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,46 +67,49 @@ collect_stale(void *arg, struct store_val k, struct store_val v)
 	return 0;
 }
 
-/* Creates or refreshes the record of principal u. */
+/*
+ * Creates or refreshes the User record id (userName name, of type), made
+ * by itself.
+ */
 static int
 sync_one(struct req *r, struct store_txn *t, const struct entity *e,
-    const struct conf_user *u)
+    const char *id, const char *name, const char *type)
 {
 	struct arena		*a = r->arena;
 	struct principal	*p;
 	struct json		*old, *body, *out;
-	const char		*un, *type;
+	const char		*un, *ty;
 	int			 rc;
 
 	p = arena_calloc(a, 1, sizeof(*p));
-	p->id = u->id;
-	p->name = u->name;
-	p->user_name = u->name;
-	p->type = "api";
+	p->id = id;
+	p->name = name;
+	p->user_name = name;
+	p->type = type;
 	p->admin = 1;
 	r->who = p;
 	r->reason = NULL;
 	r->status = 0;
 	body = json_obj(a);
-	json_set(a, body, "userName", json_str(a, u->name));
-	json_set(a, body, "type", json_str(a, "api"));
+	json_set(a, body, "userName", json_str(a, name));
+	json_set(a, body, "type", json_str(a, type));
 	json_set(a, body, "isActive", json_bool(a, 1));
-	rc = entity_load(r, t, e, u->id, &old, NULL);
+	rc = entity_load(r, t, e, id, &old, NULL);
 	if (rc == FCRM_NOT_FOUND) {
-		json_set(a, body, "id", json_str(a, u->id));
-		json_set(a, body, "lastName", json_str(a, u->name));
+		json_set(a, body, "id", json_str(a, id));
+		json_set(a, body, "lastName", json_str(a, name));
 		rc = entity_create_in(r, t, e, body, &out);
 	} else if (rc == 0) {
 		un = json_gets(old, "userName");
-		type = json_gets(old, "type");
-		if (un != NULL && strcmp(un, u->name) == 0 && type != NULL &&
-		    strcmp(type, "api") == 0 &&
+		ty = json_gets(old, "type");
+		if (un != NULL && strcmp(un, name) == 0 && ty != NULL &&
+		    strcmp(ty, type) == 0 &&
 		    json_truthy(json_get(old, "isActive")))
 			return 0;
-		rc = entity_update_in(r, t, e, u->id, body, &out);
+		rc = entity_update_in(r, t, e, id, body, &out);
 	}
 	if (rc == FCRM_CONFLICT || rc == FCRM_VALIDATION) {
-		log_warn("api user '%s' has no User record: %s", u->name,
+		log_warn("%s user '%s' has no User record: %s", type, name,
 		    r->reason != NULL ? r->reason : "refused");
 		return 0;
 	}
@@ -140,8 +144,14 @@ entity_sync_api_users(const struct conf *conf, struct store *st,
 	if ((rc = engine_begin(&r, 1, &t)) != 0)
 		goto out;
 	for (i = 0; i < conf->nusers; i++)
-		if ((rc = sync_one(&r, *t, e, &conf->users[i])) != 0)
+		if ((rc = sync_one(&r, *t, e, conf->users[i].id,
+		    conf->users[i].name, "api")) != 0)
 			goto out;
+	/* Who imports (bulk.c) and other system writes: EspoCRM's system
+	   user. */
+	if ((rc = sync_one(&r, *t, e, ENTITY_SYSTEM_ID, "system", "system"))
+	    != 0)
+		goto out;
 	memset(&s, 0, sizeof(s));
 	s.a = a;
 	s.conf = conf;

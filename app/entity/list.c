@@ -465,8 +465,9 @@ where_names(struct req *r, const struct json *where, const char *attr)
 }
 
 /*
- * User lists, as EspoCRM: API users (type "api") stay out unless asked
- * for, by primaryFilter api/activeApi or a where on `type`; primaryFilter
+ * User lists, as EspoCRM: API users (type "api") and the system user
+ * stay out unless asked for, by primaryFilter api/activeApi or a where on
+ * `type`; primaryFilter
  * active (active regular and admin users) and internal (no api, portal,
  * system users).  *out is NULL when nothing is filtered.
  */
@@ -482,7 +483,10 @@ user_filter(struct req *r, const struct entity *e, const char *pf,
 	if (pf == NULL || *pf == '\0') {
 		if (where_names(r, where, "type"))
 			return 0;
-		item_add(r, items, "notEquals", "type", json_str(a, "api"));
+		v = json_arr(a);
+		json_push(a, v, json_str(a, "api"));
+		json_push(a, v, json_str(a, "system"));
+		item_add(r, items, "notIn", "type", v);
 	} else if (strcmp(pf, "api") == 0 || strcmp(pf, "activeApi") == 0) {
 		item_add(r, items, "equals", "type", json_str(a, "api"));
 		if (strcmp(pf, "activeApi") == 0)

@@ -4,7 +4,7 @@
 #include "common.h"
 
 static const char *const types[] = {
-	"regular", "admin", "api", "portal", NULL
+	"regular", "admin", "api", "portal", "system", NULL
 };
 
 static const struct field fields[] = {

@@ -206,6 +206,8 @@ int		 entity_verify(const struct conf *, size_t *problems,
  */
 int		 entity_sync_api_users(const struct conf *, struct store *st,
 		    const char **why);
+/* The system user's id: imports and other writes of no principal. */
+#define ENTITY_SYSTEM_ID	"00000000000000000"
 
 /* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
 int		 entity_list(struct req *, const struct entity *);
