@@ -414,6 +414,13 @@ def play(s, tag, idx, eng, bad_eng, principal, seed):
         a = s.request("GET", "/Call/" + aid).json or {}
         t.eq((r.get("status"), a.get("status")), ("Held", "Held"),
              T + "ChangeActivityStatus: Held (answer and admin API)")
+        # Telephony's own words, through the shipped aliases.
+        for word, want in (("no-answer", "Not Held"), ("COMPLETED", "Held")):
+            r = eng.call("ChangeActivityStatus", {"activity_id": aid,
+                                                  "status": word})
+            hook_ok(r, T + "ChangeActivityStatus %s: 200" % word)
+            t.eq(r.get("status"), want,
+                 T + "ChangeActivityStatus: %r is %s" % (word, want))
 
     wav = make_wav(idx)
     if c.need("UploadRecording", "activity_id"):

@@ -951,8 +951,8 @@ same_as_body(struct req *r, const struct entity *e, const struct json *body,
 				return 0;
 			}
 			v = json_get(v, f->name);
-		} else if (engine_convert(r->arena, f, body->v[i], &v,
-		    &etype) != 0)
+		} else if (engine_convert(r->arena, f, alias(r, e, f,
+		    body->v[i]), &v, &etype) != 0)
 			return 0;
 		if (v == NULL)
 			v = json_null(r->arena);
