@@ -265,12 +265,14 @@ with Stack(config_extra=CONFIG) as s:
              "fastcrm token revoke --user NAME", p.stdout + p.stderr)
         t.status(espo(AGENT, tok2 or "x", by_token=True), 401,
                  "... and the user's token is gone")
+        tok3 = (espo(AGENT, AGENT_PW).json or {}).get("token")
+        t.status(espo(AGENT, tok3 or "x", by_token=True), 200,
+                 "fixture: a live token of the agent")
         r = s.request("PUT", "/User/%s" % aid, {"isActive": False})
-        r = espo(AGENT, AGENT_PW)
-        tok3 = (r.json or {}).get("token")
-        t.ok(r.status != 200 or tok3 is None or
-             espo(AGENT, tok3, by_token=True).status == 401,
-             "an inactive agent's token does not sign in")
+        t.status(r, 200, "fixture: the agent is deactivated")
+        t.status(espo(AGENT, tok3 or "x", by_token=True), 401,
+                 "a deactivated agent's token no longer signs in")
+        t.status(espo(AGENT, AGENT_PW), 401, "... nor its password")
 
     # -- 3. API users are User records ----------------------------------------
     @t.test("3. API users are User records of type api")
