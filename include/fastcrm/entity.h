@@ -235,6 +235,18 @@ int		 entity_export(const struct conf *, const char *entity, FILE *,
 int		 entity_verify(const struct conf *, size_t *problems,
 		    const char **why);
 
+/*
+ * API users (apiusers.c): writes a User record of type "api" for every
+ * configured principal (same id), and marks those of principals no longer
+ * configured inactive.  Called by the master at start and on reload, with
+ * the entity set built and st's handles open.  0, or an error code with
+ * *why.
+ */
+int		 entity_sync_api_users(const struct conf *, struct store *st,
+		    const char **why);
+/* The system user's id: imports and other writes of no principal. */
+#define ENTITY_SYSTEM_ID	"00000000000000000"
+
 /* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
 int		 entity_list(struct req *, const struct entity *);
 int		 entity_list_related(struct req *, const struct entity *,
