@@ -1246,6 +1246,14 @@ u_admin(struct ctx *x, yaml_node_t *n, void *arg)
 	(void)get_bool(x, n, "admin", &e->u.admin);
 }
 
+static void
+u_empty(struct ctx *x, yaml_node_t *n, void *arg)
+{
+	struct uent	*e = arg;
+
+	(void)get_bool(x, n, "empty_means_absent", &e->u.empty_means_absent);
+}
+
 static const struct key user_keys[] = {
 	{ "name", u_name, 1 },
 	{ "id", u_id, 0 },
@@ -1254,6 +1262,7 @@ static const struct key user_keys[] = {
 	{ "password_hash", u_password, 0 },
 	{ "hmac_secret", u_hmac, 0 },
 	{ "admin", u_admin, 0 },
+	{ "empty_means_absent", u_empty, 0 },
 };
 
 static void
@@ -1423,11 +1432,20 @@ c_role(struct ctx *x, yaml_node_t *n, void *arg)
 	set_str(&e->cl.role, get_str(x, n, "role", 0));
 }
 
+static void
+c_empty(struct ctx *x, yaml_node_t *n, void *arg)
+{
+	struct cent	*e = arg;
+
+	(void)get_bool(x, n, "empty_means_absent", &e->cl.empty_means_absent);
+}
+
 static const struct key client_keys[] = {
 	{ "client_id", c_id, 1 },
 	{ "client_secret_sha256", c_secret, 1 },
 	{ "redirect_uris", c_redirects, 1 },
 	{ "role", c_role, 1 },
+	{ "empty_means_absent", c_empty, 0 },
 };
 
 static void
@@ -1808,8 +1826,87 @@ en_fields(struct ctx *x, yaml_node_t *n, void *arg)
 	}
 }
 
+/* aliases: FIELD: {word: value, ...} — input words read as a value. */
+static void
+en_alias_map(struct ctx *x, const char *entity, const char *field,
+    yaml_node_t *n)
+{
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *v;
+	struct conf_alias	*na, al;
+	const char		*s;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		err_at(x, n, "aliases of %s.%s must be a mapping of input "
+		    "word to value, not %s", entity, field,
+		    is_null(n) != 0 ? "empty" : kind(n));
+		return;
+	}
+	for (p = n->data.mapping.pairs.start;
+	    p < n->data.mapping.pairs.top; p++) {
+		k = node(x, p->key);
+		v = node(x, p->value);
+		if (k == NULL || v == NULL)
+			continue;
+		if ((s = key_str(x, k)) == NULL || dup_key(x, n, p))
+			continue;
+		memset(&al, 0, sizeof(al));
+		al.line = line_of(k);
+		if ((al.to = get_str(x, v, s, 1)) == NULL)
+			continue;
+		al.entity = strdup(entity);
+		al.field = strdup(field);
+		al.from = strdup(s);
+		na = reallocarray(x->c->aliases, x->c->naliases + 1,
+		    sizeof(*na));
+		if (na == NULL || al.entity == NULL || al.field == NULL ||
+		    al.from == NULL) {
+			free(al.entity);
+			free(al.field);
+			free(al.from);
+			free(al.to);
+			oom(x, k);
+			return;
+		}
+		x->c->aliases = na;
+		x->c->aliases[x->c->naliases++] = al;
+	}
+}
+
+static void
+en_aliases(struct ctx *x, yaml_node_t *n, void *arg)
+{
+	const char		*entity = arg, *s;
+	yaml_node_pair_t	*p;
+	yaml_node_t		*k, *v;
+	char			 b[CONF_SHOWN + 4];
+
+	if (n->type != YAML_MAPPING_NODE) {
+		err_at(x, n, "'aliases' of %s must be a mapping of field "
+		    "name to aliases, not %s", entity,
+		    is_null(n) != 0 ? "empty" : kind(n));
+		return;
+	}
+	for (p = n->data.mapping.pairs.start;
+	    p < n->data.mapping.pairs.top; p++) {
+		k = node(x, p->key);
+		v = node(x, p->value);
+		if (k == NULL || v == NULL)
+			continue;
+		if ((s = key_str(x, k)) == NULL || dup_key(x, n, p))
+			continue;
+		if (valid_field_name(s) == 0) {
+			err_at(x, k, "field name '%s' must match "
+			    "[a-zA-Z][a-zA-Z0-9_]* (at most 64)", shown(b, s));
+			continue;
+		}
+		en_alias_map(x, entity, s, v);
+	}
+}
+
 static const struct key entity_keys[] = {
 	{ "fields", en_fields, 0 },
+	{ "aliases", en_aliases, 0 },
 };
 
 static void
@@ -2245,6 +2342,13 @@ conf_free(struct conf *c)
 	for (i = 0; i < c->nfields; i++)
 		free_field(&c->fields[i]);
 	free(c->fields);
+	for (i = 0; i < c->naliases; i++) {
+		free(c->aliases[i].entity);
+		free(c->aliases[i].field);
+		free(c->aliases[i].from);
+		free(c->aliases[i].to);
+	}
+	free(c->aliases);
 	free(c);
 }
 

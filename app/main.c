@@ -25,6 +25,8 @@ usage(void)
 	    "       fastcrm backup DIR -c FILE\n"
 	    "       fastcrm restore DIR [--force] -c FILE\n"
 	    "       fastcrm token revoke (TOKEN | --client ID) -c FILE\n"
+	    "       fastcrm token list -c FILE   (auth tokens)\n"
+	    "       fastcrm token revoke (--id ID | --user NAME) -c FILE\n"
 	    "       fastcrm version\n", stderr);
 	exit(2);
 }
@@ -38,7 +40,7 @@ cmd_check_config(int argc, char *argv[])
 {
 	struct conf		*conf = NULL;
 	struct conf_diag	 diag;
-	const char		*path;
+	const char		*path, *why;
 	size_t			 i;
 	int			 rc;
 
@@ -55,6 +57,15 @@ cmd_check_config(int argc, char *argv[])
 	for (i = 0; i < diag.nwarnings; i++)
 		fprintf(stderr, "warning: %s\n", diag.warnings[i]);
 	conf_diag_free(&diag);
+	/* What needs the entity tables too (aliases name their fields). */
+	if (rc == 0 && entity_init(conf, &why) != 0) {
+		if (strncmp(why, "line ", 5) == 0)
+			fprintf(stderr, "error: %s:%s\n", path, why + 5);
+		else
+			fprintf(stderr, "error: %s: %s\n", path, why);
+		conf_free(conf);
+		rc = -1;
+	}
 	if (rc != 0) {
 		fprintf(stderr, "%s: invalid\n", path);
 		return 1;
@@ -175,6 +186,57 @@ cmd_token_revoke(int argc, char *argv[])
 	printf("%d token(s) revoked\n", count);
 	conf_free(conf);
 	return 0;
+}
+
+/*
+ * Auth tokens: `token list`, `token revoke --id ID | --user NAME`; a clear
+ * TOKEN is revoked whichever kind it is.  Anything else is OAuth2's.
+ */
+static int
+cmd_authtoken(int argc, char *argv[])
+{
+	struct conf	*conf;
+	const char	*path = NULL, *id = NULL, *user = NULL, *token = NULL;
+	const char	*why;
+	int		 i, count = 0, n2 = 0, rc;
+
+	if (argc < 2 || (strcmp(argv[1], "list") != 0 &&
+	    strcmp(argv[1], "revoke") != 0))
+		usage();
+	for (i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc)
+			id = argv[++i];
+		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+			user = argv[++i];
+		else if (strcmp(argv[i], "--client") == 0)
+			return cmd_token_revoke(argc, argv);
+		else if (token == NULL && argv[i][0] != '-')
+			token = argv[i];
+		else
+			usage();
+	}
+	conf = load_or_die(path);
+	if (strcmp(argv[1], "list") == 0) {
+		if (id != NULL || user != NULL || token != NULL)
+			usage();
+		rc = authtoken_list(conf, stdout, &why);
+	} else {
+		if ((id != NULL) + (user != NULL) + (token != NULL) != 1)
+			usage();
+		rc = authtoken_revoke(conf, token, id, user, &count, &why);
+		/* A clear token may be an OAuth2 one. */
+		if (rc == 0 && token != NULL && count == 0 &&
+		    oauth2_revoke(conf, token, NULL, &n2, &why) == 0)
+			count = n2;
+		if (rc == 0)
+			printf("%d token(s) revoked\n", count);
+	}
+	if (rc != 0)
+		fprintf(stderr, "fastcrm: %s\n", why);
+	conf_free(conf);
+	return rc != 0;
 }
 
 /* import, export, verify: work on the store while it may be serving. */
@@ -312,7 +374,7 @@ main(int argc, char *argv[])
 	if (strcmp(argv[1], "backup") == 0 || strcmp(argv[1], "restore") == 0)
 		return cmd_backup(argc - 1, argv + 1);
 	if (strcmp(argv[1], "token") == 0)
-		return cmd_token_revoke(argc - 1, argv + 1);
+		return cmd_authtoken(argc - 1, argv + 1);
 	if (strcmp(argv[1], "user") == 0)
 		return cmd_user_passwd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0) {

@@ -90,6 +90,13 @@ master_prepare_store(const struct conf *conf, const char **why)
 		*why = error_reason(rc);
 		return -1;
 	}
+	if (entity_open_dbs(st) != 0 ||
+	    entity_sync_api_users(conf, st, why) != 0) {
+		if (*why == NULL)
+			*why = "cannot open the store's databases";
+		store_close(st);
+		return -1;
+	}
 	store_close(st);
 	return 0;
 }

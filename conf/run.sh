@@ -17,7 +17,7 @@
 #
 # The run directory holds everything: fastcrm.yaml (rendered from
 # conf/fastcrm.yaml.in on the first start, then yours to edit; mode 0600),
-# demo-api-key (0600), data/ (LMDB, attachments), log/ (fastcrm.log,
+# demo-api-key and demo-agent (0600), data/ (LMDB, attachments), log/ (fastcrm.log,
 # nginx-error.log, nginx-access.log), tls/ (a self-signed certificate for
 # localhost), nginx/ (nginx's prefix: nginx.conf, pid, temp dirs),
 # fastcrm.pid and the FastCGI socket. The system nginx and /etc/nginx are
@@ -50,6 +50,7 @@ CONF=$RUN/fastcrm.yaml
 PIDFILE=$RUN/fastcrm.pid
 LOG=$RUN/log/fastcrm.log
 KEYFILE=$RUN/demo-api-key
+AGENTFILE=$RUN/demo-agent
 NGX_PREFIX=$RUN/nginx
 NGX_CONF=$NGX_PREFIX/nginx.conf
 NGX_PID=$NGX_PREFIX/nginx.pid
@@ -282,6 +283,27 @@ wait_http() {
     die "$URL/api/v1/App/user did not answer within 10 s"
 }
 
+# One demo agent (a User record with a password), once: Ringotel's Users
+# hook has someone to map and the agent page can be tried at once.
+make_agent() {
+    local key=$1 pw code
+    [ -f "$AGENTFILE" ] && return 0
+    pw=$(openssl rand -hex 12) || die "openssl rand failed"
+    code=$(curl -sk -o "$RUN/log/demo-agent.json" -w '%{http_code}' -m 10 \
+        -H "X-Api-Key: $key" -H 'Content-Type: application/json' \
+        -d '{"userName":"agent","firstName":"Demo","lastName":"Agent","type":"regular","password":"'"$pw"'"}' \
+        "$URL/api/v1/User" 2>/dev/null || true)
+    if [ "$code" != 200 ]; then
+        say "could not create the demo agent (HTTP $code; see $RUN/log/demo-agent.json)" >&2
+        return 0
+    fi
+    (
+        umask 077
+        printf 'agent %s\n' "$pw" >"$AGENTFILE.tmp"
+    )
+    mv "$AGENTFILE.tmp" "$AGENTFILE"
+}
+
 cmd_start() {
     command -v openssl >/dev/null 2>&1 || die "openssl not found (run conf/install-deps)"
     command -v curl >/dev/null 2>&1 || die "curl not found (run conf/install-deps)"
@@ -299,10 +321,15 @@ cmd_start() {
 
     local key='(unknown: see api_users in '"$CONF"')'
     [ -r "$KEYFILE" ] && key=$(head -n 1 "$KEYFILE")
+    make_agent "$key"
+    local agent='(none: see the log above)'
+    [ -r "$AGENTFILE" ] && agent=$(head -n 1 "$AGENTFILE")
     cat <<EOF
 
 fastcrm is up at $URL/api/v1/
   demo API key:  $key   (also in $KEYFILE)
+  demo agent:    $agent   (user name and password, also in $AGENTFILE;
+                 sign in at $URL/)
   configuration: $CONF
   logs:          $RUN/log/
   stop with:     FASTCRM_RUN_DIR=$RUN $0 stop

@@ -1166,9 +1166,14 @@ with Stack(config_extra=EXTRA) as s:
             ("signature with extra bytes", b64(HMAC_KEY + ":" + good + "00")),
             ("SHA-1 signature", b64(HMAC_KEY + ":" + sig(
                 HMAC_SECRET, "GET", "/Contact", hashlib.sha1))),
-            ("binary signature in base64", b64(HMAC_KEY + ":") + b64(
-                hmac.new(b(HMAC_SECRET), b"GET /Contact",
-                         hashlib.sha256).digest())),
+            # The binary digest itself is the 0.1.x client's format,
+            # accepted (tests/e2e_wire.py); signed wrongly it is not.
+            ("binary signature with a wrong secret", b64(HMAC_KEY + ":") +
+             b64(hmac.new(b"the-old-rotated-secret", b"GET /Contact",
+                          hashlib.sha256).digest())),
+            ("binary signature for another path", b64(HMAC_KEY + ":") +
+             b64(hmac.new(b(HMAC_SECRET), b"GET /Case",
+                          hashlib.sha256).digest())),
             ("no colon", b64(HMAC_KEY + good)),
             ("empty key id", b64(":" + good)),
             ("not base64", "!!!" + good),

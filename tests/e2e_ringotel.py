@@ -76,14 +76,17 @@ CONFIG = {
     "auth_fail_window": 60,
     "roles": {"telephony": TELEPHONY},
     "api_users": [
-        api_user("ringotel", "telephony", key=API_KEY),
-        api_user(PW_USER, "telephony", password_hash=sha512_crypt(PASSWORD)),
+        api_user("ringotel", "telephony", key=API_KEY,
+                 empty_means_absent=True),
+        api_user(PW_USER, "telephony", password_hash=sha512_crypt(PASSWORD),
+                 empty_means_absent=True),
     ],
     "oauth2_clients": [{
         "client_id": CLIENT_ID,
         "client_secret_sha256": hashlib.sha256(CLIENT_SECRET.encode()).hexdigest(),
         "redirect_uris": [REDIRECT_URI],
         "role": "telephony",
+        "empty_means_absent": True,
     }],
 }
 
@@ -411,6 +414,13 @@ def play(s, tag, idx, eng, bad_eng, principal, seed):
         a = s.request("GET", "/Call/" + aid).json or {}
         t.eq((r.get("status"), a.get("status")), ("Held", "Held"),
              T + "ChangeActivityStatus: Held (answer and admin API)")
+        # Telephony's own words, through the shipped aliases.
+        for word, want in (("no-answer", "Not Held"), ("COMPLETED", "Held")):
+            r = eng.call("ChangeActivityStatus", {"activity_id": aid,
+                                                  "status": word})
+            hook_ok(r, T + "ChangeActivityStatus %s: 200" % word)
+            t.eq(r.get("status"), want,
+                 T + "ChangeActivityStatus: %r is %s" % (word, want))
 
     wav = make_wav(idx)
     if c.need("UploadRecording", "activity_id"):

@@ -1,12 +1,17 @@
 """`make run` and `make stop` as an administrator uses them: the run
 script brings nginx and fastcrm up on the chosen port and run dir, prints
-the URL, the demo key and a curl; running it twice is harmless; the printed
-curl works; stop stops exactly what it started."""
+the URL, the demo key, the demo agent and a curl; running it twice is
+harmless; the printed curl works; the README's ways to trust the demo
+certificate work; stop stops exactly what it started."""
 
+import base64
+import http.client
+import json
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -41,6 +46,84 @@ def alive(pidfile):
         return None
 
 
+def demo_agent(out):
+    """The demo agent is printed beside the key and can sign in, as an
+    EspoCRM client does (Espo-Authorization on App/user gives a token)."""
+    path = os.path.join(run_dir, "demo-agent")
+    t.ok(os.path.exists(path) and
+         oct(os.stat(path).st_mode & 0o777) == "0o600",
+         "the demo agent's name and password are in the run dir (0600)")
+    name, pw = (open(path).read().split() + ["", ""])[:2]
+    t.ok(name and pw and re.search(r"demo agent:\s+%s %s" % (
+        re.escape(name), re.escape(pw)), out),
+         "make run prints the demo agent beside the key", out)
+    auth = base64.b64encode(("%s:%s" % (name, pw)).encode()).decode()
+    c = subprocess.run(["curl", "-sk", "-H", "Espo-Authorization: " + auth,
+                        "https://127.0.0.1:%d/api/v1/App/user" % port],
+                       capture_output=True, text=True)
+    try:
+        j = json.loads(c.stdout)
+    except ValueError:
+        j = {}
+    t.ok(j.get("user", {}).get("userName") == name and
+         re.fullmatch(r"[0-9a-f]{32}", j.get("token") or ""),
+         "the demo agent signs in (Espo-Authorization) and gets a token",
+         c.stdout + c.stderr)
+    c = subprocess.run(["curl", "-sk", "-H", "Authorization: Bearer " +
+                        open(os.path.join(run_dir, "demo-api-key")).read()
+                        .strip(), "https://127.0.0.1:%d/api/v1/User" % port],
+                       capture_output=True, text=True)
+    t.ok('"userName":"%s"' % name in c.stdout,
+         "Ringotel's Users hook (GET /User) lists the demo agent", c.stdout)
+
+
+def trust_cert(key):
+    """The README's ways for an integrator to trust the demo certificate,
+    each with certificate verification on (as the official clients do)."""
+    cert = os.path.join(run_dir, "tls", "cert.pem")
+    url = "https://127.0.0.1:%d/api/v1/App/user" % port
+    c = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w",
+                        "%{http_code}", "-H", "X-Api-Key: " + key, url],
+                       capture_output=True, text=True)
+    t.ok(c.stdout != "200", "without trusting it, verification fails "
+         "(curl without -k)", c.stdout + c.stderr)
+    c = subprocess.run(["curl", "-s", "--cacert", cert, "-o", "/dev/null",
+                        "-w", "%{http_code}", "-H", "X-Api-Key: " + key,
+                        url], capture_output=True, text=True)
+    t.eq(c.stdout, "200", "curl --cacert run/tls/cert.pem (what PHP's "
+         "curl.cainfo / CURLOPT_CAINFO sets)")
+    ctx = ssl.create_default_context(cafile=cert)
+    try:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx,
+                                           timeout=10)
+        conn.request("GET", "/api/v1/App/user", headers={"X-Api-Key": key})
+        st = conn.getresponse().status
+    except (OSError, ssl.SSLError) as e:
+        st = str(e)
+    t.eq(st, 200, "Python: ssl.create_default_context(cafile=...) "
+         "(requests: verify=... or REQUESTS_CA_BUNDLE)")
+    node = shutil.which("node")
+    js0 = ("require('https').get(%r,r=>{console.log(r.statusCode);"
+           "process.exit(0)}).on('error',e=>{console.log(e.code);"
+           "process.exit(0)})" % url)
+    if node is not None:
+        c = subprocess.run([node, "-e", js0], capture_output=True,
+                           text=True, timeout=30)
+        t.ok(c.stdout.strip() != "200" and c.stdout.strip() != "401",
+             "Node without it refuses the certificate", c.stdout)
+    if node is None:
+        t.skip("Node: NODE_EXTRA_CA_CERTS", "node is not installed")
+        return
+    js = ("require('https').get(%r,{headers:{'X-Api-Key':%r}},"
+          "r=>{console.log(r.statusCode);process.exit(0)}).on('error',"
+          "e=>{console.log(e.code);process.exit(0)})" % (url, key))
+    c = subprocess.run([node, "-e", js], capture_output=True, text=True,
+                       env=dict(os.environ, NODE_EXTRA_CA_CERTS=cert),
+                       timeout=30)
+    t.eq(c.stdout.strip(), "200", "Node: NODE_EXTRA_CA_CERTS=run/tls/"
+         "cert.pem")
+
+
 try:
     p = script("start")
     t.ok(p.returncode == 0, "run.sh start succeeds", p.stdout + p.stderr)
@@ -55,6 +138,8 @@ try:
          "the printed curl lists contacts", c.stdout + c.stderr)
     fpid = alive(os.path.join(run_dir, "fastcrm.pid"))
     t.ok(fpid, "the fastcrm master runs")
+    demo_agent(p.stdout)
+    trust_cert(key)
     p2 = script("start")
     t.ok(p2.returncode == 0, "running start twice is harmless", p2.stderr)
     t.eq(alive(os.path.join(run_dir, "fastcrm.pid")), fpid,

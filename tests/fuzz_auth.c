@@ -129,6 +129,8 @@ static struct conf_client client;
 static struct store	*st;
 static char		 dir[PATH_MAX];
 static char		 hmac_pair[128];	/* API_KEY ":" hex HMAC */
+static char		 hmac_raw[128];		/* API_KEY ":" raw HMAC (0.1.x) */
+static size_t		 hmac_rawlen;
 
 static void
 cleanup(void)
@@ -192,6 +194,11 @@ setup(void)
 	for (i = 0; i < maclen; i++)
 		n += snprintf(hmac_pair + n, sizeof(hmac_pair) - (size_t)n,
 		    "%02x", mac[i]);
+	/* The older official client's form: the binary digest itself. */
+	hmac_rawlen = (size_t)snprintf(hmac_raw, sizeof(hmac_raw), "%s:",
+	    API_KEY);
+	memcpy(hmac_raw + hmac_rawlen, mac, maclen);
+	hmac_rawlen += maclen;
 	/* The cheapest yescrypt: a password is hashed on every guess. */
 	if ((cd = calloc(1, sizeof(*cd))) == NULL ||
 	    crypt_gensalt_rn("$y$", 1, NULL, 0, salt, sizeof(salt)) == NULL ||
@@ -313,6 +320,19 @@ decodes_to(const char *v, const char *want)
 	return dec != NULL && n == strlen(want) && memcmp(dec, want, n) == 0;
 }
 
+/* As decodes_to(), for bytes that may hold NUL. */
+static int
+decodes_to_bytes(const char *v, const char *want, size_t wlen)
+{
+	char	*dec;
+	size_t	 n;
+
+	while (*v == ' ')
+		v++;
+	dec = auth_base64_decode(a, v, &n);
+	return dec != NULL && n == wlen && memcmp(dec, want, n) == 0;
+}
+
 static int
 is_password(const char *v)
 {
@@ -384,7 +404,8 @@ attempt(const struct mode *m, const char *input)
 		    !is_password(input)))
 			abort();
 		if (strcmp(m->name, "HTTP_X_HMAC_AUTHORIZATION") == 0 &&
-		    !decodes_to(v, hmac_pair))
+		    !decodes_to(v, hmac_pair) &&
+		    !decodes_to_bytes(v, hmac_raw, hmac_rawlen))
 			abort();
 		if (strcmp(m->name, "HTTP_X_CSRF_TOKEN") == 0 &&
 		    strcmp(input, CSRF) != 0)

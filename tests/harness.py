@@ -22,9 +22,9 @@ Stack(config_extra=None, workers=2, config_text=None, nginx_workers=1,
 The configuration
     By default it is the demo configuration (see base_config()): a role
     `admin` that may do everything on every entity, one API user `demo`
-    (role admin, admin: yes) whose key is `stack.key`, and the CCAI Case
+    (role admin, admin: yes) whose key is `stack.key`, the CCAI Case
     fields cchatId, ccallId (unique, on_duplicate: return_existing),
-    cChannel.
+    cChannel, and the Call.status aliases (CALL_STATUS_ALIASES).
 
     config_extra=dict  is deep-merged into it: dicts merge key by key,
                        lists are appended (so extra api_users are added to
@@ -199,8 +199,17 @@ def base_config(run_dir, key_sha256, workers=2):
                     "cChannel": {"type": "varchar"},
                 },
             },
+            "Call": {"aliases": {"status": CALL_STATUS_ALIASES}},
         },
     }
+
+
+# Telephony words for Call.status, as conf/fastcrm.yaml.in ships them.
+CALL_STATUS_ALIASES = {
+    "completed": "Held", "answered": "Held",
+    "missed": "Not Held", "no-answer": "Not Held", "busy": "Not Held",
+    "failed": "Not Held", "cancelled": "Not Held",
+}
 
 
 def deep_merge(base, extra):

@@ -218,10 +218,23 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
 	const char		*key, *sig, *path;
 	unsigned char		 mac[EVP_MAX_MD_SIZE];
 	unsigned int		 maclen = 0;
-	char			 hex[EVP_MAX_MD_SIZE * 2 + 1], *msg;
-	size_t			 i;
+	char			 hex[EVP_MAX_MD_SIZE * 2 + 1], *msg, *dec, *colon;
+	size_t			 i, declen, siglen;
 
-	if (split_pair(r, value, &key, &sig) != 0)
+	/*
+	 * Not split_pair(): the 0.1.x client's signature is the raw binary
+	 * digest, which may hold NUL bytes.
+	 */
+	while (*value == ' ')
+		value++;
+	if ((dec = auth_base64_decode(r->arena, value, &declen)) == NULL ||
+	    (colon = memchr(dec, ':', declen)) == NULL)
+		return 0;
+	*colon = '\0';
+	key = dec;
+	sig = colon + 1;
+	siglen = declen - (size_t)(sig - dec);
+	if (strlen(key) != (size_t)(colon - dec))
 		return 0;
 	if ((u = user_by_key(r->conf, key)) == NULL || u->hmac_secret == NULL)
 		return 0;
@@ -233,7 +246,10 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
 	    (unsigned char *)msg, strlen(msg), mac, &maclen);
 	for (i = 0; i < maclen; i++)
 		snprintf(hex + i * 2, 3, "%02x", mac[i]);
-	if (strlen(sig) != maclen * 2 || !util_ct_equal(hex, sig, maclen * 2))
+	/* Hex (the current client, EspoCRM 8.4.1+), or the raw digest of
+	   the 0.1.x client, which EspoCRM still accepts. */
+	if (!(siglen == maclen * 2 && util_ct_equal(hex, sig, siglen)) &&
+	    !(siglen == maclen && util_ct_equal(mac, sig, siglen)))
 		return 0;
 	*who = u;
 	return 1;
@@ -385,6 +401,7 @@ set_principal(struct req *r, const struct conf_user *u)
 	p->type = "api";
 	p->role = conf_role_find(r->conf, u->role);
 	p->admin = u->admin;
+	p->empty_absent = u->empty_means_absent;
 	r->who = p;
 }
 
@@ -418,6 +435,57 @@ int
 auth_fail_login(struct req *r, const char *why)
 {
 	return refuse(r, S_ESPO, why);
+}
+
+/*
+ * Espo-Authorization, as EspoCRM: base64(user:password) — a configured
+ * principal, else a User record — or base64(user:token) for an auth token,
+ * which Espo-Authorization-By-Token: true requires (without it a token in
+ * the password's place is accepted too, as EspoCRM does).
+ */
+static int
+espo_auth(struct req *r, const char *v)
+{
+	const struct conf_user	*u;
+	struct auth_login	 who;
+	struct principal	*p;
+	const char		*user, *pass, *bt;
+	int			 rc;
+
+	if (split_pair(r, v, &user, &pass) != 0)
+		return http_fail(r, FCRM_BAD_REQUEST, "Auth: Bad authorization "
+		    "string provided.");
+	bt = http_header(r, "HTTP_ESPO_AUTHORIZATION_BY_TOKEN");
+	if (bt != NULL && strcmp(bt, "true") == 0) {
+		if (authtoken_auth(r, user, pass) == 0)
+			return 0;
+		return refuse(r, S_ESPO, "Wrong or expired auth token.");
+	}
+	if ((u = user_by_name(r->conf, user)) != NULL) {
+		if (password_ok(r, u, pass)) {
+			set_principal(r, u);
+			r->who->espo_password = 1;
+			return 0;
+		}
+		if (authtoken_auth(r, user, pass) == 0)
+			return 0;
+		return refuse(r, S_ESPO, "Wrong username or password.");
+	}
+	if (authtoken_auth(r, user, pass) == 0)
+		return 0;
+	/* A User record (an agent), acting with agent_role. */
+	if ((rc = auth_login(r, user, pass, &who)) != 0)
+		return rc;
+	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p->id = who.id;
+	p->name = who.name != NULL ? who.name : user;
+	p->user_name = user;
+	p->type = who.type;
+	p->role = who.role != NULL ? conf_role_find(r->conf, who.role) : NULL;
+	p->admin = who.admin;
+	p->espo_password = 1;
+	r->who = p;
+	return 0;
 }
 
 int
@@ -464,6 +532,7 @@ auth_authenticate(struct req *r)
 		    "from this address; try again later.");
 	switch (s) {
 	case S_ESPO:
+		return espo_auth(r, v);
 	case S_BASIC:
 		if (split_pair(r, v, &user, &pass) != 0) {
 			if (s == S_ESPO) {
@@ -506,61 +575,123 @@ auth_authenticate(struct req *r)
 }
 
 static const char *
-perm_name(enum conf_perm p)
+perm_word(enum conf_perm p)
 {
 	return p == CONF_ALL ? "all" : p == CONF_OWN ? "own" : "no";
 }
 
 /*
- * EspoCRM's `acl` of /App/user: table.{Entity} = {create: yes|no, read,
- * edit, delete: all|own|no} from the principal's role; as EspoCRM, an
- * entity the role may not touch at all is left out.  No field-level
- * rights exist, so fieldTable is empty.
+ * EspoCRM's acl data: table.{Entity}.{create,read,edit,delete,stream}
+ * ("yes"/"no", "all"/"own"/"no"); an entity the role may do nothing on
+ * is false.
  */
 static struct json *
-acl_table(struct arena *a, const struct conf_role *role)
+acl_data(struct req *r)
 {
-	struct json		*o, *t, *e;
-	struct conf_acl		 acl;
-	const char		*name;
+	struct arena		*a = r->arena;
+	struct json		*acl, *table, *ent;
+	const struct entity	*e;
+	struct conf_acl		 c;
 	size_t			 i;
 
-	o = json_obj(a);
-	t = json_obj(a);
+	acl = json_obj(a);
+	table = json_obj(a);
 	for (i = 0; i < entity_count(); i++) {
-		name = entity_at(i)->name;
-		acl = conf_role_acl(role, name);
-		if (!acl.create && acl.read == CONF_NO &&
-		    acl.edit == CONF_NO && acl.del == CONF_NO)
+		e = entity_at(i);
+		c = conf_role_acl(r->who->role, e->name);
+		if (!c.create && c.read == CONF_NO && c.edit == CONF_NO &&
+		    c.del == CONF_NO) {
+			json_set(a, table, e->name, json_bool(a, 0));
 			continue;
-		e = json_obj(a);
-		json_set(a, e, "create", json_str(a, acl.create ? "yes" : "no"));
-		json_set(a, e, "read", json_str(a, perm_name(acl.read)));
-		json_set(a, e, "edit", json_str(a, perm_name(acl.edit)));
-		json_set(a, e, "delete", json_str(a, perm_name(acl.del)));
-		json_set(a, t, name, e);
+		}
+		ent = json_obj(a);
+		json_set(a, ent, "create", json_str(a, c.create ? "yes" : "no"));
+		json_set(a, ent, "read", json_str(a, perm_word(c.read)));
+		json_set(a, ent, "edit", json_str(a, perm_word(c.edit)));
+		json_set(a, ent, "delete", json_str(a, perm_word(c.del)));
+		json_set(a, ent, "stream", json_str(a, perm_word(c.read)));
+		json_set(a, table, e->name, ent);
 	}
-	json_set(a, o, "table", t);
-	json_set(a, o, "fieldTable", json_obj(a));
-	return o;
+	json_set(a, acl, "table", table);
+	json_set(a, acl, "fieldTable", json_obj(a));
+	json_set(a, acl, "fieldTableQuickAccess", json_obj(a));
+	json_set(a, acl, "assignmentPermission", json_str(a, "all"));
+	json_set(a, acl, "userPermission", json_str(a, "all"));
+	json_set(a, acl, "portalPermission", json_str(a, "no"));
+	json_set(a, acl, "exportPermission", json_str(a, "no"));
+	json_set(a, acl, "massUpdatePermission", json_str(a, "no"));
+	return acl;
 }
 
-int
-auth_h_app_user(struct req *r)
+/* The principal's User record (without secrets), or a minimal one. */
+static struct json *
+user_data(struct req *r)
 {
-	struct json	*o, *u;
-	struct arena	*a = r->arena;
+	struct arena		*a = r->arena;
+	const struct entity	*e;
+	struct store_txn	*t = NULL;
+	struct json		*u = NULL, *rec;
 
-	o = json_obj(a);
-	u = json_obj(a);
+	if ((e = entity_find("User")) != NULL && r->store != NULL &&
+	    store_begin(r->store, 0, &t) == 0) {
+		if (entity_load(r, t, e, r->who->id, ACT_NONE, &rec, NULL) == 0)
+			u = json_copy(a, rec);
+		store_abort(t);
+	}
+	if (u == NULL)
+		u = json_obj(a);
 	json_set(a, u, "id", json_str(a, r->who->id));
 	json_set(a, u, "userName", json_str(a, r->who->user_name != NULL ?
 	    r->who->user_name : r->who->name));
 	json_set(a, u, "name", json_str(a, r->who->name));
 	json_set(a, u, "type", json_str(a, r->who->type));
 	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));
-	json_set(a, o, "user", u);
-	json_set(a, o, "acl", acl_table(a, r->who->role));
+	return u;
+}
+
+int
+auth_h_app_user(struct req *r)
+{
+	struct json	*o, *pref, *set, *ap;
+	struct arena	*a = r->arena;
+	const char	*tok = r->who->token;
+	int		 rc;
+
+	/* EspoCRM issues the token on an Espo-Authorization sign-in. */
+	if (tok == NULL && r->who->espo_password &&
+	    (rc = authtoken_issue(r, &tok)) != 0)
+		return rc;
+	o = json_obj(a);
+	json_set(a, o, "user", user_data(r));
+	json_set(a, o, "acl", acl_data(r));
+	pref = json_obj(a);
+	json_set(a, pref, "id", json_str(a, r->who->id));
+	json_set(a, pref, "timeZone", json_str(a, "UTC"));
+	json_set(a, pref, "language", json_str(a, "en_US"));
+	json_set(a, pref, "dateFormat", json_str(a, "YYYY-MM-DD"));
+	json_set(a, pref, "timeFormat", json_str(a, "HH:mm:ss"));
+	json_set(a, pref, "weekStart", json_int(a, 1));
+	json_set(a, o, "preferences", pref);
+	json_set(a, o, "token", tok != NULL ? json_str(a, tok) : json_null(a));
+	set = json_obj(a);
+	json_set(a, set, "timeZone", json_str(a, "UTC"));
+	json_set(a, set, "dateFormat", json_str(a, "YYYY-MM-DD"));
+	json_set(a, set, "timeFormat", json_str(a, "HH:mm:ss"));
+	json_set(a, set, "language", json_str(a, "en_US"));
+	json_set(a, set, "recordsPerPage", json_int(a, 20));
+	json_set(a, set, "recordListMaxSizeLimit", json_int(a, 200));
+	json_set(a, set, "applicationName", json_str(a, "fastcrm"));
+	json_set(a, o, "settings", set);
+	json_set(a, o, "language", json_str(a, "en_US"));
+	ap = json_obj(a);
+	json_set(a, ap, "maxUploadSize", json_num(a, r->conf != NULL ?
+	    (double)r->conf->max_body / 1048576.0 : 0));
+	json_set(a, ap, "isRestrictedMode", json_bool(a, 0));
+	json_set(a, ap, "passwordChangeForNonAdminDisabled", json_bool(a, 1));
+	json_set(a, ap, "timeZoneList", json_arr(a));
+	json_set(a, ap, "auth2FARequired", json_bool(a, 0));
+	json_set(a, ap, "logoutWait", json_bool(a, 0));
+	json_set(a, o, "appParams", ap);
 	if (r->who->csrf != NULL)
 		json_set(a, o, "csrfToken", json_str(a, r->who->csrf));
 	json_write(&r->out, o);

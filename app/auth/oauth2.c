@@ -438,6 +438,7 @@ oauth2_bearer(struct req *r, const char *token)
 	p->user_name = who.user_name;
 	p->type = "api";
 	p->role = conf_role_find(r->conf, cl->role);
+	p->empty_absent = cl->empty_means_absent;
 	if (p->id == NULL || p->name == NULL)
 		return -1;
 	r->who = p;

@@ -179,7 +179,7 @@ auth_current(struct req *r, struct store_txn *t, const char *type,
 	int	 rc;
 
 	memset(out, 0, sizeof(*out));
-	if (type == NULL || id == NULL || gen == NULL || strlen(gen) != 64)
+	if (type == NULL || id == NULL || (gen != NULL && strlen(gen) != 64))
 		return -1;
 	if (strcmp(type, "regular") == 0)
 		rc = current_user(r, t, id, out);
@@ -187,7 +187,7 @@ auth_current(struct req *r, struct store_txn *t, const char *type,
 		rc = current_principal(r, id, out);
 	else
 		rc = -1;
-	if (rc != 0 || !util_ct_equal(out->gen, gen, 64))
+	if (rc != 0 || (gen != NULL && !util_ct_equal(out->gen, gen, 64)))
 		return -1;
 	return 0;
 }

@@ -39,7 +39,7 @@ action_word(enum action act)
 static int
 is_system(const struct req *r)
 {
-	return r->who == NULL || r->import;
+	return r->who == NULL || r->import || r->system;
 }
 
 /* The role's permission for act on e: CONF_NO, CONF_OWN or CONF_ALL. */

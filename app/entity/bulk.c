@@ -284,6 +284,9 @@ verify_record(void *arg, struct store_val k, struct store_val val)
 		return 0;
 	v->records++;
 	id = json_gets(rec, "id");
+	if (engine_twin_problems(v->e, rec, &why) > 0)
+		problem(v, "record %s: %s is not in its many-side twin", id,
+		    why);
 	for (i = 0; i < v->e->nfields; i++) {
 		if (v->e->db_ix[i] >= 0) {
 			n = engine_index_keys(v->r->arena, v->e, i, rec, &keys);

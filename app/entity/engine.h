@@ -25,4 +25,12 @@ int	 engine_index_ids(struct arena *, struct store_txn *, int,
 int	 engine_verify_files(const struct conf *, struct store_txn *,
 	    size_t *problems);
 
+/* twins.c: keeps link fields and their many-side twins one truth in rec
+   (old: the stored record, or NULL on create). */
+void	 engine_link_twins(struct arena *, const struct entity *,
+	    struct json *, const struct json *);
+/* The number of twin pairs of rec that disagree; *field names one. */
+size_t	 engine_twin_problems(const struct entity *, const struct json *,
+	    const char **);
+
 #endif

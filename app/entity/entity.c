@@ -80,6 +80,53 @@ xprintf(const char *e, const char *prefix, const char *attr)
 	return s;
 }
 
+/*
+ * Every configured alias names a field that takes words (enum, varchar,
+ * text) and, for an enum, one of its options.
+ */
+static int
+check_aliases(const struct conf *conf, const char **why)
+{
+	static char		 msg[512];
+	const struct conf_alias	*al;
+	const struct entity	*e;
+	const struct field	*f;
+	size_t			 i, j;
+
+	for (i = 0; conf != NULL && i < conf->naliases; i++) {
+		al = &conf->aliases[i];
+		if ((e = entity_find(al->entity)) == NULL ||
+		    (f = entity_field(e, al->field)) == NULL) {
+			snprintf(msg, sizeof(msg), "line %zu: alias of an "
+			    "unknown field %.64s.%.64s", al->line, al->entity,
+			    al->field);
+			*why = msg;
+			return -1;
+		}
+		if (f->type != FT_ENUM && f->type != FT_VARCHAR &&
+		    f->type != FT_TEXT) {
+			snprintf(msg, sizeof(msg), "line %zu: %.64s.%.64s "
+			    "takes no aliases (only enum, varchar and text "
+			    "fields do)", al->line, al->entity, al->field);
+			*why = msg;
+			return -1;
+		}
+		for (j = 0; f->type == FT_ENUM && f->options != NULL &&
+		    f->options[j] != NULL; j++)
+			if (strcmp(f->options[j], al->to) == 0)
+				break;
+		if (f->type == FT_ENUM && (f->options == NULL ||
+		    f->options[j] == NULL)) {
+			snprintf(msg, sizeof(msg), "line %zu: alias '%.64s' "
+			    "of %.64s.%.64s: '%.64s' is not one of its options",
+			    al->line, al->from, al->entity, al->field, al->to);
+			*why = msg;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
 entity_init(const struct conf *conf, const char **why)
 {
@@ -166,7 +213,8 @@ entity_init(const struct conf *conf, const char **why)
 	add_dbname(&ndb, strdup("sessions"));
 	add_dbname(&ndb, strdup("tokens"));
 	add_dbname(&ndb, strdup("authfail"));
-	return 0;
+	add_dbname(&ndb, strdup("authtokens"));
+	return check_aliases(conf, why);
 }
 
 const char *const *

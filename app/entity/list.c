@@ -432,6 +432,83 @@ list_params(struct req *r, struct json **out)
 	return 0;
 }
 
+/* One where item {type, attribute, value} appended to items. */
+static void
+item_add(struct req *r, struct json *items, const char *type,
+    const char *attr, struct json *value)
+{
+	struct json	*it;
+
+	it = json_obj(r->arena);
+	json_set(r->arena, it, "type", json_str(r->arena, type));
+	json_set(r->arena, it, "attribute", json_str(r->arena, attr));
+	if (value != NULL)
+		json_set(r->arena, it, "value", value);
+	json_push(r->arena, items, it);
+}
+
+/* Does a top-level item of where name the attribute attr? */
+static int
+where_names(struct req *r, const struct json *where, const char *attr)
+{
+	const struct json	*list;
+	const char		*a;
+	size_t			 i;
+
+	if ((list = where_as_list(r->arena, where)) == NULL)
+		return 0;
+	for (i = 0; i < list->n; i++)
+		if ((a = json_gets(list->v[i], "attribute")) != NULL &&
+		    strcmp(a, attr) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * User lists, as EspoCRM: API users (type "api") and the system user
+ * stay out unless asked for, by primaryFilter api/activeApi or a where on
+ * `type`; primaryFilter
+ * active (active regular and admin users) and internal (no api, portal,
+ * system users).  *out is NULL when nothing is filtered.
+ */
+static int
+user_filter(struct req *r, const struct entity *e, const char *pf,
+    const struct json *where, struct wnode **out)
+{
+	struct arena	*a = r->arena;
+	struct json	*items, *v;
+
+	*out = NULL;
+	items = json_arr(a);
+	if (pf == NULL || *pf == '\0') {
+		if (where_names(r, where, "type"))
+			return 0;
+		v = json_arr(a);
+		json_push(a, v, json_str(a, "api"));
+		json_push(a, v, json_str(a, "system"));
+		item_add(r, items, "notIn", "type", v);
+	} else if (strcmp(pf, "api") == 0 || strcmp(pf, "activeApi") == 0) {
+		item_add(r, items, "equals", "type", json_str(a, "api"));
+		if (strcmp(pf, "activeApi") == 0)
+			item_add(r, items, "isTrue", "isActive", NULL);
+	} else if (strcmp(pf, "active") == 0) {
+		v = json_arr(a);
+		json_push(a, v, json_str(a, "regular"));
+		json_push(a, v, json_str(a, "admin"));
+		item_add(r, items, "in", "type", v);
+		item_add(r, items, "isTrue", "isActive", NULL);
+	} else if (strcmp(pf, "internal") == 0) {
+		v = json_arr(a);
+		json_push(a, v, json_str(a, "api"));
+		json_push(a, v, json_str(a, "portal"));
+		json_push(a, v, json_str(a, "system"));
+		item_add(r, items, "notIn", "type", v);
+	} else
+		return http_fail(r, FCRM_BAD_REQUEST, "Unknown primaryFilter "
+		    "'%.64s' for User (api, activeApi, active, internal).", pf);
+	return where_build(r, e, items, out);
+}
+
 static int
 prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 {
@@ -501,7 +578,14 @@ prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 		tf = json_gets(p, "q");
 	if (tf != NULL && *tf != '\0')
 		q->where = where_and(r, q->where, where_text_filter(r, e, tf));
-	if ((pf = json_gets(p, "primaryFilter")) != NULL && *pf != '\0') {
+	pf = json_gets(p, "primaryFilter");
+	if (strcmp(e->name, "User") == 0) {
+		if ((rc = user_filter(r, e, pf, json_get(p, "where"), &w)) != 0)
+			return rc;
+		q->where = where_and(r, q->where, w);
+		pf = NULL;
+	}
+	if (pf != NULL && *pf != '\0') {
 		struct json	*items, *it, *vals;
 
 		if (strcmp(e->name, "Case") != 0 || (strcmp(pf, "open") != 0 &&

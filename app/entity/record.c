@@ -243,6 +243,13 @@ engine_convert(struct arena *a, const struct field *f, const struct json *v,
 	}
 }
 
+/* Does "" in a body mean "not given" for this caller? */
+static int
+empty_absent(const struct req *r)
+{
+	return r->who != NULL && r->who->empty_absent;
+}
+
 /* One phone or email entry, normalised; NULL when unusable. */
 static const char *
 contact_point(struct req *r, const struct field *f, const char *s)
@@ -319,7 +326,7 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 			json_push(a, data, ent);
 		}
 	} else if ((in = json_get(body, f->name)) != NULL &&
-	    !(in->type == JSON_STRING && in->len == 0)) {
+	    !(in->type == JSON_STRING && in->len == 0 && empty_absent(r))) {
 		val = scalar_text(in);
 		primary = data->n;
 		for (i = 0; i < data->n; i++)
@@ -389,6 +396,29 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 	return 0;
 }
 
+/*
+ * The configured alias of a word for field f (entities: E: aliases:), any
+ * case, or v itself.
+ */
+static const struct json *
+alias(struct req *r, const struct entity *e, const struct field *f,
+    const struct json *v)
+{
+	const struct conf_alias	*al;
+	size_t			 i;
+
+	if (v->type != JSON_STRING || r->conf == NULL)
+		return v;
+	for (i = 0; i < r->conf->naliases; i++) {
+		al = &r->conf->aliases[i];
+		if (strcasecmp(al->from, v->s) == 0 &&
+		    strcmp(al->field, f->name) == 0 &&
+		    strcmp(al->entity, e->name) == 0)
+			return json_str(r->arena, al->to);
+	}
+	return v;
+}
+
 /* Applies every known, writable attribute of body to rec. */
 static int
 apply_body(struct req *r, const struct entity *e, struct json *rec,
@@ -412,14 +442,18 @@ apply_body(struct req *r, const struct entity *e, struct json *rec,
 		    f->type == FT_PHONE || f->type == FT_EMAIL ||
 		    f->type == FT_PASSWORD)
 			continue;
-		if (engine_convert(r->arena, f, body->v[i], &v, &etype) != 0)
+		if (engine_convert(r->arena, f, alias(r, e, f, body->v[i]), &v,
+		    &etype) != 0)
 			return fail_validation(r, e, f->name, etype);
 		/*
-		 * An empty string means "not given" (Ringotel fills every
-		 * variable it lacks with ""), except where "" is a value:
-		 * a text that is not required.
+		 * EspoCRM's rules: "" clears an optional attribute and fails
+		 * a required one (check_required).  A principal with
+		 * empty_means_absent (Ringotel fills every variable it lacks
+		 * with "") has "" mean "not given", except where "" is a
+		 * value: a text that is not required.
 		 */
-		if (body->v[i]->type == JSON_STRING && body->v[i]->len == 0 &&
+		if (empty_absent(r) && body->v[i]->type == JSON_STRING &&
+		    body->v[i]->len == 0 &&
 		    (v == NULL || (f->flags & F_REQUIRED)))
 			continue;
 		json_set(r->arena, rec, f->name,
@@ -950,8 +984,8 @@ same_as_body(struct req *r, const struct entity *e, const struct json *body,
 				return 0;
 			}
 			v = json_get(v, f->name);
-		} else if (engine_convert(r->arena, f, body->v[i], &v,
-		    &etype) != 0)
+		} else if (engine_convert(r->arena, f, alias(r, e, f,
+		    body->v[i]), &v, &etype) != 0)
 			return 0;
 		if (v == NULL)
 			v = json_null(r->arena);
@@ -1114,6 +1148,7 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 		return rc;
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(a, e, rec, NULL);
+	engine_link_twins(a, e, rec, NULL);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
 	if ((rc = check_unique(r, t, e, rec, &dup, &ret, &hidden)) != 0)
@@ -1143,10 +1178,14 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 				*out = dups->v[i];
 				return 0;
 			}
-		if (dups->n > 0)
-			return fail_conflict(r, dups, "Duplicate: a similar %s "
-			    "exists; send X-Skip-Duplicate-Check: true to "
-			    "create it anyway.", e->name);
+		if (dups->n > 0) {
+			/* EspoCRM's reason, exactly; the way out goes to the
+			   log (and the API notes). */
+			log_info("409 duplicate: a similar %s exists; the "
+			    "client may send X-Skip-Duplicate-Check: true to "
+			    "create it anyway", e->name);
+			return fail_conflict(r, dups, "duplicate");
+		}
 	}
 	if ((rc = resolve_links(r, t, e, rec, NULL)) != 0)
 		return rc;
@@ -1224,6 +1263,7 @@ entity_update_in(struct req *r, struct store_txn *t, const struct entity *e,
 		return rc;
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(a, e, rec, old);
+	engine_link_twins(a, e, rec, old);
 	if ((rc = check_required(r, e, rec)) != 0)
 		return rc;
 	if ((rc = check_unique(r, t, e, rec, &dup, &ret, &hidden)) != 0)
@@ -1316,6 +1356,7 @@ rewrite(struct req *r, struct store_txn *t, const struct entity *e,
 
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(r->arena, e, rec, old);
+	engine_link_twins(r->arena, e, rec, old);
 	if ((rc = resolve_links(r, t, e, rec, old)) != 0)
 		return rc;
 	set_system(r, rec, 0);

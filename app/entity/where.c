@@ -15,6 +15,7 @@
 #include "fastcrm/http.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
+#include "engine.h"
 #include "where.h"
 
 #define WHERE_MAX_ITEMS	500
@@ -27,6 +28,7 @@ enum wval {
 	V_DAYS,		/* a number of days */
 	V_PAIR,		/* [from, to] */
 	V_LINK,		/* ids, attribute is a link */
+	V_ISLINK,	/* no value, attribute is a link */
 };
 
 static const struct {
@@ -68,6 +70,8 @@ static const struct {
 	{ "currentYear", W_CURRENT_YEAR, V_NONE },
 	{ "linkedWith", W_LINKED_WITH, V_LINK },
 	{ "notLinkedWith", W_NOT_LINKED_WITH, V_LINK },
+	{ "isLinked", W_IS_LINKED, V_ISLINK },
+	{ "isNotLinked", W_IS_NOT_LINKED, V_ISLINK },
 };
 
 struct kv {
@@ -240,6 +244,34 @@ bad(struct req *r, const char *fmt, ...)
 	return http_fail(r, FCRM_BAD_REQUEST, "%s", s);
 }
 
+/*
+ * isLinked / isNotLinked: the attribute names a link ("accounts"), or a
+ * link field ("accountsIds", "accountId", or "account" for it).
+ */
+static int
+build_is_linked(struct req *r, const struct entity *e, struct wnode *n,
+    const char *attr, struct wnode **out)
+{
+	const struct field	*f;
+
+	if ((n->link = entity_link(e, attr)) != NULL) {
+		*out = n;
+		return 0;
+	}
+	f = entity_field(e, attr);
+	if (f == NULL)
+		f = entity_field(e, arena_printf(r->arena, "%sIds", attr));
+	if (f == NULL)
+		f = entity_field(e, arena_printf(r->arena, "%sId", attr));
+	if (f == NULL || (f->type != FT_LINK && f->type != FT_LINKMULTI &&
+	    f->type != FT_PARENT))
+		return bad(r, "Where '%s' needs a link, and '%.64s' is none.",
+		    n->type == W_IS_LINKED ? "isLinked" : "isNotLinked", attr);
+	n->f = f;
+	*out = n;
+	return 0;
+}
+
 static int
 build(struct req *r, const struct entity *e, const struct json *item,
     struct wnode **out, size_t *count, int depth)
@@ -303,6 +335,8 @@ build(struct req *r, const struct entity *e, const struct json *item,
 	}
 	if (attr == NULL)
 		return bad(r, "Where '%s' needs an attribute.", type);
+	if (val == V_ISLINK)
+		return build_is_linked(r, e, n, attr, out);
 	if (val == V_LINK) {
 		n->link = entity_link(e, attr);
 		if (n->link == NULL && ((n->f = entity_field(e, attr)) == NULL ||
@@ -338,21 +372,19 @@ build(struct req *r, const struct entity *e, const struct json *item,
 		node_vals(r, n, list);
 		break;
 	case V_LIST:
-		if ((list = where_as_list(r->arena, value)) == NULL) {
-			if (scalar(value) == NULL)
-				return bad(r, "Where '%s' needs a list of "
-				    "values.", type);
-			list = json_arr(r->arena);
-			json_push(r->arena, (struct json *)list,
-			    (struct json *)value);
-		}
+		/* As EspoCRM: a list, never a lone value. */
+		if ((list = where_as_list(r->arena, value)) == NULL)
+			return bad(r, "Where '%s' needs a list of values, "
+			    "not %s.", type, value == NULL ? "none" :
+			    "a single value");
 		node_vals(r, n, list);
 		break;
 	case V_PAIR:
 		pair = where_as_list(r->arena, value);
 		if (pair == NULL || pair->n != 2 || scalar(pair->v[0]) == NULL ||
 		    scalar(pair->v[1]) == NULL)
-			return bad(r, "Where '%s' needs two values.", type);
+			return bad(r, "Where '%s' needs two values, as a list "
+			    "[from, to].", type);
 		node_vals(r, n, pair);
 		break;
 	case V_DAYS:
@@ -690,6 +722,41 @@ linked(struct req *r, struct store_txn *t, const struct entity *e,
 	return 0;
 }
 
+/* Has rec any record on the other side of n's link or link field? */
+static int
+is_linked(struct req *r, struct store_txn *t, const struct entity *e,
+    const struct wnode *n, const struct json *rec)
+{
+	const struct entity	*fe;
+	const struct field	*ff;
+	const struct json	*v;
+	struct json		*fr;
+	const char		**ids, *id;
+	size_t			  i, nids;
+
+	(void)e;
+	if (n->f != NULL || n->link->kind == LINK_SELF_MULTI) {
+		v = json_get(rec, n->f != NULL ? n->f->name : n->link->attr);
+		if (v == NULL)
+			return 0;
+		if (v->type == JSON_ARRAY)
+			return v->n > 0;
+		return v->type == JSON_STRING && v->len > 0;
+	}
+	/* Foreign records that hold our id, through their index. */
+	if (t == NULL || (fe = entity_find(n->link->foreign)) == NULL ||
+	    (ff = entity_field(fe, n->link->attr)) == NULL ||
+	    fe->db_ix[ff - fe->fields] < 0 || (id = json_gets(rec, "id")) == NULL)
+		return 0;
+	if (engine_index_ids(r->arena, t, fe->db_ix[ff - fe->fields], id, &ids,
+	    &nids) != 0)
+		return 0;
+	for (i = 0; i < nids; i++)
+		if (entity_load(r, t, fe, ids[i], ACT_NONE, &fr, NULL) == 0)
+			return 1;
+	return 0;
+}
+
 int
 where_eval(struct req *r, struct store_txn *t, const struct entity *e,
     const struct wnode *n, const struct json *rec)
@@ -717,6 +784,10 @@ where_eval(struct req *r, struct store_txn *t, const struct entity *e,
 		return linked(r, t, e, n, rec);
 	case W_NOT_LINKED_WITH:
 		return !linked(r, t, e, n, rec);
+	case W_IS_LINKED:
+		return is_linked(r, t, e, n, rec);
+	case W_IS_NOT_LINKED:
+		return !is_linked(r, t, e, n, rec);
 	default:
 		break;
 	}

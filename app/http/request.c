@@ -251,7 +251,7 @@ http_response(struct req *r, struct buf *out)
 	}
 	buf_printf(out, "Status: %d %s\r\n", r->status, status_text(r->status));
 	buf_printf(out, "Content-Type: %s\r\n", r->out_type != NULL ?
-	    r->out_type : "application/json; charset=utf-8");
+	    r->out_type : "application/json");
 	buf_printf(out, "Content-Length: %zu\r\n", r->out.len);
 	if (r->status >= 400 || (r->status >= 300 && r->reason != NULL))
 		buf_printf(out, "X-Status-Reason: %s\r\n", r->reason != NULL ?

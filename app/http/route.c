@@ -21,6 +21,7 @@ static const struct route routes[] = {
 	{ "GET",	"/api/v1/App/user",		ACT_NONE,	auth_h_app_user, NULL, 0 },
 	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create, NULL, 0 },
 	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete, NULL, 0 },
+	{ "POST",	"/api/v1/App/destroyAuthToken",	ACT_NONE,	auth_h_destroy_token, NULL, 0 },
 	{ "POST",	"/api/v1/Call/:id/recording",	ACT_EDIT,	attachment_h_recording, "Call", ROUTE_STREAM },
 	{ "GET",	"/api/v1/Attachment",		ACT_READ,	entity_h_list, "Attachment", 0 },
 	{ "POST",	"/api/v1/Attachment",		ACT_CREATE,	attachment_h_create, "Attachment", 0 },

@@ -12,7 +12,7 @@
 #include "fastcrm/http.h"
 
 static const char *const types[] = {
-	"regular", "admin", "api", "portal", NULL
+	"regular", "admin", "api", "portal", "system", NULL
 };
 
 static const struct field fields[] = {

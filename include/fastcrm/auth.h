@@ -6,6 +6,7 @@
 #define FASTCRM_AUTH_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "fastcrm/http.h"
 
@@ -73,6 +74,7 @@ struct auth_login {
  * exist, not be deleted and be active; a configured principal must still
  * be configured with a password) and compares; the name, role and admin
  * flag then come from that current state.  0 with *out filled, else -1.
+ * gen NULL: no comparison, only the current state (to issue a grant).
  */
 int		 auth_current(struct req *, struct store_txn *,
 		    const char *type, const char *id, const char *gen,
@@ -101,6 +103,27 @@ int		 oauth2_bearer(struct req *, const char *token);
 /* Revokes one token (or, with client, every token of that client). */
 int		 oauth2_revoke(const struct conf *, const char *token,
 		    const char *client, int *count, const char **why);
+
+/*
+ * Auth tokens (authtoken.c), EspoCRM's: issued by GET /App/user for
+ * Espo-Authorization with a password, then sent in its place with
+ * Espo-Authorization-By-Token: true.  Random, stored as SHA-256, expiring
+ * after AUTH_TOKEN_TTL seconds.
+ */
+#define AUTH_TOKEN_TTL	(24 * 3600)
+/* A new token for r->who: 0 and *token (in the arena), or an error on r. */
+int		 authtoken_issue(struct req *, const char **token);
+/* 0 and r->who set when token is user's live token; -1 otherwise. */
+int		 authtoken_auth(struct req *, const char *user,
+		    const char *token);
+/* POST /api/v1/App/destroyAuthToken {"token": ...}. */
+int		 auth_h_destroy_token(struct req *);
+/* `fastcrm token list`: one line per token (listed id, user, times). */
+int		 authtoken_list(const struct conf *, FILE *, const char **why);
+/* Revokes by clear token, by listed id or every token of user. */
+int		 authtoken_revoke(const struct conf *, const char *token,
+		    const char *id, const char *user, int *count,
+		    const char **why);
 
 /* 403 set on r while the address is over the failed-login limit, else 0. */
 int		 auth_limited(struct req *);

@@ -38,6 +38,7 @@ struct conf_user {
 	char		*password_hash;	/* crypt(3) string or NULL */
 	char		*hmac_secret;	/* clear text (EspoCRM HMAC) or NULL */
 	int		 admin;		/* may manage users' passwords */
+	int		 empty_means_absent; /* "" in a body = not given */
 };
 
 struct conf_client {
@@ -46,6 +47,7 @@ struct conf_client {
 	char		**redirect_uris;
 	size_t		 nredirect_uris;
 	char		*role;
+	int		 empty_means_absent; /* "" in a body = not given */
 };
 
 enum conf_ftype {
@@ -70,6 +72,15 @@ struct conf_field {
 	int		 unique;
 	int		 return_existing; /* on_duplicate: return_existing */
 	char		*def;		/* default value as text, or NULL */
+};
+
+/* entities: NAME: aliases: FIELD: {from: to} — an input word read as to. */
+struct conf_alias {
+	char		*entity;
+	char		*field;
+	char		*from;		/* compared case-insensitively */
+	char		*to;
+	size_t		 line;
 };
 
 struct conf {
@@ -98,6 +109,8 @@ struct conf {
 	size_t		 nclients;
 	struct conf_field *fields;
 	size_t		 nfields;
+	struct conf_alias *aliases;
+	size_t		 naliases;
 };
 
 /*

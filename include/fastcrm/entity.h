@@ -270,6 +270,17 @@ int		 entity_manifest_check(struct arena *, const char *buf,
 struct store_info;
 int		 entity_probe(struct req *, struct store_info *si,
 		    int readers);
+/*
+ * API users (apiusers.c): writes a User record of type "api" for every
+ * configured principal (same id), and marks those of principals no longer
+ * configured inactive.  Called by the master at start and on reload, with
+ * the entity set built and st's handles open.  0, or an error code with
+ * *why.
+ */
+int		 entity_sync_api_users(const struct conf *, struct store *st,
+		    const char **why);
+/* The system user's id: imports and other writes of no principal. */
+#define ENTITY_SYSTEM_ID	"00000000000000000"
 
 /* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
 int		 entity_list(struct req *, const struct entity *);

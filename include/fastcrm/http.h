@@ -35,6 +35,13 @@ struct principal {
 	const struct conf_role	*role;
 	int			 admin;
 	const char		*csrf;		/* session's token, or NULL */
+	int			 empty_absent;	/* "" in a body = not given
+						   (empty_means_absent) */
+	const char		*token;		/* the auth token it signed in
+						   with (Espo-Authorization) */
+	int			 espo_password;	/* Espo-Authorization with a
+						   password: App/user issues
+						   a token */
 };
 
 struct req {
@@ -62,6 +69,8 @@ struct req {
 	const char		*id;
 	const struct link	*link;
 	struct principal	*who;
+	int			 system;	/* the engine working for itself
+						   (CLI, start-up): no role */
 	int			 trusted;	/* engine may set read-only
 						   attributes (system writes) */
 	int			 import;	/* bulk import: keep exported
