@@ -795,6 +795,31 @@ k_max_body(struct ctx *x, yaml_node_t *n, void *arg)
 }
 
 static void
+k_max_json_body(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_size(x, n, "max_json_body", 1024, &x->c->max_json_body);
+}
+
+static void
+k_max_login_body(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_size(x, n, "max_login_body", 1024, &x->c->max_login_body);
+}
+
+static void
+k_request_memory(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_size(x, n, "request_memory", 1024 * 1024,
+	    &x->c->request_memory);
+}
+
+static void
 k_country(struct ctx *x, yaml_node_t *n, void *arg)
 {
 	const char	*s;
@@ -1831,6 +1856,9 @@ static const struct key top_keys[] = {
 	{ "data_dir", k_data_dir, 1 },
 	{ "map_size", k_map_size, 0 },
 	{ "max_body", k_max_body, 0 },
+	{ "max_json_body", k_max_json_body, 0 },
+	{ "max_login_body", k_max_login_body, 0 },
+	{ "request_memory", k_request_memory, 0 },
 	{ "default_country_code", k_country, 0 },
 	{ "auth_fail_limit", k_fail_limit, 0 },
 	{ "auth_fail_window", k_fail_window, 0 },
@@ -2053,6 +2081,9 @@ load(const char *name, const char *buf, size_t len, mode_t mode,
 	x.c->workers = cpu_count();
 	x.c->map_size = (size_t)1 << 30;
 	x.c->max_body = (size_t)64 << 20;
+	x.c->max_json_body = (size_t)1 << 20;
+	x.c->max_login_body = (size_t)8 << 10;
+	x.c->request_memory = (size_t)64 << 20;
 	x.c->auth_fail_limit = 10;
 	x.c->auth_fail_window = 60;
 	if ((x.c->path = strdup(name)) == NULL) {
