@@ -482,4 +482,44 @@ with Stack(workers=1, config_extra=EXTRA) as s:
     t.ok(export_all(s) == before, "nothing changed: the export of every "
          "entity is the same as before")
 
+# ---------------------------------------------------------------------------
+# The ceiling itself: with request_memory at its minimum (1 MiB) and
+# max_json_body 64 KiB, a request's arena may hold 4 x 64 KiB + 1 MiB.
+# Linking 40 contacts of 30 kB each needs more (each is read, copied and
+# written again in one transaction): the answer is a 413 naming the
+# ceiling, no link is written, the worker lives on and its next request is
+# served normally. A body whose parse tree passes the ceiling stops there.
+
+CEIL = {"max_json_body": "64KiB", "request_memory": "1MiB"}
+with Stack(workers=1, config_extra=CEIL) as s:
+    acc = s.request("POST", "/Account", {"name": "Ceiling"}).json["id"]
+    big = []
+    for i in range(40):
+        r = s.request("POST", "/Contact", {"lastName": "Big %02d" % i,
+                                           "description": "d" * 30000})
+        big.append(r.json["id"] if r.status == 200 else None)
+    t.ok(all(big), "seeded 40 contacts of 30 kB under a 1.25 MiB ceiling")
+    before = export_all(s)
+    pid = s.worker_pids()[0]
+    r = s.request("POST", "/Account/%s/contacts" % acc, {"ids": big})
+    t.ok(r.status == 413 and re.search(r"more memory", r.headers.get(
+        "X-Status-Reason") or ""), "linking 40 contacts of 30 kB in one "
+         "request passes the ceiling: 413 with a reason -> %d %s" % (
+             r.status, r.headers.get("X-Status-Reason")), r.describe(300))
+    t.ok(export_all(s) == before, "nothing was linked: the export is the "
+         "same as before")
+    body = many_arrays(60 * KiB)
+    r = s.request("POST", "/Contact", raw_body=body, content_type=JSON)
+    t.ok(r.status == 413 and re.search(r"more memory", r.headers.get(
+        "X-Status-Reason") or ""), "a %s body of 30,000 values passes the "
+         "ceiling while parsed: 413 -> %d %s" % (
+             fmt(len(body)), r.status, r.headers.get("X-Status-Reason")),
+         r.describe(300))
+    t.eq(s.worker_pids(), [pid], "the same worker answered (no crash)")
+    r = s.request("POST", "/Account/%s/contacts" % acc, {"id": big[0]})
+    t.status(r, 200, "the next request is served: one contact is linked")
+    r = s.request("GET", "/Account/%s/contacts" % acc)
+    t.ok(r.status == 200 and r.json["total"] == 1,
+         "the account has exactly that one contact", r.describe(300))
+
 t.done()
