@@ -653,9 +653,10 @@ parse(struct arena *a, const char *buf, size_t len, int body,
 	p.body = body;
 	*out = NULL;
 	if (body) {
-		/* Refused before yajl or the arena see anything. */
-		for (i = 0; i < len && (buf[i] == ' ' || buf[i] == '\t' ||
-		    buf[i] == '\r' || buf[i] == '\n'); i++)
+		/* Refused before yajl or the arena see anything (yajl's
+		   white space). */
+		for (i = 0; i < len && memchr(" \t\n\v\f\r", buf[i], 6) !=
+		    NULL; i++)
 			continue;
 		if (i < len && buf[i] != '{') {
 			*why = "Body must be a JSON object.";

@@ -436,7 +436,7 @@ list_params(struct req *r, struct json **out)
 	*out = r->params;
 	if ((sp = json_gets(r->params, "searchParams")) == NULL)
 		return 0;
-	if (sp[strspn(sp, " \t\r\n")] != '{')
+	if (sp[strspn(sp, " \t\n\v\f\r")] != '{')
 		return http_fail(r, FCRM_BAD_REQUEST, "searchParams must be a "
 		    "JSON object.");
 	if (json_parse_body(r->arena, sp, strlen(sp), &p, &why) != 0)
