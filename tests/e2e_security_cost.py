@@ -261,7 +261,7 @@ class Meter:
                     probs.append(p)
             t.ok(not probs, "%s -> %d %s" % (desc, r.status, reason[:80]),
                  "\n".join(probs) + "\n" + r.describe(400))
-        grow, cpu = m1 - m0, c1 - c0
+        grow, cpu = max(0, m1 - m0), c1 - c0
         bound = MEM_FIXED + 2 * blen
         if grow > self.worst_mem[0]:
             self.worst_mem = (grow, desc)
