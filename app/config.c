@@ -612,9 +612,9 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 {
 	yaml_node_pair_t	*p;
 	yaml_node_t		*k, *v;
-	const char		*s, *names[16];
+	const char		*s, *names[32];	/* as many as seen's bits */
 	uint32_t		 seen = 0;
-	size_t			 i;
+	size_t			 i, nnames;
 
 	if (map->type != YAML_MAPPING_NODE) {
 		err_at(x, map, "%s must be a mapping, not %s",
@@ -624,6 +624,7 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 	}
 	for (i = 0; i < nkeys && i < NELEM(names); i++)
 		names[i] = keys[i].name;
+	nnames = i;
 	for (p = map->data.mapping.pairs.start;
 	    p < map->data.mapping.pairs.top; p++) {
 		k = node(x, p->key);
@@ -636,7 +637,7 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 			if (strcmp(s, keys[i].name) == 0)
 				break;
 		if (i == nkeys) {
-			err_unknown(x, k, "key", s, what, names, nkeys);
+			err_unknown(x, k, "key", s, what, names, nnames);
 			continue;
 		}
 		seen |= 1U << i;

@@ -421,6 +421,8 @@ test_mistakes(void)
 	    "'max_login_body' must be at least 1024 bytes");
 	bad("request_memory too small", "request_memory: 64KiB\n", 1, 3,
 	    "'request_memory' must be at least 1048576 bytes");
+	bad("typo of the last top-level key", "request_memroy: 1MiB\n", 1, 3,
+	    "did you mean 'request_memory'");
 	bad("country code", "default_country_code: \"1234\"\n", 1, 3,
 	    "'default_country_code' must be 1 to 3 digits");
 	bad("log_level", "log_level: verbose\n", 1, 3,
