@@ -143,9 +143,9 @@ int
 http_fail_memory(struct req *r)
 {
 	return http_fail(r, FCRM_TOO_LARGE, "The request needs more memory "
-	    "than a request may use (%zu bytes: 4 x the route's body limit "
-	    "+ request_memory); send a smaller body or a narrower query.",
-	    arena_limit(r->arena));
+	    "than one request may use (%zu bytes, from the route's body "
+	    "limit and request_memory); send a smaller body or a narrower "
+	    "query.", arena_limit(r->arena));
 }
 
 void
