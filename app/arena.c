@@ -1,7 +1,8 @@
 /*
  * Per-request arena: a chain of blocks, bump allocation, cleanups run on
  * reset.  The first block is kept across resets so a worker's steady state
- * makes no system calls for memory.
+ * makes no system calls for memory.  An optional ceiling marks the arena
+ * when a request asks for more than it was allowed (see arena.h).
  */
 #include <stdarg.h>
 #include <stdint.h>
@@ -32,6 +33,8 @@ struct arena {
 	struct block	*first;		/* kept across resets */
 	struct cleanup	*cleanups;
 	size_t		 total;
+	size_t		 limit;		/* 0: none */
+	int		 over;		/* an allocation passed limit */
 };
 
 #define BLOCK_HDR	((sizeof(struct block) + ARENA_ALIGN - 1) & \
@@ -88,6 +91,8 @@ arena_reset(struct arena *a)
 	a->first->used = 0;
 	a->first->next = NULL;
 	a->total = 0;
+	a->limit = 0;
+	a->over = 0;
 }
 
 void
@@ -106,15 +111,42 @@ arena_used(const struct arena *a)
 	return a->total;
 }
 
+void
+arena_set_limit(struct arena *a, size_t limit)
+{
+	a->limit = limit;
+	if (limit != 0 && a->total > limit)
+		a->over = 1;
+}
+
+size_t
+arena_limit(const struct arena *a)
+{
+	return a->limit;
+}
+
+int
+arena_over(const struct arena *a)
+{
+	return a->over;
+}
+
 void *
 arena_alloc(struct arena *a, size_t n)
 {
 	struct block	*b;
 	void		*p;
 
+	if (n > SIZE_MAX - ARENA_BLOCK) {
+		fputs("fastcrm: allocation size overflow\n", stderr);
+		abort();
+	}
 	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (n == 0)
 		n = ARENA_ALIGN;
+	/* Past the ceiling: still served, but the request is marked. */
+	if (a->limit != 0 && a->total + n > a->limit)
+		a->over = 1;
 	b = a->head;
 	if (b->size - b->used < n) {
 		b = block_new(n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK);

@@ -613,9 +613,9 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 {
 	yaml_node_pair_t	*p;
 	yaml_node_t		*k, *v;
-	const char		*s, *names[32];	/* seen has 32 bits */
+	const char		*s, *names[32];	/* as many as seen's bits */
 	uint32_t		 seen = 0;
-	size_t			 i;
+	size_t			 i, nnames;
 
 	if (map->type != YAML_MAPPING_NODE) {
 		err_at(x, map, "%s must be a mapping, not %s",
@@ -625,6 +625,7 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 	}
 	for (i = 0; i < nkeys && i < NELEM(names); i++)
 		names[i] = keys[i].name;
+	nnames = i;
 	for (p = map->data.mapping.pairs.start;
 	    p < map->data.mapping.pairs.top; p++) {
 		k = node(x, p->key);
@@ -637,8 +638,7 @@ walk_map(struct ctx *x, yaml_node_t *map, const char *what,
 			if (strcmp(s, keys[i].name) == 0)
 				break;
 		if (i == nkeys) {
-			err_unknown(x, k, "key", s, what, names,
-			    nkeys < NELEM(names) ? nkeys : NELEM(names));
+			err_unknown(x, k, "key", s, what, names, nnames);
 			continue;
 		}
 		seen |= 1U << i;
@@ -794,6 +794,31 @@ k_max_body(struct ctx *x, yaml_node_t *n, void *arg)
 
 	(void)arg;
 	(void)get_size(x, n, "max_body", 1, &x->c->max_body);
+}
+
+static void
+k_max_json_body(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_size(x, n, "max_json_body", 1024, &x->c->max_json_body);
+}
+
+static void
+k_max_login_body(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_size(x, n, "max_login_body", 1024, &x->c->max_login_body);
+}
+
+static void
+k_request_memory(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_size(x, n, "request_memory", 1024 * 1024,
+	    &x->c->request_memory);
 }
 
 static void
@@ -1952,6 +1977,9 @@ static const struct key top_keys[] = {
 	{ "data_dir", k_data_dir, 1 },
 	{ "map_size", k_map_size, 0 },
 	{ "max_body", k_max_body, 0 },
+	{ "max_json_body", k_max_json_body, 0 },
+	{ "max_login_body", k_max_login_body, 0 },
+	{ "request_memory", k_request_memory, 0 },
 	{ "default_country_code", k_country, 0 },
 	{ "auth_fail_limit", k_fail_limit, 0 },
 	{ "auth_fail_window", k_fail_window, 0 },
@@ -2176,6 +2204,9 @@ load(const char *name, const char *buf, size_t len, mode_t mode,
 	x.c->workers = cpu_count();
 	x.c->map_size = (size_t)1 << 30;
 	x.c->max_body = (size_t)64 << 20;
+	x.c->max_json_body = (size_t)1 << 20;
+	x.c->max_login_body = (size_t)8 << 10;
+	x.c->request_memory = (size_t)64 << 20;
 	x.c->auth_fail_limit = 10;
 	x.c->auth_fail_window = 60;
 	x.c->health_max_fill = 90;

@@ -21,6 +21,8 @@ struct jparse {
 	const char	*key;		/* pending object key */
 	struct json	*root;
 	const char	*why;
+	int		 body;		/* json_parse_body's caps apply */
+	size_t		 nodes;
 };
 
 static struct json *
@@ -384,6 +386,40 @@ json_equal(const struct json *x, const struct json *y)
 
 /* Parsing. */
 
+/*
+ * json_parse_body's checks, before a value is built: the top is an object,
+ * arrays and the whole document stay under their caps, and the arena is
+ * under its ceiling.  Returns 0 (with p->why) to stop yajl.
+ */
+static int
+jp_check(struct jparse *p, int is_object)
+{
+	struct json	*top;
+
+	if (!p->body)
+		return 1;
+	if (p->depth == 0 && !is_object) {
+		p->why = "Body must be a JSON object.";
+		return 0;
+	}
+	if (++p->nodes > JSON_MAX_NODES) {
+		p->why = "JSON has too many values (more than "
+		    JSON_STR(JSON_MAX_NODES) ").";
+		return 0;
+	}
+	if (p->depth > 0 && (top = p->stack[p->depth - 1])->type ==
+	    JSON_ARRAY && top->n >= JSON_MAX_ITEMS) {
+		p->why = "JSON array is too long (more than "
+		    JSON_STR(JSON_MAX_ITEMS) " items).";
+		return 0;
+	}
+	if (arena_over(p->a)) {
+		p->why = "JSON body needs more memory than a request may use.";
+		return 0;
+	}
+	return 1;
+}
+
 static int
 jp_add(struct jparse *p, struct json *v)
 {
@@ -471,6 +507,8 @@ jp_null(void *ctx)
 {
 	struct jparse	*p = ctx;
 
+	if (!jp_check(p, 0))
+		return 0;
 	return jp_add(p, json_null(p->a));
 }
 
@@ -479,6 +517,8 @@ jp_boolean(void *ctx, int b)
 {
 	struct jparse	*p = ctx;
 
+	if (!jp_check(p, 0))
+		return 0;
 	return jp_add(p, json_bool(p->a, b));
 }
 
@@ -489,6 +529,8 @@ jp_number(void *ctx, const char *s, size_t len)
 	struct json	*j;
 	char		 tmp[80];
 
+	if (!jp_check(p, 0))
+		return 0;
 	if (len > 64) {
 		p->why = "JSON number is too long.";
 		return 0;
@@ -510,6 +552,8 @@ jp_string(void *ctx, const unsigned char *s, size_t len)
 {
 	struct jparse	*p = ctx;
 
+	if (!jp_check(p, 0))
+		return 0;
 	if (memchr(s, '\0', len) != NULL) {
 		p->why = "JSON string contains a NUL character.";
 		return 0;
@@ -527,6 +571,8 @@ jp_start_map(void *ctx)
 {
 	struct jparse	*p = ctx;
 
+	if (!jp_check(p, 1))
+		return 0;
 	return jp_open(p, json_obj(p->a));
 }
 
@@ -575,6 +621,8 @@ jp_start_array(void *ctx)
 {
 	struct jparse	*p = ctx;
 
+	if (!jp_check(p, 0))
+		return 0;
 	return jp_open(p, json_arr(p->a));
 }
 
@@ -589,19 +637,32 @@ jp_free(void *h)
 	yajl_free(h);
 }
 
-int
-json_parse(struct arena *a, const char *buf, size_t len, struct json **out,
-    const char **why)
+static int
+parse(struct arena *a, const char *buf, size_t len, int body,
+    struct json **out, const char **why)
 {
 	struct jparse	 p;
 	yajl_handle	 h;
 	yajl_status	 st;
 	unsigned char	*msg;
 	char		*m, *nl;
+	size_t		 i;
 
 	memset(&p, 0, sizeof(p));
 	p.a = a;
+	p.body = body;
 	*out = NULL;
+	if (body) {
+		/* Refused before yajl or the arena see anything (yajl's
+		   white space). */
+		for (i = 0; i < len && memchr(" \t\n\v\f\r", buf[i], 6) !=
+		    NULL; i++)
+			continue;
+		if (i < len && buf[i] != '{') {
+			*why = "Body must be a JSON object.";
+			return FCRM_BAD_JSON;
+		}
+	}
 	if ((h = yajl_alloc(&jp_callbacks, NULL, &p)) == NULL) {
 		*why = "Out of memory.";
 		return FCRM_BAD_JSON;
@@ -631,6 +692,20 @@ json_parse(struct arena *a, const char *buf, size_t len, struct json **out,
 		*nl = ' ';
 	*why = m;
 	return FCRM_BAD_JSON;
+}
+
+int
+json_parse(struct arena *a, const char *buf, size_t len, struct json **out,
+    const char **why)
+{
+	return parse(a, buf, len, 0, out, why);
+}
+
+int
+json_parse_body(struct arena *a, const char *buf, size_t len,
+    struct json **out, const char **why)
+{
+	return parse(a, buf, len, 1, out, why);
 }
 
 /* Writing. */

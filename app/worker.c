@@ -7,6 +7,7 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -43,6 +44,13 @@
 #include "fastcrm/route.h"
 #include "fastcrm/store.h"
 #include "fastcrm/worker.h"
+
+/*
+ * After a request that used more than this, the freed memory goes back to
+ * the system (malloc_trim): glibc would otherwise keep the pages of one
+ * large body resident for the life of the worker.
+ */
+#define WORKER_TRIM	((size_t)4 << 20)
 
 static volatile sig_atomic_t	 stop;
 int				 worker_baseline;
@@ -87,8 +95,10 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
 	if (worker_baseline) {
 		r->status = 200;
 		buf_add(&r->out, baseline_body, sizeof(baseline_body) - 1);
-	} else if (http_request_parse(r) == 0)
+	} else if (http_request_parse(r) == 0) {
 		route_dispatch(r);
+		http_check_memory(r);
+	}
 	buf_init(resp, r->arena);
 	http_response(r, resp);
 	FCGX_PutStr(resp->p, (int)resp->len, fr->out);
@@ -116,7 +126,7 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 	sigset_t		 block, waitmask;
 	FCGX_Request		 fr;
 	const char		*why;
-	int			 rc;
+	int			 rc, big;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -179,7 +189,10 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		r.store = st;
 		serve_one(&r, &fr, &resp);
 		FCGX_Finish_r(&fr);
+		big = arena_used(arena) > WORKER_TRIM;
 		arena_reset(arena);
+		if (big)
+			malloc_trim(0);
 	}
 	arena_free(arena);
 	store_close(st);

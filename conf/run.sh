@@ -105,6 +105,14 @@ nginx_size() {
     esac
 }
 
+# The smaller of two nginx sizes.
+nginx_min() {
+    local a b
+    a=$(printf '%s\n' "$1" | sed -e 's/k$/*1024/' -e 's/m$/*1048576/' -e 's/g$/*1073741824/')
+    b=$(printf '%s\n' "$2" | sed -e 's/k$/*1024/' -e 's/m$/*1048576/' -e 's/g$/*1073741824/')
+    if [ $((a)) -le $((b)) ]; then printf '%s\n' "$1"; else printf '%s\n' "$2"; fi
+}
+
 port_free() {
     python3 - "$1" <<'EOF'
 import socket, sys
@@ -168,7 +176,7 @@ make_config() {
 }
 
 render_nginx() {
-    local listen socket data max user
+    local listen socket data max user v json login
     listen=$(conf_value listen)
     case $listen in
     unix:/*) socket=${listen#unix:} ;;
@@ -177,6 +185,11 @@ render_nginx() {
     data=$(conf_value data_dir)
     [ -n "$data" ] || die "$CONF has no data_dir"
     max=$(nginx_size "$(conf_value max_body)")
+    # The other routes' limits (defaults 1MiB, 8KiB), never above max_body.
+    v=$(conf_value max_json_body)
+    json=$(nginx_min "$max" "$(nginx_size "${v:-1MiB}")")
+    v=$(conf_value max_login_body)
+    login=$(nginx_min "$max" "$(nginx_size "${v:-8KiB}")")
     if [ "$(id -u)" -eq 0 ]; then
         user='user root;  # started as root: workers must read data_dir/attachments'
     else
@@ -185,6 +198,7 @@ render_nginx() {
     mkdir -p "$NGX_PREFIX" "$RUN/log"
     sed -e "s|@RUN_DIR@|$RUN|g" -e "s|@PORT@|$PORT|g" \
         -e "s|@SOCKET@|$socket|g" -e "s|@MAX_BODY@|$max|g" \
+        -e "s|@MAX_JSON_BODY@|$json|g" -e "s|@MAX_LOGIN_BODY@|$login|g" \
         -e "s|@DATA_DIR@|$data|g" -e "s|@WORKER_PROCESSES@|$NGINX_WORKERS|g" \
         -e "s|@USER_DIRECTIVE@|$user|g" \
         -e "s|@LIMIT_RATE@|2000r/s|g" -e "s|@LIMIT_BURST@|4000|g" \

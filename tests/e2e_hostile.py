@@ -501,15 +501,20 @@ with Stack(config_extra=EXTRA) as s:
     # ---- deep nesting -------------------------------------------------------
     C.batch("deep-nesting")
     D = 10000
-    hit("arrays 10,000 deep", 400, r"nested too deeply", "POST", "/Contact",
-        body="[" * D + "]" * D, ctype=JSON)
+    # A body that is not an object is refused before it is parsed.
+    hit("arrays 10,000 deep", 400, r"must be a JSON object", "POST",
+        "/Contact", body="[" * D + "]" * D, ctype=JSON)
     hit("objects 10,000 deep", 400, r"nested too deeply", "POST", "/Contact",
         body='{"a":' * D + "1" + "}" * D, ctype=JSON)
     hit("10,000 deep inside a valid contact", 400, r"nested too deeply",
         "POST", "/Contact", body='{"lastName":"x","d":' + "[" * D + "]" * D +
         "}", ctype=JSON)
-    hit("10,000 opening brackets, never closed", 400, r"nested too deeply",
-        "POST", "/Contact", body="[" * D, ctype=JSON)
+    hit("10,000 opening brackets, never closed", 400,
+        r"must be a JSON object", "POST", "/Contact", body="[" * D,
+        ctype=JSON)
+    hit("10,000 opening brackets in an object, never closed", 400,
+        r"nested too deeply", "POST", "/Contact", body='{"a":' + "[" * D,
+        ctype=JSON)
     hit("33 deep: one past the limit", 400, r"nested too deeply", "POST",
         "/Contact", body='{"a":' * 33 + "1" + "}" * 33, ctype=JSON)
     hit("32 deep: within the limit, reaches validation", 400, r"lastName",
@@ -519,12 +524,20 @@ with Stack(config_extra=EXTRA) as s:
     hit("link ids 10,000 deep", 400, r"nested too deeply", "POST",
         "/Contact/%s/cases" % c1, body='{"ids":' + "[" * D + "]" * D + "}",
         ctype=JSON)
-    hit("sign-in 10,000 deep", 400, r"nested too deeply", "POST",
-        "/App/session", body="[" * D + "]" * D, ctype=JSON, key=None)
-    hit("token request 10,000 deep", 400, r"invalid_request", "POST",
-        "/oauth2/token", body="[" * D + "]" * D, ctype=JSON, key=None)
+    # Sign-in and token bodies stay under max_login_body (8 KiB).
+    hit("sign-in 3,000 deep", 400, r"nested too deeply", "POST",
+        "/App/session", body='{"userName":' + "[" * 3000 + "]" * 3000 + "}",
+        ctype=JSON, key=None)
+    hit("token request 3,000 deep", 400, r"invalid_request", "POST",
+        "/oauth2/token", body='{"grant_type":' + "[" * 3000 + "]" * 3000 +
+        "}", ctype=JSON, key=None)
+    hit("sign-in 10,000 deep: over max_login_body", 413, r"too large",
+        "POST", "/App/session", body="[" * D + "]" * D, ctype=JSON, key=None)
     hit("searchParams 9,000 deep", 400, r"searchParams.*nested too deeply",
-        "GET", "/Contact?searchParams=" + "[" * 9000 + "]" * 9000)
+        "GET", "/Contact?searchParams={%22where%22:" + "[" * 9000 +
+        "]" * 9000 + "}")
+    hit("searchParams an array", 400, r"searchParams must be a JSON object",
+        "GET", "/Contact?searchParams=" + "[" * 10 + "]" * 10)
     hit("query brackets 17 deep", 400, r"nesting is too deep", "GET",
         "/Contact?a" + "[x]" * 17 + "=1")
     hit("query brackets 300 deep", 400, r"nesting is too deep", "GET",
@@ -799,11 +812,14 @@ with Stack(config_extra=EXTRA) as s:
     hit("501 items under one or", 400, r"Too many where items", "GET",
         "/Contact?searchParams=" + orq)
     ids = json.dumps({"ids": ["0"] * 100000}, separators=(",", ":"))
-    hit("100,000 ids in a link body", 400, r"Too many ids", "POST",
+    hit("201 ids in a link body", 400, r"Too many ids", "POST",
+        "/Contact/%s/cases" % c1, body=json.dumps({"ids": ["0"] * 201}),
+        ctype=JSON)
+    hit("100,000 ids in a link body", 400, r"array is too long", "POST",
         "/Contact/%s/cases" % c1, body=ids, ctype=JSON)
-    hit("100,000 ids in an unlink body", 400, r"Too many ids", "DELETE",
-        "/Contact/%s/cases" % c1, body=ids, ctype=JSON)
-    hit("100,000 phone numbers in a body", 400, r"phoneNumber", "POST",
+    hit("100,000 ids in an unlink body", 400, r"array is too long",
+        "DELETE", "/Contact/%s/cases" % c1, body=ids, ctype=JSON)
+    hit("100,000 phone numbers in a body", 400, r"array is too long", "POST",
         "/Contact", ctype=JSON, body=json.dumps({
             "lastName": "Many", "phoneNumberData": [{}] * 100000},
             separators=(",", ":")))

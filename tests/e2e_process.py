@@ -52,7 +52,8 @@ class Load:
         return [x for x in self.statuses if x != 200]
 
 
-with Stack(workers=3) as s:
+# max_json_body raised: graceful_stop sends a 3 MB JSON body.
+with Stack(workers=3, config_extra={"max_json_body": "8MiB"}) as s:
 
     @t.test
     def kill_workers():
@@ -79,6 +80,7 @@ with Stack(workers=3) as s:
     def reload_good_and_bad():
         k, _ = make_key()
         cfg = s.base_config()
+        cfg["max_json_body"] = "8MiB"
         cfg["roles"]["reader"] = {"*": {"create": False, "read": "all",
                                         "edit": "no", "delete": "no"}}
         cfg["api_users"].append(api_user("late", "reader", key=k))

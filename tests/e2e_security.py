@@ -12,7 +12,8 @@ nginx and workers.
    echoed); an attachment bound to a parent's field needs edit on the
    parent; a stream needs read on Note; what a create answers (409
    duplicates, the idempotent 200, unique + return_existing) holds only
-   records the caller may read.
+   records the caller may read, and a `linkedWith` filter consults only
+   foreign records the caller may read.
 
 Each case was written against the code before the fix and fails there."""
 
@@ -336,6 +337,22 @@ def main():
             t.ok(r.status == 200 and r.json["id"] == theirs["id"],
                  "admin (reads all): return_existing still returns the Case",
                  r.describe())
+
+        @t.test("a where filter reads only records the caller may read")
+        def where_reads():
+            mine = make("Contact", {"lastName": "Mine" + tag}, who="owner")
+            theirs = make("Case", {"name": "Hidden " + tag,
+                                   "contactsIds": [mine["id"]]})
+            q = ("/Contact?where[0][type]=linkedWith&where[0][attribute]="
+                 "cases&where[0][value][]=" + theirs["id"])
+            r = api("GET", q, who="owner")
+            t.ok(r.status == 200 and r.json["total"] == 0,
+                 "owner: linkedWith a Case it may not read matches nothing "
+                 "(no oracle for the other owner's Case)", r.describe())
+            r = api("GET", q)
+            t.ok(r.status == 200 and mine["id"] in
+                 [x["id"] for x in r.json["list"]],
+                 "admin: the same filter finds the Contact", r.describe())
 
     t.done()
 

@@ -9,6 +9,13 @@
  * key is valid UTF-8 (as http_utf8_valid() defines it: no overlong forms,
  * no surrogates, nothing above U+10FFFF); FUZZ_JSON_UTF8=0 turns that off.
  *
+ * json_parse_body() (request bodies, searchParams) gets the same input:
+ * it accepts exactly what json_parse() accepts that has an object at the
+ * top, at most JSON_MAX_ITEMS items in every array and JSON_MAX_NODES
+ * values in all, and then builds an equal tree.  Under an arena ceiling
+ * (a small one, so that it is reached) it either builds that same tree or
+ * refuses with FCRM_BAD_JSON and the arena marked over; it never crashes.
+ *
  *	tests/fuzz.sh fuzz_json
  */
 #include <stddef.h>
@@ -24,6 +31,53 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static int	 strict_utf8;
+
+/* Values in j (itself included); 0 when an array is over JSON_MAX_ITEMS. */
+static size_t
+count_nodes(const struct json *j, int *items_ok)
+{
+	size_t	 i, n = 1;
+
+	if (j->type == JSON_ARRAY && j->n > JSON_MAX_ITEMS)
+		*items_ok = 0;
+	for (i = 0; i < j->n; i++)
+		n += count_nodes(j->v[i], items_ok);
+	return n;
+}
+
+/* json_parse_body against json_parse's answer j (NULL: refused). */
+static void
+check_body(struct arena *c, const uint8_t *data, size_t size,
+    const struct json *j)
+{
+	struct json	*b = NULL;
+	const char	*why = NULL;
+	int		 rc, items_ok = 1, want;
+
+	want = j != NULL && j->type == JSON_OBJECT &&
+	    count_nodes(j, &items_ok) <= JSON_MAX_NODES && items_ok;
+	rc = json_parse_body(c, (const char *)data, size, &b, &why);
+	if (rc == FCRM_OK) {
+		if (!want || b == NULL || b->type != JSON_OBJECT ||
+		    !json_equal(j, b))
+			abort();
+	} else if (rc != FCRM_BAD_JSON || b != NULL || why == NULL || want)
+		abort();
+	arena_reset(c);
+
+	/* Under a ceiling: the same tree, or a refusal with the mark. */
+	arena_set_limit(c, 16 * 1024 + size);
+	b = NULL;
+	why = NULL;
+	rc = json_parse_body(c, (const char *)data, size, &b, &why);
+	if (rc == FCRM_OK) {
+		if (!want || !json_equal(j, b))
+			abort();
+	} else if (rc != FCRM_BAD_JSON || why == NULL ||
+	    (want && !arena_over(c)))
+		abort();
+	arena_reset(c);
+}
 
 /*
  * Every string and key is NUL-terminated at its length, without NULs, and
@@ -52,14 +106,14 @@ check_strings(const struct json *j)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct arena	*a;
+	static struct arena	*a, *c;
 	struct json		*j = NULL, *again = NULL;
 	const char		*why = NULL;
 	struct buf		 b1, b2;
 	int			 rc;
 
 	if (a == NULL) {
-		if ((a = arena_new()) == NULL)
+		if ((a = arena_new()) == NULL || (c = arena_new()) == NULL)
 			abort();
 		strict_utf8 = getenv("FUZZ_JSON_UTF8") == NULL ||
 		    strcmp(getenv("FUZZ_JSON_UTF8"), "0") != 0;
@@ -68,12 +122,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc != FCRM_OK) {
 		if (rc != FCRM_BAD_JSON || j != NULL || why == NULL)
 			abort();
+		check_body(c, data, size, NULL);
 		arena_reset(a);
 		return 0;
 	}
 	if (j == NULL)
 		abort();
 	check_strings(j);
+	check_body(c, data, size, j);
 
 	buf_init(&b1, a);
 	json_write(&b1, j);

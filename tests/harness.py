@@ -329,6 +329,14 @@ def _nginx_size(v):
     return m.group(1) + (m.group(2) or "").lower()
 
 
+def _nginx_min(a, b):
+    """The smaller of two nginx sizes (as _nginx_size writes them)."""
+    def n(v):
+        return int(v[:-1]) * 1024 ** "kmg".index(v[-1]) * 1024 \
+            if v[-1] in "kmg" else int(v)
+    return a if n(a) <= n(b) else b
+
+
 _cert_dir = None
 
 
@@ -551,6 +559,12 @@ class Stack:
         self.socket = listen[5:]
         self.data_dir = top("data_dir") or self.data_dir
         self.max_body = _nginx_size(top("max_body") or "64MiB")
+        # nginx's per-location limits: max_json_body and max_login_body,
+        # never more than max_body (as fastcrm applies them).
+        self.max_json_body = _nginx_min(self.max_body, _nginx_size(
+            top("max_json_body") or "1MiB"))
+        self.max_login_body = _nginx_min(self.max_body, _nginx_size(
+            top("max_login_body") or "8KiB"))
 
     def reload_config(self, text, wait=True, timeout=10):
         """Writes a new configuration (str with the same @...@ placeholders
@@ -625,6 +639,8 @@ class Stack:
                 else "# not root: workers run as the invoking user")
         for k, v in (("@RUN_DIR@", self.dir), ("@PORT@", str(self.port)),
                      ("@SOCKET@", self.socket), ("@MAX_BODY@", self.max_body),
+                     ("@MAX_JSON_BODY@", self.max_json_body),
+                     ("@MAX_LOGIN_BODY@", self.max_login_body),
                      ("@DATA_DIR@", self.data_dir),
                      ("@WORKER_PROCESSES@", str(self.nginx_workers)),
                      ("@LIMIT_RATE@", str(self.limit_rate)),

@@ -343,6 +343,11 @@ test_defaults(void)
 	    "workers defaults to the CPU count");
 	ok(c->map_size == (size_t)1 << 30, "map_size defaults to 1GiB");
 	ok(c->max_body == (size_t)64 << 20, "max_body defaults to 64MiB");
+	ok(c->max_json_body == (size_t)1 << 20 &&
+	    c->max_login_body == (size_t)8 << 10 &&
+	    c->request_memory == (size_t)64 << 20,
+	    "max_json_body 1MiB, max_login_body 8KiB, request_memory 64MiB "
+	    "by default");
 	ok(strcmp(c->default_country_code, "") == 0,
 	    "default_country_code defaults to \"\"");
 	ok(c->auth_fail_limit == 10 && c->auth_fail_window == 60,
@@ -418,6 +423,14 @@ test_mistakes(void)
 	    "'map_size' must be at least 1048576 bytes");
 	bad("max_body garbage", "max_body: lots\n", 1, 3,
 	    "'max_body' must be a size");
+	bad("max_json_body garbage", "max_json_body: lots\n", 1, 3,
+	    "'max_json_body' must be a size");
+	bad("max_login_body too small", "max_login_body: 100\n", 1, 3,
+	    "'max_login_body' must be at least 1024 bytes");
+	bad("request_memory too small", "request_memory: 64KiB\n", 1, 3,
+	    "'request_memory' must be at least 1048576 bytes");
+	bad("typo of the last top-level key", "request_memroy: 1MiB\n", 1, 3,
+	    "did you mean 'request_memory'");
 	bad("country code", "default_country_code: \"1234\"\n", 1, 3,
 	    "'default_country_code' must be 1 to 3 digits");
 	bad("log_level", "log_level: verbose\n", 1, 3,

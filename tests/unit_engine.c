@@ -152,6 +152,77 @@ test_json(void)
 	}
 }
 
+/* A document of n items: {"x":[1,1,...]} built in the arena. */
+static struct buf
+items(size_t n)
+{
+	struct buf	 b;
+	size_t		 k;
+
+	buf_init(&b, A);
+	buf_adds(&b, "{\"x\":[");
+	for (k = 0; k < n; k++)
+		buf_adds(&b, k ? ",1" : "1");
+	buf_adds(&b, "]}");
+	return b;
+}
+
+static void
+test_json_body(void)
+{
+	struct arena	*c;
+	struct json	*j;
+	struct buf	 b;
+	const char	*why;
+	size_t		 k;
+	int		 rc;
+
+	ok(json_parse_body(A, "[1,2]", 5, &j, &why) != 0 &&
+	    strcmp(why, "Body must be a JSON object.") == 0 &&
+	    json_parse_body(A, " \n\v\"x\"", 6, &j, &why) != 0 &&
+	    json_parse_body(A, "{\"a\":[1]}", 9, &j, &why) == 0,
+	    "json body: only an object at the top");
+	b = items(JSON_MAX_ITEMS);
+	ok(json_parse_body(A, b.p, b.len, &j, &why) == 0 &&
+	    json_get(j, "x")->n == JSON_MAX_ITEMS,
+	    "json body: an array of JSON_MAX_ITEMS items is taken");
+	b = items(JSON_MAX_ITEMS + 1);
+	ok(json_parse_body(A, b.p, b.len, &j, &why) != 0 &&
+	    strstr(why, "array is too long") != NULL &&
+	    json_parse(A, b.p, b.len, &j, &why) == 0,
+	    "json body: one item more is refused (json_parse still takes it)");
+	/* 11 arrays of 9,999 items: 110,001 values in all. */
+	buf_init(&b, A);
+	buf_adds(&b, "{\"x\":[");
+	for (k = 0; k < 11; k++) {
+		struct buf	 i = items(9999);
+
+		if (k > 0)
+			buf_addc(&b, ',');
+		buf_add(&b, i.p + 5, i.len - 6);
+	}
+	buf_adds(&b, "]}");
+	ok(json_parse_body(A, b.p, b.len, &j, &why) != 0 &&
+	    strstr(why, "too many values") != NULL,
+	    "json body: more than JSON_MAX_NODES values are refused");
+	if ((c = arena_new()) == NULL)
+		exit(2);
+	b = items(5000);
+	arena_set_limit(c, 64 * 1024);
+	rc = json_parse_body(c, b.p, b.len, &j, &why);
+	ok(rc != 0 && arena_over(c) && strstr(why, "more memory") != NULL &&
+	    arena_used(c) < 64 * 1024 + 4096,
+	    "json body: the parse stops at the first value past the ceiling");
+	arena_reset(c);
+	ok(!arena_over(c) && arena_limit(c) == 0 &&
+	    json_parse_body(c, b.p, b.len, &j, &why) == 0,
+	    "arena: a reset clears the ceiling and the mark");
+	arena_set_limit(c, 1024);
+	ok(arena_over(c) && arena_alloc(c, 1 << 20) != NULL,
+	    "arena: past the ceiling allocation still succeeds, marked");
+	arena_free(c);
+}
+
 static void
 test_phone(void)
 {
@@ -307,6 +378,33 @@ test_where(void)
 	ok(where_on(&r, "Case", "[{\"type\":\"equals\",\"attribute\":"
 	    "\"name\",\"value\":\"1\",\"evil\":1}]", kase) == -1 &&
 	    r.status == 400, "where: unknown key is 400");
+	ok(where_on(&r, "Case", "[{\"type\":\"in\",\"attribute\":"
+	    "\"number\",\"value\":[\"7\",\"42.0\",\"nan\",\"7\",\"1e9\"]}]",
+	    kase) == 1 && where_on(&r, "Case", "[{\"type\":\"notIn\","
+	    "\"attribute\":\"number\",\"value\":[\"7\",\"nan\",\"7\"]}]",
+	    kase) == 1, "where: in / notIn on an int compare numbers");
+	ok(where_on(&r, "Case", "[{\"type\":\"in\",\"attribute\":"
+	    "\"status\",\"value\":[\"Closed\",\"pending\",\"Closed\",\"a\"]}]",
+	    kase) == 1 && where_on(&r, "Case", "[{\"type\":\"in\","
+	    "\"attribute\":\"status\",\"value\":[\"Closed\",\"New\",\"New\"]}]",
+	    kase) == 0, "where: in with repeats, case-insensitive");
+	ok(where_on(&r, "Contact", "[{\"type\":\"linkedWith\",\"attribute\":"
+	    "\"accounts\",\"value\":[\"z9\",\"a1\",\"z9\",\"b2\"]}]",
+	    contact) == 1, "where: linkedWith own ids among repeats");
+	{
+		struct buf	 b;
+		int		 k;
+
+		buf_init(&b, A);
+		buf_adds(&b, "[{\"type\":\"in\",\"attribute\":\"status\","
+		    "\"value\":[");
+		for (k = 0; k < 1001; k++)
+			buf_adds(&b, k ? ",\"x\"" : "\"x\"");
+		buf_adds(&b, "]}]");
+		ok(where_on(&r, "Case", b.p, kase) == -1 && r.status == 400 &&
+		    strstr(r.reason, "more than 1000 values") != NULL,
+		    "where: 1,001 values in one list are refused");
+	}
 }
 
 static void
@@ -350,6 +448,7 @@ main(void)
 		return 1;
 	}
 	test_json();
+	test_json_body();
 	test_phone();
 	test_datetime();
 	test_where();

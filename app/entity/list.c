@@ -99,6 +99,11 @@ candidate(struct lq *q, const char *id, size_t len, struct row *row,
 	int		 rc, match;
 
 	memset(row, 0, sizeof(*row));
+	/* Past the request's memory ceiling the list stops here. */
+	if (arena_over(a)) {
+		q->err = FCRM_TOO_LARGE;
+		return 0;
+	}
 	rc = store_get(q->t, q->e->db_rec, id, len, &row->raw);
 	if (rc == FCRM_NOT_FOUND)
 		return 0;
@@ -272,8 +277,8 @@ static int
 index_candidates(struct lq *q, const char ***ids, size_t *n, int *found)
 {
 	const struct wnode	*w, *k;
-	const char		**got, **acc;
-	size_t			  i, j, ngot, fi;
+	const char		**got, **acc, **m;
+	size_t			  i, j, ngot, fi, cap;
 	int			  rc;
 
 	*ids = NULL;
@@ -288,7 +293,9 @@ index_candidates(struct lq *q, const char ***ids, size_t *n, int *found)
 		fi = (size_t)(k->f - q->e->fields);
 		if (q->e->db_ix[fi] < 0)
 			continue;
-		acc = arena_alloc(q->r->arena, sizeof(*acc));
+		/* k->vals has no repeats (where.c); acc grows by doubling. */
+		cap = 16;
+		acc = arena_alloc(q->r->arena, cap * sizeof(*acc));
 		*n = 0;
 		for (j = 0; j < k->nvals; j++) {
 			if (*k->vals[j] == '\0')
@@ -299,16 +306,22 @@ index_candidates(struct lq *q, const char ***ids, size_t *n, int *found)
 				return rc;
 			if (ngot == 0)
 				continue;
-			{
-				const char **m = arena_alloc(q->r->arena,
-				    (*n + ngot) * sizeof(*m));
-
+			if (*n + ngot > LIST_MAX_SCAN) {
+				/* Too many to hold: a scan answers instead. */
+				*ids = NULL;
+				*n = 0;
+				return 0;
+			}
+			if (*n + ngot > cap) {
+				while (cap < *n + ngot)
+					cap *= 2;
+				m = arena_alloc(q->r->arena, cap * sizeof(*m));
 				if (*n > 0)
 					memcpy(m, acc, *n * sizeof(*m));
-				memcpy(m + *n, got, ngot * sizeof(*m));
 				acc = m;
-				*n += ngot;
 			}
+			memcpy(acc + *n, got, ngot * sizeof(*acc));
+			*n += ngot;
 		}
 		*ids = acc;
 		*found = 1;
@@ -423,7 +436,10 @@ list_params(struct req *r, struct json **out)
 	*out = r->params;
 	if ((sp = json_gets(r->params, "searchParams")) == NULL)
 		return 0;
-	if (json_parse(r->arena, sp, strlen(sp), &p, &why) != 0)
+	if (sp[strspn(sp, " \t\n\v\f\r")] != '{')
+		return http_fail(r, FCRM_BAD_REQUEST, "searchParams must be a "
+		    "JSON object.");
+	if (json_parse_body(r->arena, sp, strlen(sp), &p, &why) != 0)
 		return http_fail(r, FCRM_BAD_REQUEST, "searchParams: %s", why);
 	if (p->type != JSON_OBJECT)
 		return http_fail(r, FCRM_BAD_REQUEST, "searchParams must be a "
@@ -693,6 +709,7 @@ entity_list(struct req *r, const struct entity *e)
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
 	q.t = *t;
+	where_prepare(r, q.t, q.where);
 	if ((rc = index_candidates(&q, &ids, &n, &found)) != 0)
 		return list_fail(r, rc);
 	if (found)
@@ -730,6 +747,7 @@ entity_list_related(struct req *r, const struct entity *e, const char *id,
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
 	q.t = *t;
+	where_prepare(r, q.t, q.where);
 	rc = entity_load(r, *t, e, id, ACT_READ, &self, NULL);
 	if (rc == FCRM_NOT_FOUND)
 		return http_fail(r, rc, "Record %s '%.64s' not found.",

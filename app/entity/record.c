@@ -842,6 +842,12 @@ engine_commit(struct req *r, struct store_txn **t)
 {
 	int	 rc;
 
+	/* Past its memory ceiling a request writes nothing. */
+	if (arena_over(r->arena)) {
+		store_abort(*t);
+		*t = NULL;
+		return http_fail_memory(r);
+	}
 	rc = store_commit(*t);
 	*t = NULL;
 	if (rc == FCRM_MAP_FULL)

@@ -34,6 +34,12 @@ struct wnode {
 	struct wnode		**kids;		/* and / or */
 	size_t			 nkids;
 	const char		*lo, *hi;	/* computed date ranges */
+	int			 sorted;	/* vals sorted, no repeats */
+	const char		**linked;	/* where_prepare: sorted ids of
+						   the records a foreign link
+						   names */
+	size_t			 nlinked;
+	int			 prepared;
 };
 
 /*
@@ -46,6 +52,14 @@ int	 where_build(struct req *, const struct entity *, const struct json *,
 /* A node matching the record's prefix over the entity's text fields. */
 struct wnode *where_text_filter(struct req *, const struct entity *,
 	    const char *);
+/*
+ * Reads, once, what linkedWith / notLinkedWith on a foreign link needs
+ * (the foreign records of its values) so that where_eval then costs a
+ * binary search per record.  Call it with the list's transaction before
+ * evaluating; without it such a node loads its foreign records per
+ * record (and with no transaction matches nothing).
+ */
+void	 where_prepare(struct req *, struct store_txn *, struct wnode *);
 /* 1 if rec satisfies n (NULL matches everything). */
 int	 where_eval(struct req *, struct store_txn *, const struct entity *,
 	    const struct wnode *, const struct json *rec);

@@ -3,6 +3,7 @@
  * errors (X-Status-Reason always), bodies.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,10 @@
 #include "fastcrm/error.h"
 #include "fastcrm/http.h"
 #include "fastcrm/query.h"
+#include "fastcrm/route.h"
+
+/* What a request may allocate beyond 4x its body limit, on ROUTE_LOGIN. */
+#define LOGIN_MEMORY	((size_t)4 << 20)
 
 const char *
 http_header(const struct req *r, const char *name)
@@ -90,12 +95,79 @@ http_request_parse(struct req *r)
 	return 0;
 }
 
+size_t
+http_body_limit(const struct req *r, const char **name)
+{
+	const struct conf	*c = r->conf;
+	unsigned int		 flags;
+	size_t			 lim;
+
+	flags = r->route != NULL ? r->route->flags : 0;
+	if (flags & ROUTE_UPLOAD) {
+		*name = "max_body";
+		return c->max_body;
+	}
+	if (flags & ROUTE_LOGIN) {
+		*name = "max_login_body";
+		lim = c->max_login_body;
+	} else {
+		*name = "max_json_body";
+		lim = c->max_json_body;
+	}
+	if (lim > c->max_body) {
+		*name = "max_body";
+		lim = c->max_body;
+	}
+	return lim;
+}
+
+size_t
+http_memory_limit(const struct req *r)
+{
+	const char	*name;
+	size_t		 body, extra;
+
+	body = http_body_limit(r, &name);
+	extra = r->route != NULL && (r->route->flags & ROUTE_LOGIN) ?
+	    LOGIN_MEMORY : r->conf->request_memory;
+	if (body > (SIZE_MAX - extra) / 4)
+		return SIZE_MAX;
+	return 4 * body + extra;
+}
+
+int
+http_fail_memory(struct req *r)
+{
+	return http_fail(r, FCRM_TOO_LARGE, "The request needs more memory "
+	    "than one request may use (%zu bytes, from the route's body "
+	    "limit and request_memory); send a smaller body or a narrower "
+	    "query.", arena_limit(r->arena));
+}
+
+void
+http_check_memory(struct req *r)
+{
+	if (!arena_over(r->arena))
+		return;
+	/* Whatever the handler answered is dropped, its headers too. */
+	r->status = 0;
+	r->reason = NULL;
+	r->error_body = 0;
+	r->out_type = NULL;
+	r->hdrs.len = 0;
+	r->hdrs.p[0] = '\0';
+	r->out.len = 0;
+	r->out.p[0] = '\0';
+	http_fail_memory(r);
+}
+
 long long
 http_content_length(struct req *r)
 {
-	const char		*cl;
+	const char		*cl, *name;
 	char			*end;
 	unsigned long long	 n;
+	size_t			 lim;
 
 	if ((cl = http_header(r, "CONTENT_LENGTH")) == NULL || *cl == '\0')
 		return 0;
@@ -104,9 +176,10 @@ http_content_length(struct req *r)
 		http_fail(r, FCRM_BAD_REQUEST, "Bad Content-Length.");
 		return -1;
 	}
-	if (n > r->conf->max_body) {
-		http_fail(r, FCRM_TOO_LARGE, "Request body is larger than "
-		    "max_body (%zu bytes).", r->conf->max_body);
+	lim = http_body_limit(r, &name);
+	if (n > lim) {
+		http_fail(r, FCRM_TOO_LARGE, "Request body is too large for "
+		    "this route: more than %s (%zu bytes).", name, lim);
 		return -1;
 	}
 	return (long long)n;
@@ -190,8 +263,11 @@ http_body_object(struct req *r, struct json **out)
 		return http_fail(r, FCRM_MEDIA_TYPE, "Unsupported content type "
 		    "'%.64s'; send application/json or "
 		    "application/x-www-form-urlencoded.", mt);
-	if (json_parse(r->arena, r->body, r->bodylen, &j, &why) != 0)
-		return http_fail(r, FCRM_BAD_JSON, "%s", why);
+	if (json_parse_body(r->arena, r->body, r->bodylen, &j, &why) != 0)
+		return arena_over(r->arena) ? http_fail_memory(r) :
+		    http_fail(r, FCRM_BAD_JSON, "%s", why);
+	if (arena_over(r->arena))
+		return http_fail_memory(r);
 	if (j->type != JSON_OBJECT)
 		return http_fail(r, FCRM_BAD_JSON, "Body must be a JSON "
 		    "object.");

@@ -14,17 +14,17 @@
 #define MAX_SEGS	8
 
 static const struct route routes[] = {
-	{ "GET",	"/",				ACT_PUBLIC,	ui_h_page, NULL, 0 },
-	{ "GET",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, 0 },
-	{ "POST",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, 0 },
-	{ "POST",	"/oauth2/token",		ACT_PUBLIC,	oauth2_h_token, NULL, 0 },
+	{ "GET",	"/",				ACT_PUBLIC,	ui_h_page, NULL, ROUTE_LOGIN },
+	{ "GET",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, ROUTE_LOGIN },
+	{ "POST",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, ROUTE_LOGIN },
+	{ "POST",	"/oauth2/token",		ACT_PUBLIC,	oauth2_h_token, NULL, ROUTE_LOGIN },
 	{ "GET",	"/api/v1/App/user",		ACT_NONE,	auth_h_app_user, NULL, 0 },
-	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create, NULL, 0 },
-	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete, NULL, 0 },
+	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create, NULL, ROUTE_LOGIN },
+	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete, NULL, ROUTE_LOGIN },
 	{ "POST",	"/api/v1/App/destroyAuthToken",	ACT_NONE,	auth_h_destroy_token, NULL, 0 },
-	{ "POST",	"/api/v1/Call/:id/recording",	ACT_EDIT,	attachment_h_recording, "Call", ROUTE_STREAM },
+	{ "POST",	"/api/v1/Call/:id/recording",	ACT_EDIT,	attachment_h_recording, "Call", ROUTE_STREAM | ROUTE_UPLOAD },
 	{ "GET",	"/api/v1/Attachment",		ACT_READ,	entity_h_list, "Attachment", 0 },
-	{ "POST",	"/api/v1/Attachment",		ACT_CREATE,	attachment_h_create, "Attachment", 0 },
+	{ "POST",	"/api/v1/Attachment",		ACT_CREATE,	attachment_h_create, "Attachment", ROUTE_UPLOAD },
 	{ "GET",	"/api/v1/Attachment/file/:id",	ACT_READ,	attachment_h_file, "Attachment", 0 },
 	{ "GET",	"/api/v1/:entity",		ACT_READ,	entity_h_list, NULL, 0 },
 	{ "POST",	"/api/v1/:entity",		ACT_CREATE,	entity_h_create, NULL, 0 },
@@ -199,6 +199,8 @@ route_dispatch(struct req *r)
 		if (fe == NULL || entity_authorize(r, fe, ACT_READ, &own) != 0)
 			return;
 	}
+	/* The request's memory ceiling follows from its body limit. */
+	arena_set_limit(r->arena, http_memory_limit(r));
 	if (!(rt->flags & ROUTE_STREAM) && http_read_body(r) != 0)
 		return;
 	/* A handler that failed without saying why still answers an error,

@@ -20,6 +20,20 @@ void		 arena_free(struct arena *);
 void		 arena_reset(struct arena *);
 /* Bytes handed out since the last reset (for limits and statistics). */
 size_t		 arena_used(const struct arena *);
+/*
+ * The ceiling: once the bytes handed out since the last reset pass limit
+ * (0: no ceiling), the arena is marked "over".  Allocation goes on
+ * succeeding, so that no caller ever sees NULL; whoever set the ceiling
+ * checks arena_over() at its checkpoints and abandons the work (for a
+ * request: the JSON parser, the body reader, engine_commit and the
+ * worker after the handler; see app/http/request.c).  What is allocated
+ * past the ceiling is therefore only what runs until the next checkpoint.
+ * arena_reset() clears the ceiling and the mark.
+ */
+void		 arena_set_limit(struct arena *, size_t limit);
+size_t		 arena_limit(const struct arena *);
+/* 1 once an allocation passed the ceiling (until the next reset). */
+int		 arena_over(const struct arena *);
 
 /*
  * Allocation never fails: out of memory aborts the process (the master

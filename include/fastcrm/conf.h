@@ -90,6 +90,10 @@ struct conf {
 	char		*data_dir;
 	size_t		 map_size;	/* bytes */
 	size_t		 max_body;	/* bytes */
+	size_t		 max_json_body;	/* bytes, routes other than uploads */
+	size_t		 max_login_body; /* bytes, sign-in, OAuth2 and / */
+	size_t		 request_memory; /* bytes one request may use beyond
+					   4x its body limit */
 	char		*default_country_code;	/* digits, "" if none */
 	int		 auth_fail_limit;	/* failures per window, default 10 */
 	int		 auth_fail_window;	/* seconds, default 60 */

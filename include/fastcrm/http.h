@@ -98,12 +98,33 @@ int		 http_request_parse(struct req *);
 void		 http_response(struct req *, struct buf *out);
 
 /*
- * Reads the whole body into r->body (at most conf->max_body bytes).
+ * Reads the whole body into r->body (at most http_body_limit bytes).
  * Returns 0, or an error set on r (413, 400).
  */
 int		 http_read_body(struct req *);
-/* Content-Length, checked against max_body; -1 with an error set on r. */
+/*
+ * Content-Length, checked against the route's body limit; -1 with an
+ * error set on r (413 naming the limit).
+ */
 long long	 http_content_length(struct req *);
+/*
+ * The body limit of r's route (route.h's flags): max_body for the upload
+ * routes, max_login_body for sign-in, OAuth2 and /, max_json_body for the
+ * rest, never more than max_body.  *name is the setting's name.
+ */
+size_t		 http_body_limit(const struct req *, const char **name);
+/*
+ * The ceiling of r's arena: 4 x the body limit + request_memory (4 MiB
+ * instead on the ROUTE_LOGIN routes).
+ */
+size_t		 http_memory_limit(const struct req *);
+/* 413: the request passed its memory ceiling.  Returns the code. */
+int		 http_fail_memory(struct req *);
+/*
+ * After the handler: when r's arena passed its ceiling, whatever was
+ * answered becomes that 413 (engine_commit has refused every write).
+ */
+void		 http_check_memory(struct req *);
 
 /* A request header by CGI name ("HTTP_X_API_KEY"), or NULL. */
 const char	*http_header(const struct req *, const char *cgi_name);

@@ -33,6 +33,11 @@ struct json {
 
 #define JSON_MAX_DEPTH	32
 #define JSON_MAX_KEYS	2000	/* members of one object */
+/* json_parse_body only: */
+#define JSON_MAX_ITEMS	10000	/* items of one array */
+#define JSON_MAX_NODES	100000	/* values in the whole document */
+#define JSON_STR_(x)	#x
+#define JSON_STR(x)	JSON_STR_(x)
 
 /*
  * Parses buf into *out.  On error returns FCRM_BAD_JSON and writes a
@@ -40,6 +45,16 @@ struct json {
  * JSON_MAX_DEPTH is an error.  Everything lives in the arena.
  */
 int		 json_parse(struct arena *, const char *buf, size_t len,
+		    struct json **out, const char **why);
+/*
+ * json_parse for input from a client (request bodies, searchParams): the
+ * text must be an object (anything else is refused before a value is
+ * built), arrays hold at most JSON_MAX_ITEMS items, the document at most
+ * JSON_MAX_NODES values, and parsing stops at the first value once the
+ * arena passed its ceiling (arena_over).  The same FCRM_BAD_JSON and
+ * reason on a refusal.
+ */
+int		 json_parse_body(struct arena *, const char *buf, size_t len,
 		    struct json **out, const char **why);
 
 /* Constructors; all allocate in the arena. */

@@ -12,6 +12,13 @@
 typedef int	(*route_fn)(struct req *);
 
 #define ROUTE_STREAM	0x01	/* the handler reads the body itself */
+/*
+ * The body limit (http_body_limit): max_body for ROUTE_UPLOAD,
+ * max_login_body for ROUTE_LOGIN, max_json_body for every other route.
+ * nginx/fastcrm.conf.in sets the same limits per location.
+ */
+#define ROUTE_UPLOAD	0x02
+#define ROUTE_LOGIN	0x04
 
 struct route {
 	const char	*method;
