@@ -48,7 +48,7 @@ with Stack() as s:
             f.write("\n".join([
                 json.dumps({"lastName": "Ok1"}), json.dumps({"lastName": "Ok2"}),
                 '{"lastName": "broken"', json.dumps({"lastName": "Ok4"})]) + "\n")
-        p = run(s, "import", "--entity", "Contact", bad)
+        p = run(s, "import", "--strict", "--entity", "Contact", bad)
         t.ok(p.returncode != 0, "a malformed line fails the import")
         t.ok("line 3" in p.stderr and "NOT imported" in p.stderr,
              "the summary names the line and what was not loaded", p.stderr)

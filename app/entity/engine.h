@@ -20,5 +20,9 @@ int	 engine_begin(struct req *, int, struct store_txn ***);
 int	 engine_commit(struct req *, struct store_txn **);
 int	 engine_index_ids(struct arena *, struct store_txn *, int,
 	    const char *, const char ***, size_t *);
+int	 engine_same_as_body(struct req *, const struct entity *,
+	    const struct json *, const struct json *);
+int	 engine_remove(struct req *, struct store_txn *,
+	    const struct entity *, const struct json *);
 
 #endif

@@ -67,6 +67,8 @@ struct req {
 	int			 import;	/* bulk import: keep exported
 						   system values, no
 						   duplicate check */
+	int			 import_dups;	/* import, yet with the
+						   duplicate check */
 	int			 own_only;	/* role allows `own` only */
 	int			 foreign_own;	/* the same, for a link's records */
 
