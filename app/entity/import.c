@@ -145,8 +145,8 @@ importer_open(const struct conf *conf, const struct import_opts *o,
 	imp->stats = calloc(entity_count(), sizeof(*imp->stats));
 	imp->la = arena_new();
 	imp->who.id = "00000000000000000";
-	imp->who.name = "import";
-	imp->who.user_name = "import";
+	imp->who.name = "system";
+	imp->who.user_name = "system";
 	imp->who.type = "system";
 	imp->who.admin = 1;
 	imp->tty = isatty(STDERR_FILENO);
@@ -317,6 +317,8 @@ exists(struct importer *imp, struct req *r, const char *target,
 	size_t			 i;
 
 	*rc = 0;
+	if (strcmp(target, "User") == 0 && strcmp(id, imp->who.id) == 0)
+		return 1;
 	if (strcmp(target, "User") == 0)
 		for (i = 0; i < imp->conf->nusers; i++)
 			if (strcmp(imp->conf->users[i].id, id) == 0)

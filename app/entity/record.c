@@ -467,6 +467,9 @@ principal_name(const struct conf *conf, const char *id)
 {
 	size_t	 i;
 
+	/* The command line's own principal (import, migrate, erase). */
+	if (strcmp(id, "00000000000000000") == 0)
+		return "system";
 	for (i = 0; i < conf->nusers; i++)
 		if (strcmp(conf->users[i].id, id) == 0)
 			return conf->users[i].name;
