@@ -131,6 +131,8 @@ on_row(int term, void *arg)
 		c->stop = c->fn(c->arg, c->row_line, c->fields, c->lens,
 		    c->nfields);
 	drop_fields(c);
+	/* A row may end on a lone CR: the next begins on this line. */
+	c->row_line = c->line;
 }
 
 struct csvin *
@@ -166,7 +168,11 @@ csvin_delim(const struct csvin *c)
 	return c->delim;
 }
 
-/* The separator that occurs most often outside quotes on the first line. */
+/*
+ * The separator that occurs most often outside quotes on the first line
+ * (up to the first newline byte, quoted or not: the same bytes however
+ * the input arrives).
+ */
 static char
 find_delim(const char *p, size_t n)
 {
@@ -174,10 +180,10 @@ find_delim(const char *p, size_t n)
 	int	 q = 0;
 
 	for (i = 0; i < n; i++) {
+		if (p[i] == '\n')
+			break;
 		if (p[i] == '"')
 			q = !q;
-		else if (!q && (p[i] == '\n' || p[i] == '\r'))
-			break;
 		else if (!q && p[i] == ',')
 			comma++;
 		else if (!q && p[i] == ';')
