@@ -335,8 +335,8 @@ exists(struct importer *imp, struct req *r, const char *target,
 
 /*
  * Links of body to records that are not there: 0 when none, 1 with
- * *what naming the first, or a store error.  A read-only system link
- * (createdById: EspoCRM's "system" user) to nobody is dropped instead.
+ * *what naming the first, or a store error.  A read-only link to a User
+ * who is not there (createdById: EspoCRM's "system") is dropped instead.
  */
 static int
 missing_links(struct importer *imp, struct req *r, const struct entity *e,
@@ -358,7 +358,8 @@ missing_links(struct importer *imp, struct req *r, const struct entity *e,
 				continue;
 			if (rc != 0)
 				return rc;
-			if (f->flags & F_READONLY) {
+			if ((f->flags & F_READONLY) &&
+			    strcmp(f->target, "User") == 0) {
 				json_del(body, f->name);
 				continue;
 			}
@@ -898,5 +899,29 @@ importer_clear(struct importer *imp, const char **why)
 	dlist_free(&d);
 	if (rc != 0)
 		*why = "cannot clear the deferred rows";
+	return rc;
+}
+
+int
+importer_set(struct importer *imp, const struct entity *e, const char *id,
+    struct json *body, const char **why)
+{
+	struct req	 r;
+	struct json	*out;
+	int		 rc;
+
+	setup_req(imp, &r);
+	rc = entity_update_in(&r, imp->t, e, id, body, &out);
+	if (rc != 0 && !fatal(rc)) {
+		*why = r.reason != NULL ? r.reason : error_reason(rc);
+		imp->stats[eidx(e)].n[ROW_REJECTED]++;
+		imp->nrejected++;
+		fprintf(stderr, "%s %s: %s\n", e->name, id, *why);
+		rc = imp->o.strict ? rc : 0;
+	} else if (rc != 0)
+		*why = error_reason(rc);
+	else
+		imp->inbatch++;
+	arena_reset(imp->la);
 	return rc;
 }

@@ -28,6 +28,9 @@ struct importer	*importer_open(const struct conf *,
 int		 importer_row(struct importer *, const struct entity *,
 		    struct json *body, const char *src, size_t line,
 		    const char **why);
+/* Updates record id of e with body as it is (migrate's second links). */
+int		 importer_set(struct importer *, const struct entity *,
+		    const char *id, struct json *body, const char **why);
 /* A rejected row that never became a body (bad JSON, bad CSV). */
 int		 importer_reject(struct importer *, const struct entity *,
 		    const char *src, size_t line, const char *reason,
