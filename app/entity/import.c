@@ -358,7 +358,8 @@ missing_links(struct importer *imp, struct req *r, const struct entity *e,
 				continue;
 			if (rc != 0)
 				return rc;
-			if ((f->flags & F_READONLY) &&
+			if (((f->flags & F_READONLY) ||
+			    imp->o.drop_missing_users) &&
 			    strcmp(f->target, "User") == 0) {
 				json_del(body, f->name);
 				continue;

@@ -47,7 +47,7 @@ struct mig {
 	struct importer			*imp;
 	struct arena			*pa;	/* one page */
 	int				 meta;
-	size_t				 read, files, limit_left;
+	size_t				 read, files, limit_left, skipped;
 	int				 tty;
 	char				 err[512];
 };
@@ -457,6 +457,13 @@ page(struct mig *m, const struct entity *e, size_t offset, size_t size,
 				return rc;
 			continue;
 		}
+		if (!util_id_valid(id)) {
+			/* EspoCRM's first admin is "1": not an id here. */
+			if (m->skipped++ < 10)
+				fprintf(stderr, "migrate: %s '%.40s' left out: "
+				    "not a 17-character id\n", e->name, id);
+			continue;
+		}
 		if ((rc = complete(m, e, &rec)) != 0) {
 			*why = m->err;
 			return rc;
@@ -583,6 +590,7 @@ entity_migrate(const struct conf *conf, const struct migrate_opts *o,
 	io.mode = "upsert";
 	io.match = "id";
 	io.no_dup_check = 1;
+	io.drop_missing_users = 1;
 	if ((m.base = base_url(o->url)) == NULL)
 		return FCRM_IO;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
@@ -625,7 +633,7 @@ entity_migrate(const struct conf *conf, const struct migrate_opts *o,
 		rc = importer_finish(m.imp, why);
 	if (rc == 0)
 		fprintf(stderr, "migrate: %zu records and %zu files read from "
-		    "%s\n", m.read, m.files, m.base);
+		    "%s; %zu left out\n", m.read, m.files, m.base, m.skipped);
 	else if (m.imp != NULL)
 		importer_stopped(m.imp);
 out:

@@ -212,6 +212,8 @@ struct import_opts {
 	const char		*format;	/* csv, json; NULL: by name */
 	const char *const	*maps;		/* "Column=attribute" */
 	size_t			 nmaps;
+	int			 drop_missing_users;	/* links to Users
+						   not there are dropped */
 };
 struct import_input {
 	const char		*entity;
