@@ -132,7 +132,7 @@ with Stack(config_extra=src_extra) as src, Stack() as dst:
         t.ok("resuming at record" in p.stderr, "it resumed, not restarted",
              p.stderr)
         got = counts(dst)
-            eqd(got, src_counts, "every entity has as many records as the "
+        eqd(got, src_counts, "every entity has as many records as the "
             "source", p.stderr)
         p = migrate("--page-size", "7")
         eqd((p.returncode, counts(dst)), (0, src_counts),
