@@ -9,6 +9,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +322,54 @@ entity_purge_older(const struct conf *conf, long long secs, size_t *total,
 	return rc;
 }
 
+static volatile sig_atomic_t	 purge_stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	purge_stop = 1;
+}
+
+void
+entity_purge_run(const struct conf *conf, int life)
+{
+	struct sigaction	 sa;
+	struct pollfd		 pfd;
+	const char		*why;
+	long long		 period;
+	size_t			 n;
+	int			 rc;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	period = conf->purge_deleted_after < 3600 ?
+	    conf->purge_deleted_after : 3600;
+	if (period < 1)
+		period = 1;
+	log_info("purge: soft-deleted records older than %lld s are removed, "
+	    "looking every %lld s", conf->purge_deleted_after, period);
+	while (!purge_stop) {
+		pfd.fd = life;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, (int)(period * 1000));
+		if (rc > 0 || purge_stop)
+			break;		/* the master is gone, or stops us */
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc < 0)
+			continue;
+		why = NULL;
+		if (entity_purge_older(conf, conf->purge_deleted_after, &n,
+		    &why) != 0)
+			log_warn("purge: %s", why != NULL ? why : "failed");
+	}
+	_exit(0);
+}
+
 int
 entity_purge(const struct conf *conf, const char *before, const char **why)
 {
@@ -537,6 +587,40 @@ erase_scan(void *arg, struct store_val k, struct store_val v)
 	return s->rc;
 }
 
+/*
+ * The link names of rec (the person's taken out) into the stored record
+ * out, rewritten in place: names carry no index entries.
+ */
+static int
+names_as(struct eraser *x, const struct entity *e, struct json *out,
+    const struct json *rec)
+{
+	const struct field	*f;
+	const struct json	*v;
+	struct buf		 b;
+	const char		*id;
+	size_t			 i;
+	int			 changed = 0;
+
+	for (i = 0; i < e->nfields; i++) {
+		f = &e->fields[i];
+		if (f->type != FT_NAME || (f->flags & F_INDEXED) ||
+		    strcmp(f->name, "name") == 0)
+			continue;
+		v = json_get(rec, f->name);
+		if (v != NULL && !json_equal(v, json_get(out, f->name))) {
+			json_set(x->a, out, f->name, json_copy(x->a, v));
+			changed = 1;
+		}
+	}
+	if (!changed)
+		return 0;
+	id = json_gets(out, "id");
+	buf_init(&b, x->a);
+	json_write(&b, out);
+	return store_put(x->t, e->db_rec, id, strlen(id), b.p, b.len);
+}
+
 /* Takes the person out of record rid of entity e. */
 static int
 clean_one(struct eraser *x, const struct entity *e, const char *rid,
@@ -579,11 +663,121 @@ clean_one(struct eraser *x, const struct entity *e, const char *rid,
 			*why = r.reason;
 			return rc;
 		}
-		return 0;
+		/* The engine keeps xName when xId becomes null: copy ours. */
+		return names_as(x, e, out, rec);
 	}
 	buf_init(&b, x->a);
 	json_write(&b, rec);
 	return store_put(x->t, e->db_rec, rid, strlen(rid), b.p, b.len);
+}
+
+struct vscan {
+	const struct person	*p;
+	struct idlist		 ids;
+	char			*tmp;
+	size_t			 cap;
+	int			 rc;
+};
+
+/* Records whose text holds any of the person's values. */
+static int
+value_scan(void *arg, struct store_val k, struct store_val v)
+{
+	struct vscan	*s = arg;
+	char		*n;
+	size_t		 i;
+
+	if (v.len + 1 > s->cap) {
+		if ((n = realloc(s->tmp, v.len + 1)) == NULL)
+			return FCRM_IO;
+		s->tmp = n;
+		s->cap = v.len + 1;
+	}
+	memcpy(s->tmp, v.p, v.len);
+	s->tmp[v.len] = '\0';
+	for (i = 0; i < s->p->n; i++)
+		if (strcasestr(s->tmp, s->p->v[i]) != NULL) {
+			s->rc = idlist_add(&s->ids, k.p, k.len);
+			break;
+		}
+	return s->rc;
+}
+
+/*
+ * Copies of copies: a note's parentName holds the case's name, which held
+ * hers.  Every text and name attribute that still has one of her values
+ * gets [erased] instead.
+ */
+static int
+scrub_record(struct eraser *x, const struct entity *e, const char *rid,
+    const struct person *p, int *changed, const char **why)
+{
+	const struct field	*f;
+	struct json		*rec, *body, *out;
+	struct req		 r;
+	struct buf		 b;
+	const char		*v;
+	char			*sv;
+	size_t			 i;
+	int			 rc;
+
+	*changed = 0;
+	if ((rc = load_any(x, e, rid, &rec)) != 0)
+		return rc == FCRM_NOT_FOUND ? 0 : rc;
+	body = json_obj(x->a);
+	for (i = 0; i < e->nfields; i++) {
+		f = &e->fields[i];
+		if ((f->type != FT_VARCHAR && f->type != FT_TEXT &&
+		    f->type != FT_NAME) ||
+		    (v = json_gets(rec, f->name)) == NULL ||
+		    (sv = scrub(x->a, p, v)) == NULL)
+			continue;
+		if (f->type != FT_NAME && !(f->flags & F_READONLY))
+			json_set(x->a, body, f->name, json_str(x->a, sv));
+		json_set(x->a, rec, f->name, json_str(x->a, sv));
+		*changed = 1;
+	}
+	if (!*changed)
+		return 0;
+	if (!json_truthy(json_get(rec, "deleted"))) {
+		setup_req(x, &r);
+		if ((rc = entity_update_in(&r, x->t, e, rid, body, &out)) != 0) {
+			*why = r.reason;
+			return rc;
+		}
+		return names_as(x, e, out, rec);
+	}
+	buf_init(&b, x->a);
+	json_write(&b, rec);
+	return store_put(x->t, e->db_rec, rid, strlen(rid), b.p, b.len);
+}
+
+/* The second pass over every entity; *n records changed. */
+static int
+scrub_all(struct eraser *x, const struct person *p, size_t *n,
+    const char **why)
+{
+	struct vscan		 s;
+	const struct entity	*e;
+	size_t			 i, j;
+	int			 rc = 0, changed;
+
+	*n = 0;
+	for (i = 0; rc == 0 && i < entity_count(); i++) {
+		e = entity_at(i);
+		memset(&s, 0, sizeof(s));
+		s.p = p;
+		rc = store_iter(x->t, e->db_rec, 1, NULL, 0, value_scan, &s);
+		if (rc == 0)
+			rc = s.rc;
+		for (j = 0; rc == 0 && j < s.ids.n; j++) {
+			rc = scrub_record(x, e, s.ids.v[j], p, &changed, why);
+			*n += changed;
+		}
+		free(s.tmp);
+		idlist_free(&s.ids);
+	}
+	return rc;
 }
 
 int
@@ -597,7 +791,7 @@ entity_erase(const struct conf *conf, const char *entity, const char *id,
 	struct json		*rec;
 	size_t			 i, j, n, cleaned = 0, recordings = 0;
 	size_t			 removed = 0;
-	size_t			 files;
+	size_t			 files, copies = 0;
 	char			 what[1024];
 	int			 rc;
 
@@ -652,7 +846,8 @@ entity_erase(const struct conf *conf, const char *entity, const char *id,
 		if (rc != 0)
 			goto out;
 	}
-	if ((rc = remove_record(&x, pe, id)) != 0)
+	if ((rc = remove_record(&x, pe, id)) != 0 ||
+	    (rc = scrub_all(&x, &p, &copies, why)) != 0)
 		goto out;
 	rc = store_commit(x.t);
 	x.t = NULL;
@@ -661,8 +856,10 @@ entity_erase(const struct conf *conf, const char *entity, const char *id,
 	files = unlink_files(&x);
 	log_info("erase: %s %s removed; %zu record(s) that pointed to it "
 	    "cleaned (%s), %zu of them removed with it, %zu recording(s) and "
-	    "%zu file(s) removed", pe->name, id, cleaned,
-	    what[0] != '\0' ? what : "none", removed, recordings, files);
+	    "%zu file(s) removed, %zu more record(s) with copies of the "
+	    "values cleaned", pe->name, id, cleaned,
+	    what[0] != '\0' ? what : "none", removed, recordings, files,
+	    copies);
 	printf("erase: %s %s removed; %zu record(s) cleaned\n", pe->name, id,
 	    cleaned);
 out:

@@ -258,6 +258,10 @@ int		 entity_erase(const struct conf *, const char *entity,
 /* The purge itself, for the service's schedule: removed records in *n. */
 int		 entity_purge_older(const struct conf *, long long secs,
 		    size_t *n, const char **why);
+/* The service's purge process: every hour (or purge_deleted_after, when
+   shorter) until life turns readable or SIGTERM; never returns. */
+void		 entity_purge_run(const struct conf *, int life)
+		    __attribute__((noreturn));
 
 /* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
 int		 entity_list(struct req *, const struct entity *);
