@@ -1,7 +1,8 @@
 """Erasure on a live stack's store: `fastcrm erase` takes a person out of
 every record, index and file (read back with mdb_dump over the data
-directory and by reading the attachment files), logging counts and never
-the values; `fastcrm purge` removes soft-deleted records for good with
+directory, and by reading the attachment files and the bytes of data.mdb:
+LMDB's free pages and page gaps too), logging counts and never the
+values; `fastcrm purge` removes soft-deleted records for good with
 their index entries and files; the service's purge_deleted_after does the
 same on its own; verify is clean after each."""
 
@@ -36,6 +37,18 @@ def dump(s):
     if p.returncode != 0:
         raise RuntimeError("mdb_dump: " + p.stderr.decode(errors="replace"))
     return p.stdout.decode("utf-8", errors="replace")
+
+
+def raw_has(s, value):
+    """The bytes of every file in the data directory, LMDB's included."""
+    d = os.path.join(s.run_dir, "data")
+    for n in os.listdir(d):
+        p = os.path.join(d, n)
+        if os.path.isfile(p):
+            with open(p, "rb") as f:
+                if value.encode() in f.read():
+                    return True
+    return False
 
 
 def files(s):
@@ -97,6 +110,7 @@ with Stack() as s:
         d = dump(s)
         t.ok(all(x in d for x in secrets),
              "before: mdb_dump shows the name, numbers and email")
+        t.ok(all(raw_has(s, x) for x in secrets), "and data.mdb holds them")
         t.ok(any(NAME.encode() in b for b in files(s).values()),
              "and the recording file holds the test marker")
 
@@ -144,6 +158,19 @@ with Stack() as s:
         t.ok(erin["id"] not in d, "nor her id")
         t.ok(not any(x.encode() in b for b in files(s).values()
                      for x in secrets), "no attachment file holds them")
+        raw = [x for x in secrets if raw_has(s, x)]
+        if raw:
+            b = open(os.path.join(s.run_dir, "data", "data.mdb"), "rb").read()
+            t.diag("pages holding it: %r" % sorted(set(
+                m.start() // 4096 for m in re.finditer(
+                    re.escape(raw[0].encode()), b))))
+        eqd(raw, [], "nor do the bytes of data.mdb (old versions in free "
+            "pages and gaps were overwritten)")
+        s.reload()
+        for i in range(20):
+            s.request("POST", "/Account", {"name": "after erase %d" % i})
+        raw = [x for x in secrets if raw_has(s, x)]
+        eqd(raw, [], "and after a reload and new writes, still not")
         eqd(s.request("GET", "/Contact/" + other["id"]).json["name"],
             "Olga Other", "the other contact is untouched")
         r = s.request("GET", "/Contact?where[0][type]=equals&where[0]"

@@ -780,6 +780,24 @@ scrub_all(struct eraser *x, const struct person *p, size_t *n,
 	return rc;
 }
 
+/*
+ * LMDB keeps bytes of what was changed: in free pages (old versions) and
+ * in the gaps of live pages (removed entries; page buffers a process
+ * reused without clearing them, in any database).  So, in a freshly
+ * opened environment, every database is written anew and then the free
+ * pages are overwritten (store_scour).
+ */
+static int
+scour(struct eraser *x, size_t *wiped)
+{
+	store_close(x->st);
+	x->st = NULL;
+	if (store_open(x->conf->data_dir, x->conf->map_size,
+	    entity_db_names(), &x->st) != 0 || entity_open_dbs(x->st) != 0)
+		return FCRM_STORE;
+	return store_scour(x->st, store_db(x->st, "meta"), wiped);
+}
+
 int
 entity_erase(const struct conf *conf, const char *entity, const char *id,
     const char **why)
@@ -791,7 +809,7 @@ entity_erase(const struct conf *conf, const char *entity, const char *id,
 	struct json		*rec;
 	size_t			 i, j, n, cleaned = 0, recordings = 0;
 	size_t			 removed = 0;
-	size_t			 files, copies = 0;
+	size_t			 files, copies = 0, wiped = 0;
 	char			 what[1024];
 	int			 rc;
 
@@ -854,12 +872,18 @@ entity_erase(const struct conf *conf, const char *entity, const char *id,
 	if (rc != 0)
 		goto out;
 	files = unlink_files(&x);
+	if ((rc = scour(&x, &wiped)) != 0) {
+		*why = "erased, but the old pages could not be overwritten";
+		goto out;
+	}
 	log_info("erase: %s %s removed; %zu record(s) that pointed to it "
 	    "cleaned (%s), %zu of them removed with it, %zu recording(s) and "
 	    "%zu file(s) removed, %zu more record(s) with copies of the "
-	    "values cleaned", pe->name, id, cleaned,
-	    what[0] != '\0' ? what : "none", removed, recordings, files,
-	    copies);
+	    "values cleaned; %zu free page(s) overwritten", pe->name, id,
+	    cleaned, what[0] != '\0' ? what : "none", removed, recordings,
+	    files, copies, wiped);
+	log_info("erase: reload fastcrm (kill -HUP <master pid>) so that its "
+	    "workers drop page buffers that may still hold the erased values");
 	printf("erase: %s %s removed; %zu record(s) cleaned\n", pe->name, id,
 	    cleaned);
 out:

@@ -483,3 +483,149 @@ store_iter_dups(struct store_txn *t, int db, const char *key, size_t klen,
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
 	return walk(c, &k, &v, rc, MDB_NEXT_DUP, NULL, 0, fn, arg);
 }
+
+/* Pages on LMDB's free list (pages of older snapshots): a read txn. */
+static int
+free_pages(MDB_txn *txn, size_t *n)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, 0, &c)) != 0)	/* FREE_DBI */
+		return store_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (v.mv_size >= sizeof(size_t))
+			*n += *(const size_t *)v.mv_data;	/* IDL count */
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? FCRM_OK : store_err(rc);
+}
+
+/* Puts (or deletes) the scratch entries 0..n of db in one write txn. */
+static int
+scratch(struct store *st, int db, size_t n, const char *zero, size_t vlen,
+    int put)
+{
+	struct store_txn	*t;
+	char			 key[32];
+	size_t			 i, klen;
+	int			 rc;
+
+	if ((rc = store_begin(st, 1, &t)) != 0)
+		return rc;
+	for (i = 0; rc == 0 && i < n; i++) {
+		klen = (size_t)snprintf(key, sizeof(key), "~wipe:%012zu", i);
+		rc = put ? store_put(t, db, key, klen, zero, vlen) :
+		    store_del(t, db, key, klen, NULL, 0);
+		if (rc == FCRM_NOT_FOUND)
+			rc = 0;
+	}
+	if (rc != 0) {
+		store_abort(t);
+		return rc;
+	}
+	return store_commit(t);
+}
+
+/*
+ * Overwrites the free pages: LMDB frees the pages of a record's old
+ * versions but leaves their bytes in the file until they are reused.
+ * Fills them with zeroed entries under scratch keys of db, then deletes
+ * those (three rounds: the pages a round frees are overwritten too).
+ */
+int
+store_wipe_free(struct store *st, int db, size_t *wiped)
+{
+	struct store_txn	*t;
+	MDB_stat		 ms;
+	char			*zero;
+	size_t			 n, vlen;
+	int			 rc = 0, round;
+
+	*wiped = 0;
+	mdb_env_stat(st->env, &ms);
+	vlen = ms.ms_psize / 2 - 64;
+	if ((zero = calloc(1, vlen)) == NULL)
+		return FCRM_IO;
+	for (round = 0; round < 3 && rc == 0; round++) {
+		if ((rc = store_begin(st, 0, &t)) != 0)
+			break;
+		rc = free_pages(t->txn, &n);
+		store_abort(t);
+		if (rc != 0 || n == 0)
+			break;
+		*wiped += n;
+		if ((rc = scratch(st, db, 2 * n + 16, zero, vlen, 1)) == 0)
+			rc = scratch(st, db, 2 * n + 16, zero, vlen, 0);
+	}
+	free(zero);
+	return rc;
+}
+
+/* Copies every entry of db from into db to, in key order (appending). */
+static int
+copy_all(MDB_txn *txn, MDB_dbi from, MDB_dbi to, unsigned int dflags)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc, r2;
+
+	if ((rc = mdb_cursor_open(txn, from, &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if ((r2 = mdb_put(txn, to, &k, &v, (dflags & MDB_DUPSORT) ?
+		    MDB_APPENDDUP : MDB_APPEND)) != 0) {
+			rc = r2;
+			break;
+		}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Writes db anew on fresh pages: its entries into a scratch database, the
+ * old pages freed, the entries back.  In-page updates leave the bytes of
+ * removed entries in the free gap of a live page; this leaves none.
+ * Best in a freshly opened environment (LMDB reuses a process's page
+ * buffers without clearing them).
+ */
+int
+store_rebuild(struct store *st, int db)
+{
+	MDB_txn		*txn;
+	MDB_dbi		 tmp;
+	unsigned int	 fl;
+	int		 rc;
+
+	if (db < 0 || (size_t)db >= st->ndbs)
+		return FCRM_STORE;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		return store_err(rc);
+	if ((rc = mdb_dbi_flags(txn, st->dbis[db], &fl)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "~rebuild", MDB_CREATE |
+	    (fl & MDB_DUPSORT), &tmp)) != 0 ||
+	    (rc = mdb_drop(txn, tmp, 0)) != 0 ||
+	    (rc = copy_all(txn, st->dbis[db], tmp, fl)) != 0 ||
+	    (rc = mdb_drop(txn, st->dbis[db], 0)) != 0 ||
+	    (rc = copy_all(txn, tmp, st->dbis[db], fl)) != 0 ||
+	    (rc = mdb_drop(txn, tmp, 1)) != 0) {
+		mdb_txn_abort(txn);
+		return store_err(rc);
+	}
+	return (rc = mdb_txn_commit(txn)) != 0 ? store_err(rc) : FCRM_OK;
+}
+
+int
+store_scour(struct store *st, int scratch_db, size_t *wiped)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < st->ndbs; i++)
+		if ((rc = store_rebuild(st, (int)i)) != 0)
+			return rc;
+	return store_wipe_free(st, scratch_db, wiped);
+}
