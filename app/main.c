@@ -315,13 +315,12 @@ cmd_data(int argc, char *argv[])
 	return rc != 0;
 }
 
-/* import, export, verify: work on the store while it may be serving. */
+/* export, verify: work on the store while it may be serving. */
 static int
 cmd_store(int argc, char *argv[])
 {
 	struct conf	*conf;
-	const char	*path = NULL, *entity = NULL, *file = NULL, *why = NULL;
-	FILE		*f;
+	const char	*path = NULL, *entity = NULL, *why = NULL;
 	size_t		 problems;
 	int		 i, rc;
 
@@ -330,9 +329,6 @@ cmd_store(int argc, char *argv[])
 			path = argv[++i];
 		else if (strcmp(argv[i], "--entity") == 0 && i + 1 < argc)
 			entity = argv[++i];
-		else if (file == NULL && (argv[i][0] != '-' ||
-		    strcmp(argv[i], "-") == 0))
-			file = argv[i];
 		else
 			usage();
 	}
@@ -348,20 +344,7 @@ cmd_store(int argc, char *argv[])
 	}
 	if (entity == NULL)
 		usage();
-	if (strcmp(argv[0], "export") == 0) {
-		rc = entity_export(conf, entity, stdout, &why);
-	} else {
-		if (file == NULL || strcmp(file, "-") == 0)
-			f = stdin;
-		else if ((f = fopen(file, "r")) == NULL) {
-			perror(file);
-			conf_free(conf);
-			return 1;
-		}
-		rc = entity_import(conf, entity, f, &why);
-		if (f != stdin)
-			fclose(f);
-	}
+	rc = entity_export(conf, entity, stdout, &why);
 	if (rc != 0)
 		fprintf(stderr, "fastcrm: %s: %s\n", argv[0], why);
 	conf_free(conf);
@@ -399,8 +382,7 @@ main(int argc, char *argv[])
 	if (strcmp(argv[1], "migrate") == 0 || strcmp(argv[1], "purge") == 0 ||
 	    strcmp(argv[1], "erase") == 0)
 		return cmd_data(argc - 1, argv + 1);
-	if (strcmp(argv[1], "import") == 0 || strcmp(argv[1], "export") == 0 ||
-	    strcmp(argv[1], "verify") == 0)
+	if (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "verify") == 0)
 		return cmd_store(argc - 1, argv + 1);
 	if (strcmp(argv[1], "token") == 0)
 		return cmd_token_revoke(argc - 1, argv + 1);

@@ -186,12 +186,9 @@ int		 entity_relate(struct req *, const struct entity *,
 		    const struct json *ids, int add);
 
 /*
- * Bulk (bulk.c), for the command line: import JSON lines into entity
- * (stops at the first bad line and says what was and was not loaded),
- * export live records as JSON lines, verify records against indexes.
+ * Bulk (bulk.c), for the command line: export live records as JSON
+ * lines, verify records against indexes.
  */
-int		 entity_import(const struct conf *, const char *entity, FILE *,
-		    const char **why);
 int		 entity_export(const struct conf *, const char *entity, FILE *,
 		    const char **why);
 int		 entity_verify(const struct conf *, size_t *problems,
