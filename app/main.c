@@ -25,7 +25,7 @@ usage(void)
 	    "              --entity NAME FILE [--entity NAME FILE]... -c FILE\n"
 	    "       fastcrm import --fields NAME -c FILE\n"
 	    "       fastcrm migrate --from URL (--key KEY | --hmac KEY:SECRET |\n"
-	    "              --user NAME --password PW) [--cacert FILE | --insecure]\n"
+	    "              --user NAME [--password PW]) [--cacert FILE | --insecure]\n"
 	    "              [--limit N] [--page-size N] [--restart] -c FILE\n"
 	    "       fastcrm purge --deleted-before DURATION -c FILE\n"
 	    "       fastcrm erase --entity NAME ID -c FILE\n"
@@ -250,6 +250,25 @@ cmd_import(int argc, char *argv[])
 	return rc == 3 ? 3 : rc != 0;
 }
 
+/* A secret from stdin (one line), so that it stays out of `ps`. */
+static const char *
+read_secret(const char *what)
+{
+	static char	 buf[3][512];
+	static int	 n;
+	char		*b;
+
+	if (n == 3)
+		return NULL;
+	b = buf[n++];
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "%s: ", what);
+	if (fgets(b, sizeof(buf[0]), stdin) == NULL)
+		return NULL;
+	b[strcspn(b, "\r\n")] = '\0';
+	return b;
+}
+
 /* migrate, purge, erase: options into the engine's commands. */
 static int
 cmd_data(int argc, char *argv[])
@@ -301,6 +320,18 @@ cmd_data(int argc, char *argv[])
 	if (strcmp(argv[0], "migrate") == 0 && (m.url == NULL ||
 	    (m.key == NULL && m.hmac == NULL && m.user == NULL)))
 		usage();
+	if (m.key != NULL && strcmp(m.key, "-") == 0)
+		m.key = read_secret("API key");
+	if (m.hmac != NULL && strcmp(m.hmac, "-") == 0)
+		m.hmac = read_secret("KEY:SECRET");
+	if (m.user != NULL && (m.password == NULL ||
+	    strcmp(m.password, "-") == 0))
+		m.password = read_secret("Password");
+	if (strcmp(argv[0], "migrate") == 0 && m.key == NULL &&
+	    m.hmac == NULL && m.password == NULL) {
+		fputs("fastcrm: migrate: no credentials on stdin\n", stderr);
+		return 1;
+	}
 	conf = load_or_die(path);
 	if (strcmp(argv[0], "purge") == 0)
 		rc = entity_purge(conf, before, &why);

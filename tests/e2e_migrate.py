@@ -362,11 +362,11 @@ with Stack() as dst:
         t.ok(p.returncode == 0 and "0 problem" in p.stdout, "verify: clean",
              p.stdout + p.stderr)
         r = subprocess.run([dst.bin, "migrate", "--from", espo_url, "--user",
-                            "admin", "--password", "espo-pass", "--restart",
-                            "-c", dst.config_path], capture_output=True,
+                            "admin", "--restart", "-c", dst.config_path],
+                           input="espo-pass\n", capture_output=True,
                            text=True, timeout=120)
-        eqd(r.returncode, 0, "--user and --password (Espo-Authorization)",
-            r.stderr)
+        eqd(r.returncode, 0, "--user with the password on stdin "
+            "(Espo-Authorization)", r.stderr)
         got = {e: dst.request("GET", "/%s?maxSize=1" % e).json["total"]
                for e in ("User", "Account", "Contact", "Case")}
         eqd(got, {"User": 1, "Account": 1, "Contact": 5, "Case": 1},
