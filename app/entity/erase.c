@@ -55,8 +55,10 @@ idlist_add(struct idlist *l, const char *p, size_t n)
 			return FCRM_IO;
 		l->v = nv;
 	}
-	if ((l->v[l->n] = strndup(p, n)) == NULL)
+	if ((l->v[l->n] = malloc(n + 1)) == NULL)
 		return FCRM_IO;
+	memcpy(l->v[l->n], p, n);
+	l->v[l->n][n] = '\0';
 	l->n++;
 	return 0;
 }
@@ -798,6 +800,18 @@ scour(struct eraser *x, size_t *wiped)
 	return store_scour(x->st, store_db(x->st, "meta"), wiped);
 }
 
+/* *why outlives what it pointed into (the run's memory, now freed). */
+static const char *
+kept_why(const char *why)
+{
+	static char	 buf[512];
+
+	if (why == NULL || why == buf)
+		return why;
+	snprintf(buf, sizeof(buf), "%s", why);
+	return buf;
+}
+
 int
 entity_erase(const struct conf *conf, const char *entity, const char *id,
     const char **why)
@@ -890,6 +904,7 @@ out:
 	if (rc != 0 && *why == NULL)
 		*why = rc == FCRM_MAP_FULL ? "the store is full" :
 		    error_reason(rc);
+	*why = kept_why(*why);
 	eraser_close(&x);
 	return rc;
 }
