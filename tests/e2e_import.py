@@ -246,6 +246,17 @@ with Stack() as s:
              .json["total"], 0, "nothing after the broken line is guessed")
 
     @t.test
+    def json_lines_with_bom():
+        path = os.path.join(d, "bom.jsonl")
+        with open(path, "w", encoding="utf-8-sig") as f:
+            f.write(json.dumps({"lastName": "Bommed"}) + "\n")
+        p = run(s, "import", "--entity", "Contact", path)
+        eqd(p.returncode, 0, "JSON lines saved with a byte-order mark",
+            p.stderr)
+        eqd(s.request("GET", "/Contact?" + where_eq("lastName", "Bommed"))
+            .json["total"], 1, "the first line is read")
+
+    @t.test
     def verify_after():
         p = run(s, "verify")
         t.ok(p.returncode == 0 and "0 problem" in p.stdout,

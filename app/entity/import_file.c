@@ -469,6 +469,12 @@ import_json(struct importer *imp, const struct entity *e, const char *src,
 		while (len > 0 && (line[len - 1] == '\n' ||
 		    line[len - 1] == '\r'))
 			line[--len] = '\0';
+		/* A byte-order mark some editors put first. */
+		if (lineno == 1 && len >= 3 &&
+		    memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+			memmove(line, line + 3, (size_t)len - 2);
+			len -= 3;
+		}
 		if (len == 0)
 			continue;
 		body = NULL;
