@@ -26,7 +26,8 @@ usage(void)
 	    "       fastcrm import --fields NAME -c FILE\n"
 	    "       fastcrm migrate --from URL (--key KEY | --hmac KEY:SECRET |\n"
 	    "              --user NAME [--password PW]) [--cacert FILE | --insecure]\n"
-	    "              [--limit N] [--page-size N] [--restart] -c FILE\n"
+	    "              [--limit N] [--page-size N] [--restart]\n"
+	    "              [--rejects FILE] -c FILE\n"
 	    "       fastcrm purge --deleted-before DURATION -c FILE\n"
 	    "       fastcrm erase --entity NAME ID -c FILE\n"
 	    "       fastcrm export --entity NAME -c FILE\n"
@@ -304,6 +305,8 @@ cmd_data(int argc, char *argv[])
 			m.insecure = 1;
 		else if (strcmp(argv[i], "--restart") == 0)
 			m.restart = 1;
+		else if (strcmp(argv[i], "--rejects") == 0 && i + 1 < argc)
+			m.rejects = argv[++i];
 		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
 			m.limit = strtoul(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc)
@@ -339,11 +342,11 @@ cmd_data(int argc, char *argv[])
 		rc = entity_erase(conf, entity, id, &why);
 	else
 		rc = entity_migrate(conf, &m, &why);
-	if (rc != 0)
+	if (rc != 0 && rc != 3)
 		fprintf(stderr, "fastcrm: %s: %s\n", argv[0], why != NULL ?
 		    why : "failed");
 	conf_free(conf);
-	return rc != 0;
+	return rc == 3 ? 3 : rc != 0;
 }
 
 /* export, verify: work on the store while it may be serving. */

@@ -235,6 +235,10 @@ CASE = {"id": "65a1f0c2d3e4b5c01", "name": "Espo case", "deleted": False,
         "type": "Incident", "accountId": ACC["id"],
         "contactId": CONTACTS[0]["id"], "createdAt": "2023-04-01 10:00:00",
         "createdById": AGENT["id"], "isInternal": False}
+# One EspoCRM would hold but fastcrm refuses: a case without a name.
+BAD_CASE = {"id": "65a1f0c2d3e4b5c02", "name": "", "deleted": False,
+            "number": 9002, "status": "New",
+            "createdAt": "2023-04-02 10:00:00"}
 
 
 class Espo(http.server.BaseHTTPRequestHandler):
@@ -278,7 +282,7 @@ class Espo(http.server.BaseHTTPRequestHandler):
             return self.send(401, b"", "text/plain")
         parts = path.strip("/").split("/")
         data = {"User": [ADMIN, AGENT], "Account": [ACC],
-                "Contact": CONTACTS, "Case": [CASE], "Call": [],
+                "Contact": CONTACTS, "Case": [CASE, BAD_CASE], "Call": [],
                 "Note": [], "Attachment": []}
         if parts[0] not in data:
             return self.send(403, b"", "text/plain")   # no access to Task
@@ -327,9 +331,16 @@ with Stack() as dst:
         eqd(got, {"User": 1, "Account": 1, "Contact": 2},
             "killed mid-way: the user, the account and the first contact "
             "page are in (Jo Agent; the admin with id \"1\" is left out)")
-        q = subprocess.run(espo(), capture_output=True, text=True,
-                           timeout=120)
-        eqd(q.returncode, 0, "the second run finishes", q.stderr)
+        rej = os.path.join(dst.run_dir, "espo.rejects")
+        q = subprocess.run(espo("--rejects", rej), capture_output=True,
+                           text=True, timeout=120)
+        eqd(q.returncode, 3, "the second run finishes, one record refused",
+            q.stderr)
+        with open(rej) as f:
+            rj = [json.loads(x) for x in f]
+        t.ok(len(rj) == 1 and rj[0]["entity"] == "Case" and "name" in
+             rj[0]["reason"] and rj[0]["row"]["id"] == BAD_CASE["id"],
+             "the case without a name is in the reject file", rj)
         t.ok("Contact: resuming at record 2" in q.stderr,
              "resuming at the third contact", q.stderr)
         t.ok("Task: skipped" in q.stderr and "403" in q.stderr,
@@ -365,7 +376,7 @@ with Stack() as dst:
                             "admin", "--restart", "-c", dst.config_path],
                            input="espo-pass\n", capture_output=True,
                            text=True, timeout=120)
-        eqd(r.returncode, 0, "--user with the password on stdin "
+        eqd(r.returncode, 3, "--user with the password on stdin "
             "(Espo-Authorization)", r.stderr)
         got = {e: dst.request("GET", "/%s?maxSize=1" % e).json["total"]
                for e in ("User", "Account", "Contact", "Case")}

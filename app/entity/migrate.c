@@ -56,6 +56,7 @@ struct body {
 	char	*p;
 	size_t	 len, cap;
 	int	 fd;		/* a file download: written here */
+	size_t	 max;		/* its ceiling (max_body) */
 	int	 failed;
 };
 
@@ -68,6 +69,10 @@ on_data(char *p, size_t sz, size_t nm, void *arg)
 	char		*np;
 
 	if (b->fd >= 0) {
+		if (b->len + n > b->max) {
+			b->failed = 1;
+			return 0;
+		}
 		for (off = 0; off < n; off += (size_t)w)
 			if ((w = write(b->fd, p + off, n - off)) < 0) {
 				if (errno == EINTR) {
@@ -341,6 +346,7 @@ fetch_file(struct mig *m, const char *id, int *got)
 	if ((b.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    0640)) < 0)
 		goto out;
+	b.max = m->conf->max_body;
 	rc = get(m, path, &b, &status);
 	if (rc == 0 && fsync(b.fd) != 0)
 		rc = FCRM_IO;
@@ -603,6 +609,7 @@ entity_migrate(const struct conf *conf, const struct migrate_opts *o,
 	io.match = "id";
 	io.no_dup_check = 1;
 	io.drop_missing_users = 1;
+	io.rejects = o->rejects;
 	if ((m.base = base_url(o->url)) == NULL)
 		return FCRM_IO;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
@@ -646,6 +653,8 @@ entity_migrate(const struct conf *conf, const struct migrate_opts *o,
 	if (rc == 0)
 		fprintf(stderr, "migrate: %zu records and %zu files read from "
 		    "%s; %zu left out\n", m.read, m.files, m.base, m.skipped);
+	if (rc == 0 && importer_rejected(m.imp) > 0)
+		rc = 3;		/* the rest is in */
 	else if (m.imp != NULL)
 		importer_stopped(m.imp);
 out:

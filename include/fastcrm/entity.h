@@ -238,7 +238,9 @@ struct migrate_opts {
 	int			 restart;	/* forget the saved progress */
 	size_t			 limit;		/* stop after N records (0: all) */
 	size_t			 page;		/* maxSize (default 200) */
+	const char		*rejects;	/* reject file, or NULL */
 };
+/* 0; 3 when records were refused (the rest is in); else an error. */
 int		 entity_migrate(const struct conf *,
 		    const struct migrate_opts *, const char **why);
 
