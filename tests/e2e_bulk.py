@@ -1,5 +1,5 @@
 """fastcrm import / export / verify against a live stack's store: the same
-validation and indexes as a POST, a bad line stops the import without a
+validation and indexes as a POST, a bad line stops a --strict import without a
 partial batch, an export imports back identically, verify finds nothing
 wrong — and the records are served at once through nginx."""
 
