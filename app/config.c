@@ -868,6 +868,34 @@ k_fail_window(struct ctx *x, yaml_node_t *n, void *arg)
 	    &x->c->auth_fail_window);
 }
 
+/* "30d", "12h", "15m", "90s", "2w" or seconds; 0 or "off" turns it off. */
+static void
+k_purge_after(struct ctx *x, yaml_node_t *n, void *arg)
+{
+	const char	*s;
+	char		*end, b[CONF_SHOWN + 4];
+	long long	 v, mul = 1;
+
+	(void)arg;
+	if ((s = scalar(x, n, "purge_deleted_after", 0)) == NULL)
+		return;
+	if (strcmp(s, "off") == 0) {
+		x->c->purge_deleted_after = 0;
+		return;
+	}
+	v = strtoll(s, &end, 10);
+	if (*end == 's' || *end == 'm' || *end == 'h' || *end == 'd' ||
+	    *end == 'w')
+		mul = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 :
+		    *end == 'd' ? 86400 : 7 * 86400, end++;
+	if (end == s || *end != '\0' || v < 0 || v > 3650LL * 86400 / mul) {
+		err_at(x, n, "'purge_deleted_after' is a duration such as 30d, "
+		    "12h, 90s (or off), not '%s'", shown(b, s));
+		return;
+	}
+	x->c->purge_deleted_after = v * mul;
+}
+
 static void
 k_log_level(struct ctx *x, yaml_node_t *n, void *arg)
 {
@@ -1984,6 +2012,7 @@ static const struct key top_keys[] = {
 	{ "auth_fail_limit", k_fail_limit, 0 },
 	{ "auth_fail_window", k_fail_window, 0 },
 	{ "log_level", k_log_level, 0 },
+	{ "purge_deleted_after", k_purge_after, 0 },
 	{ "frame_ancestors", k_frame_ancestors, 0 },
 	{ "metrics_allow", k_metrics_allow, 0 },
 	{ "health_max_fill", k_health_max_fill, 0 },

@@ -1,5 +1,6 @@
 /*
- * fastcrm's command line: serve, check-config, key.
+ * fastcrm's command line: serve, check-config, key, user, token, import,
+ * export, verify, migrate, purge, erase.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,17 @@ usage(void)
 	    "       fastcrm check-config [-c] FILE\n"
 	    "       fastcrm key\n"
 	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
-	    "       fastcrm import --entity NAME FILE -c FILE\n"
+	    "       fastcrm import [--mode create|update|upsert] [--match ATTR]\n"
+	    "              [--skip-duplicate-check] [--strict] [--rejects FILE]\n"
+	    "              [--format csv|json] [--map 'Column=attribute']...\n"
+	    "              --entity NAME FILE [--entity NAME FILE]... -c FILE\n"
+	    "       fastcrm import --fields NAME -c FILE\n"
+	    "       fastcrm migrate --from URL (--key KEY | --hmac KEY:SECRET |\n"
+	    "              --user NAME [--password PW]) [--cacert FILE | --insecure]\n"
+	    "              [--limit N] [--page-size N] [--restart]\n"
+	    "              [--rejects FILE] -c FILE\n"
+	    "       fastcrm purge --deleted-before DURATION -c FILE\n"
+	    "       fastcrm erase --entity NAME ID -c FILE\n"
 	    "       fastcrm export --entity NAME -c FILE\n"
 	    "       fastcrm verify -c FILE\n"
 	    "       fastcrm backup DIR -c FILE\n"
@@ -239,13 +250,176 @@ cmd_authtoken(int argc, char *argv[])
 	return rc != 0;
 }
 
-/* import, export, verify: work on the store while it may be serving. */
+/* import: files into entities, with a mode; or --fields NAME. */
+static int
+cmd_import(int argc, char *argv[])
+{
+	struct conf		*conf;
+	struct import_opts	 o;
+	struct import_input	*in;
+	const char		*path = NULL, *entity = NULL, *fields = NULL;
+	const char		*why = NULL, **maps;
+	size_t			 nin = 0;
+	int			 i, rc;
+
+	memset(&o, 0, sizeof(o));
+	if ((in = calloc((size_t)argc, sizeof(*in))) == NULL ||
+	    (maps = calloc((size_t)argc, sizeof(*maps))) == NULL)
+		return 1;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--entity") == 0 && i + 1 < argc)
+			entity = argv[++i];
+		else if (strcmp(argv[i], "--fields") == 0 && i + 1 < argc)
+			fields = argv[++i];
+		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc)
+			o.mode = argv[++i];
+		else if (strcmp(argv[i], "--match") == 0 && i + 1 < argc)
+			o.match = argv[++i];
+		else if (strcmp(argv[i], "--rejects") == 0 && i + 1 < argc)
+			o.rejects = argv[++i];
+		else if (strcmp(argv[i], "--format") == 0 && i + 1 < argc)
+			o.format = argv[++i];
+		else if (strcmp(argv[i], "--map") == 0 && i + 1 < argc &&
+		    strchr(argv[i + 1], '=') != NULL)
+			maps[o.nmaps++] = argv[++i];
+		else if (strcmp(argv[i], "--strict") == 0)
+			o.strict = 1;
+		else if (strcmp(argv[i], "--skip-duplicate-check") == 0)
+			o.no_dup_check = 1;
+		else if (entity != NULL && (argv[i][0] != '-' ||
+		    strcmp(argv[i], "-") == 0)) {
+			in[nin].entity = entity;
+			in[nin++].path = argv[i];
+		} else
+			usage();
+	}
+	o.maps = maps;
+	if (fields == NULL && nin == 0 && entity != NULL) {
+		in[nin].entity = entity;	/* stdin */
+		in[nin++].path = "-";
+	}
+	if (fields == NULL && nin == 0)
+		usage();
+	conf = load_or_die(path);
+	if (fields != NULL)
+		rc = entity_import_fields(conf, fields, stdout, &why);
+	else
+		rc = entity_import_files(conf, in, nin, &o, &why);
+	if (rc != 0 && rc != 3)
+		fprintf(stderr, "fastcrm: import: %s\n", why != NULL ? why :
+		    "failed");
+	conf_free(conf);
+	free(in);
+	free(maps);
+	return rc == 3 ? 3 : rc != 0;
+}
+
+/* A secret from stdin (one line), so that it stays out of `ps`. */
+static const char *
+read_secret(const char *what)
+{
+	static char	 buf[3][512];
+	static int	 n;
+	char		*b;
+
+	if (n == 3)
+		return NULL;
+	b = buf[n++];
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "%s: ", what);
+	if (fgets(b, sizeof(buf[0]), stdin) == NULL)
+		return NULL;
+	b[strcspn(b, "\r\n")] = '\0';
+	return b;
+}
+
+/* migrate, purge, erase: options into the engine's commands. */
+static int
+cmd_data(int argc, char *argv[])
+{
+	struct conf		*conf;
+	struct migrate_opts	 m;
+	const char		*path = NULL, *entity = NULL, *id = NULL;
+	const char		*before = NULL, *why = NULL;
+	int			 i, rc;
+
+	memset(&m, 0, sizeof(m));
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--entity") == 0 && i + 1 < argc)
+			entity = argv[++i];
+		else if (strcmp(argv[i], "--deleted-before") == 0 &&
+		    i + 1 < argc)
+			before = argv[++i];
+		else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+			m.url = argv[++i];
+		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			m.key = argv[++i];
+		else if (strcmp(argv[i], "--hmac") == 0 && i + 1 < argc)
+			m.hmac = argv[++i];
+		else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc)
+			m.user = argv[++i];
+		else if (strcmp(argv[i], "--password") == 0 && i + 1 < argc)
+			m.password = argv[++i];
+		else if (strcmp(argv[i], "--cacert") == 0 && i + 1 < argc)
+			m.cacert = argv[++i];
+		else if (strcmp(argv[i], "--insecure") == 0)
+			m.insecure = 1;
+		else if (strcmp(argv[i], "--restart") == 0)
+			m.restart = 1;
+		else if (strcmp(argv[i], "--rejects") == 0 && i + 1 < argc)
+			m.rejects = argv[++i];
+		else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc)
+			m.limit = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--page-size") == 0 && i + 1 < argc)
+			m.page = strtoul(argv[++i], NULL, 10);
+		else if (id == NULL && argv[i][0] != '-')
+			id = argv[i];
+		else
+			usage();
+	}
+	if (strcmp(argv[0], "purge") == 0 && before == NULL)
+		usage();
+	if (strcmp(argv[0], "erase") == 0 && (entity == NULL || id == NULL))
+		usage();
+	if (strcmp(argv[0], "migrate") == 0 && (m.url == NULL ||
+	    (m.key == NULL && m.hmac == NULL && m.user == NULL)))
+		usage();
+	if (m.key != NULL && strcmp(m.key, "-") == 0)
+		m.key = read_secret("API key");
+	if (m.hmac != NULL && strcmp(m.hmac, "-") == 0)
+		m.hmac = read_secret("KEY:SECRET");
+	if (m.user != NULL && (m.password == NULL ||
+	    strcmp(m.password, "-") == 0))
+		m.password = read_secret("Password");
+	if (strcmp(argv[0], "migrate") == 0 && m.key == NULL &&
+	    m.hmac == NULL && m.password == NULL) {
+		fputs("fastcrm: migrate: no credentials on stdin\n", stderr);
+		return 1;
+	}
+	conf = load_or_die(path);
+	if (strcmp(argv[0], "purge") == 0)
+		rc = entity_purge(conf, before, &why);
+	else if (strcmp(argv[0], "erase") == 0)
+		rc = entity_erase(conf, entity, id, &why);
+	else
+		rc = entity_migrate(conf, &m, &why);
+	if (rc != 0 && rc != 3)
+		fprintf(stderr, "fastcrm: %s: %s\n", argv[0], why != NULL ?
+		    why : "failed");
+	conf_free(conf);
+	return rc == 3 ? 3 : rc != 0;
+}
+
+/* export, verify: work on the store while it may be serving. */
 static int
 cmd_store(int argc, char *argv[])
 {
 	struct conf	*conf;
-	const char	*path = NULL, *entity = NULL, *file = NULL, *why = NULL;
-	FILE		*f;
+	const char	*path = NULL, *entity = NULL, *why = NULL;
 	size_t		 problems;
 	int		 i, rc;
 
@@ -254,9 +428,6 @@ cmd_store(int argc, char *argv[])
 			path = argv[++i];
 		else if (strcmp(argv[i], "--entity") == 0 && i + 1 < argc)
 			entity = argv[++i];
-		else if (file == NULL && (argv[i][0] != '-' ||
-		    strcmp(argv[i], "-") == 0))
-			file = argv[i];
 		else
 			usage();
 	}
@@ -272,20 +443,7 @@ cmd_store(int argc, char *argv[])
 	}
 	if (entity == NULL)
 		usage();
-	if (strcmp(argv[0], "export") == 0) {
-		rc = entity_export(conf, entity, stdout, &why);
-	} else {
-		if (file == NULL || strcmp(file, "-") == 0)
-			f = stdin;
-		else if ((f = fopen(file, "r")) == NULL) {
-			perror(file);
-			conf_free(conf);
-			return 1;
-		}
-		rc = entity_import(conf, entity, f, &why);
-		if (f != stdin)
-			fclose(f);
-	}
+	rc = entity_export(conf, entity, stdout, &why);
 	if (rc != 0)
 		fprintf(stderr, "fastcrm: %s: %s\n", argv[0], why);
 	conf_free(conf);
@@ -368,8 +526,12 @@ main(int argc, char *argv[])
 		return cmd_check_config(argc - 1, argv + 1);
 	if (strcmp(argv[1], "key") == 0)
 		return cmd_key();
-	if (strcmp(argv[1], "import") == 0 || strcmp(argv[1], "export") == 0 ||
-	    strcmp(argv[1], "verify") == 0)
+	if (strcmp(argv[1], "import") == 0)
+		return cmd_import(argc - 1, argv + 1);
+	if (strcmp(argv[1], "migrate") == 0 || strcmp(argv[1], "purge") == 0 ||
+	    strcmp(argv[1], "erase") == 0)
+		return cmd_data(argc - 1, argv + 1);
+	if (strcmp(argv[1], "export") == 0 || strcmp(argv[1], "verify") == 0)
 		return cmd_store(argc - 1, argv + 1);
 	if (strcmp(argv[1], "backup") == 0 || strcmp(argv[1], "restore") == 0)
 		return cmd_backup(argc - 1, argv + 1);

@@ -155,6 +155,37 @@ spawn(const struct conf *conf, int fd, const sigset_t *orig)
 	return 0;
 }
 
+/* The purge process (purge_deleted_after), beside the workers. */
+static pid_t	 purger;
+
+static void
+purger_start(const struct conf *conf, int fd, const sigset_t *orig)
+{
+	pid_t	 pid;
+
+	if (conf->purge_deleted_after <= 0)
+		return;
+	if ((pid = fork()) == -1) {
+		log_error("fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, orig, NULL);
+		close(life[1]);
+		close(fd);
+		entity_purge_run(conf, life[0]);
+	}
+	purger = pid;
+}
+
+static void
+purger_stop(void)
+{
+	if (purger > 0)
+		kill(purger, SIGTERM);
+	purger = 0;
+}
+
 static int
 count_live(int gen)
 {
@@ -289,6 +320,7 @@ master_run(const char *path)
 	generation = 1;
 	for (i = 0; i < conf->workers; i++)
 		spawn(conf, fd, &orig);
+	purger_start(conf, fd, &orig);
 	log_info("fastcrm master %d listening on %s with %d workers",
 	    (int)getpid(), conf->listen, conf->workers);
 
@@ -344,10 +376,13 @@ master_run(const char *path)
 				spawn(conf, fd, &orig);
 			/* The old generation finishes its requests and exits. */
 			signal_gen(-1, SIGTERM, generation);
+			purger_stop();
+			purger_start(conf, fd, &orig);
 			log_info("configuration reloaded (generation %d)",
 			    generation);
 		}
 	}
+	purger_stop();
 	log_info("stopping: waiting for %d worker(s)", count_live(-1));
 	signal_gen(-1, SIGTERM, -1);
 	deadline = time(NULL) + 10;

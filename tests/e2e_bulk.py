@@ -1,5 +1,5 @@
 """fastcrm import / export / verify against a live stack's store: the same
-validation and indexes as a POST, a bad line stops the import without a
+validation and indexes as a POST, a bad line stops a --strict import without a
 partial batch, an export imports back identically, verify finds nothing
 wrong — and the records are served at once through nginx."""
 
@@ -48,7 +48,7 @@ with Stack() as s:
             f.write("\n".join([
                 json.dumps({"lastName": "Ok1"}), json.dumps({"lastName": "Ok2"}),
                 '{"lastName": "broken"', json.dumps({"lastName": "Ok4"})]) + "\n")
-        p = run(s, "import", "--entity", "Contact", bad)
+        p = run(s, "import", "--strict", "--entity", "Contact", bad)
         t.ok(p.returncode != 0, "a malformed line fails the import")
         t.ok("line 3" in p.stderr and "NOT imported" in p.stderr,
              "the summary names the line and what was not loaded", p.stderr)

@@ -37,13 +37,13 @@ case $time in
 ''|*[!0-9]*) die "FUZZ_TIME must be a number of seconds" ;;
 esac
 
-pkgs=(fcgi lmdb yajl yaml-0.1 libcrypto)
+pkgs=(fcgi lmdb yajl yaml-0.1 libcrypto libcurl)
 dep_cflags=$(pkg-config --cflags "${pkgs[@]}") || die "pkg-config ${pkgs[*]}"
 dep_libs=$(pkg-config --libs "${pkgs[@]}") || die "pkg-config ${pkgs[*]}"
 # shellcheck disable=SC2206
 dep_cflags=($dep_cflags)
 # shellcheck disable=SC2206
-dep_libs=($dep_libs -lcrypt)
+dep_libs=($dep_libs -lcrypt -lcsv)
 
 # The targets: every tests/fuzz_*.c, or the ones named.
 targets=()

@@ -35,11 +35,16 @@ action_word(enum action act)
 	}
 }
 
-/* Work the engine does for itself (bulk import, the CLI): no role. */
+/*
+ * Work the engine does for itself — the command line (import, migrate,
+ * erase), the start-up User sync — acts as the system principal (type
+ * "system", which no credential yields): no role applies.
+ */
 static int
 is_system(const struct req *r)
 {
-	return r->who == NULL || r->import || r->system;
+	return r->who == NULL || r->import || r->system ||
+	    (r->who->type != NULL && strcmp(r->who->type, "system") == 0);
 }
 
 /* The role's permission for act on e: CONF_NO, CONF_OWN or CONF_ALL. */

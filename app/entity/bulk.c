@@ -1,16 +1,12 @@
 /*
- * Bulk work from the command line, on the store directly: import (JSON
- * lines, the same validation and indexes as a POST, in large
- * transactions), export (the stored records, one per line), and verify
- * (every record against every index, and back).
+ * Bulk work from the command line, on the store directly: export (the
+ * stored records, one per line) and verify (every record against every
+ * index, and back).  Import is import.c and import_file.c.
  */
-#include <sys/time.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
@@ -19,17 +15,6 @@
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
-
-#define BATCH	20000
-
-static double
-now(void)
-{
-	struct timeval	 tv;
-
-	gettimeofday(&tv, NULL);
-	return tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 static int
 open_all(const struct conf *conf, struct store **st, const char **why)
@@ -44,146 +29,6 @@ open_all(const struct conf *conf, struct store **st, const char **why)
 		return rc != 0 ? rc : FCRM_STORE;
 	}
 	return 0;
-}
-
-/* Counts lines, for the progress total; 0 when the file is a pipe. */
-static size_t
-count_lines(FILE *f)
-{
-	char	 buf[65536];
-	size_t	 n = 0, k, i;
-	long	 pos;
-
-	if ((pos = ftell(f)) < 0)
-		return 0;
-	while ((k = fread(buf, 1, sizeof(buf), f)) > 0)
-		for (i = 0; i < k; i++)
-			n += buf[i] == '\n';
-	fseek(f, pos, SEEK_SET);
-	return n;
-}
-
-/* Commits the batch in *t; *t is NULL afterwards whatever happened. */
-static int
-batch_commit(struct store_txn **t, size_t *done, size_t *inbatch)
-{
-	int	 rc;
-
-	rc = store_commit(*t);
-	*t = NULL;
-	if (rc == 0) {
-		*done += *inbatch;
-		*inbatch = 0;
-	}
-	return rc;
-}
-
-int
-entity_import(const struct conf *conf, const char *entity, FILE *in,
-    const char **why)
-{
-	struct store		*st = NULL;
-	struct store_txn	*t = NULL;
-	struct arena		*a = NULL, *la = NULL;
-	struct principal	 who;
-	const struct entity	*e;
-	struct req		 r;
-	struct json		*body, *out;
-	char			*line = NULL;
-	size_t			 cap = 0, lineno = 0, done = 0, inbatch = 0;
-	size_t			 total, batch_start = 1;
-	ssize_t			 len;
-	double			 t0, last = 0;
-	int			 rc, tty;
-	const char		*jwhy;
-
-	*why = NULL;
-	if ((rc = open_all(conf, &st, why)) != 0)
-		return rc;
-	if ((e = entity_find(entity)) == NULL) {
-		*why = "unknown entity";
-		store_close(st);
-		return FCRM_NOT_FOUND;
-	}
-	tty = isatty(STDERR_FILENO);
-	total = count_lines(in);
-	a = arena_new();
-	la = arena_new();
-	memset(&who, 0, sizeof(who));
-	who.id = "00000000000000000";
-	who.name = "import";
-	who.type = "system";
-	t0 = now();
-	if ((rc = store_begin(st, 1, &t)) != 0)
-		goto out;
-	while ((len = getline(&line, &cap, in)) > 0) {
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		memset(&r, 0, sizeof(r));
-		r.arena = la;
-		r.conf = conf;
-		r.store = st;
-		r.who = &who;
-		r.import = 1;
-		r.method = "POST";
-		buf_init(&r.out, la);
-		buf_init(&r.hdrs, la);
-		if (json_parse(la, line, (size_t)len, &body, &jwhy) != 0 ||
-		    body->type != JSON_OBJECT) {
-			fprintf(stderr, "\nline %zu: %s\n", lineno, body == NULL ||
-			    body->type == JSON_OBJECT ? jwhy :
-			    "not a JSON object");
-			rc = FCRM_BAD_JSON;
-			goto out;
-		}
-		if ((rc = entity_create_in(&r, t, e, body, &out)) != 0) {
-			fprintf(stderr, "\nline %zu: %s\n", lineno,
-			    r.reason != NULL ? r.reason : error_reason(rc));
-			goto out;
-		}
-		arena_reset(la);
-		inbatch++;
-		if (inbatch == BATCH) {
-			if ((rc = batch_commit(&t, &done, &inbatch)) != 0)
-				goto out;
-			batch_start = lineno + 1;
-			if ((rc = store_begin(st, 1, &t)) != 0)
-				goto out;
-		}
-		if (tty && now() - last > 0.5) {
-			last = now();
-			fprintf(stderr, "\r%s: %zu/%zu records, %.0f records/s   ",
-			    e->name, done + inbatch, total,
-			    (done + inbatch) / (last - t0 + 1e-9));
-		}
-	}
-	rc = batch_commit(&t, &done, &inbatch);
-out:
-	if (t != NULL)
-		store_abort(t);
-	if (tty)
-		fputc('\n', stderr);
-	if (rc == 0)
-		fprintf(stderr, "%s: imported %zu records in %.1f s (%.0f "
-		    "records/s)\n", e->name, done, now() - t0,
-		    done / (now() - t0 + 1e-9));
-	else {
-		fprintf(stderr, "%s: imported %zu records (lines 1-%zu); "
-		    "stopped at line %zu: lines %zu-%zu were NOT imported "
-		    "(their batch was rolled back), nor anything after\n",
-		    e != NULL ? e->name : entity, done, batch_start - 1, lineno,
-		    batch_start, lineno);
-		if (*why == NULL)
-			*why = "import stopped";
-	}
-	free(line);
-	arena_free(la);
-	arena_free(a);
-	store_close(st);
-	return rc;
 }
 
 struct exp {

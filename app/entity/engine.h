@@ -32,5 +32,9 @@ void	 engine_link_twins(struct arena *, const struct entity *,
 /* The number of twin pairs of rec that disagree; *field names one. */
 size_t	 engine_twin_problems(const struct entity *, const struct json *,
 	    const char **);
+int	 engine_same_as_body(struct req *, const struct entity *,
+	    const struct json *, const struct json *);
+int	 engine_remove(struct req *, struct store_txn *,
+	    const struct entity *, const struct json *);
 
 #endif

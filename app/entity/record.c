@@ -501,6 +501,9 @@ principal_name(const struct conf *conf, const char *id)
 {
 	size_t	 i;
 
+	/* The command line's own principal (import, migrate, erase). */
+	if (strcmp(id, "00000000000000000") == 0)
+		return "system";
 	for (i = 0; i < conf->nusers; i++)
 		if (strcmp(conf->users[i].id, id) == 0)
 			return conf->users[i].name;
@@ -1175,7 +1178,8 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 	skip = http_header(r, "HTTP_X_SKIP_DUPLICATE_CHECK");
 	if (skip == NULL)
 		skip = json_gets(r->params, "skipDuplicateCheck");
-	if (e->dup_attrs != NULL && !r->import && (skip == NULL ||
+	if (e->dup_attrs != NULL && (!r->import || r->import_dups) &&
+	    (skip == NULL ||
 	    (strcasecmp(skip, "true") != 0 && strcmp(skip, "1") != 0))) {
 		if ((rc = find_duplicates(r, t, e, rec, &dups)) != 0)
 			return store_fail(r, rc);
@@ -1430,4 +1434,27 @@ entity_relate(struct req *r, const struct entity *e, const char *id,
 	    (rc = rewrite(r, *t, e, self, rec)) != 0)
 		return rc;
 	return engine_commit(r, t);
+}
+
+/* same_as_body for the importer (import.c): an unchanged row is no write. */
+int
+engine_same_as_body(struct req *r, const struct entity *e,
+    const struct json *body, const struct json *rec)
+{
+	return same_as_body(r, e, body, rec);
+}
+
+/* Removes rec for good with its index entries (purge, erase: erase.c). */
+int
+engine_remove(struct req *r, struct store_txn *t, const struct entity *e,
+    const struct json *rec)
+{
+	const char	*id;
+	int		 rc;
+
+	if (!json_truthy(json_get(rec, "deleted")) &&
+	    (rc = index_apply(r, t, e, rec, 0)) != 0)
+		return rc;
+	id = json_gets(rec, "id");
+	return store_del(t, e->db_rec, id, strlen(id), NULL, 0);
 }

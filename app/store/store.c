@@ -514,3 +514,192 @@ store_iter_dups(struct store_txn *t, int db, const char *key, size_t klen,
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
 	return walk(c, &k, &v, rc, MDB_NEXT_DUP, NULL, 0, fn, arg);
 }
+
+/* Pages on LMDB's free list (pages of older snapshots): a read txn. */
+static int
+free_pages(MDB_txn *txn, size_t *n)
+{
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	int		 rc;
+
+	*n = 0;
+	if ((rc = mdb_cursor_open(txn, 0, &c)) != 0)	/* FREE_DBI */
+		return store_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (v.mv_size >= sizeof(size_t))
+			*n += *(const size_t *)v.mv_data;	/* IDL count */
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? FCRM_OK : store_err(rc);
+}
+
+#define WIPE_CHUNK	16384	/* entries (half pages) per wipe txn */
+#define TOUCH_CHUNK	20000	/* entries rewritten per txn */
+
+/* Puts (or deletes) the scratch entries 0..n of db, a chunk per txn. */
+static int
+scratch(struct store *st, int db, size_t n, const char *zero, size_t vlen,
+    int put)
+{
+	struct store_txn	*t;
+	char			 key[32];
+	size_t			 i, klen;
+	int			 rc = 0;
+
+	for (i = 0; i < n && rc == 0; ) {
+		if ((rc = store_begin(st, 1, &t)) != 0)
+			return rc;
+		do {
+			klen = (size_t)snprintf(key, sizeof(key),
+			    "~wipe:%012zu", i);
+			rc = put ? store_put(t, db, key, klen, zero, vlen) :
+			    store_del(t, db, key, klen, NULL, 0);
+			if (rc == FCRM_NOT_FOUND)
+				rc = 0;
+		} while (rc == 0 && ++i < n && i % WIPE_CHUNK != 0);
+		if (rc != 0) {
+			store_abort(t);
+			return rc;
+		}
+		rc = store_commit(t);
+	}
+	return rc;
+}
+
+/*
+ * Overwrites the free pages: LMDB frees the pages of a record's old
+ * versions but leaves their bytes in the file until they are reused.
+ * Fills them with zeroed entries under scratch keys of db, a chunk per
+ * txn (a chunk reuses what the one before the last freed: at least two
+ * chunks), then deletes those.  The pages this frees hold zeros and
+ * scratch keys only.
+ */
+int
+store_wipe_free(struct store *st, int db, size_t *wiped)
+{
+	struct store_txn	*t;
+	MDB_stat		 ms;
+	char			*zero;
+	size_t			 n, vlen;
+	int			 rc;
+
+	*wiped = 0;
+	mdb_env_stat(st->env, &ms);
+	vlen = ms.ms_psize / 2 - 64;
+	if ((rc = store_begin(st, 0, &t)) != 0)
+		return rc;
+	rc = free_pages(t->txn, &n);
+	store_abort(t);
+	if (rc != 0 || n == 0)
+		return rc;
+	if ((zero = calloc(1, vlen)) == NULL)
+		return FCRM_IO;
+	*wiped = n;
+	n = 2 * n + 2 * WIPE_CHUNK;	/* two to a page; two chunks at least */
+	if ((rc = scratch(st, db, n, zero, vlen, 1)) == 0)
+		rc = scratch(st, db, n, zero, vlen, 0);
+	free(zero);
+	return rc;
+}
+
+/*
+ * Rewrites every entry of db in place, a chunk per txn: each page is
+ * copied to a fresh one (LMDB copies the used part only), so the gap of
+ * no live page keeps bytes of removed entries.  Best in an environment
+ * opened for it: LMDB reuses a process's page buffers without clearing.
+ */
+int
+store_rebuild(struct store *st, int db)
+{
+	MDB_txn		*txn;
+	MDB_cursor	*c;
+	MDB_val		 k, v;
+	char		*lk = NULL, *lv = NULL, *copy = NULL;
+	size_t		 lkn = 0, lvn = 0, i, cap = 0;
+	unsigned int	 fl;
+	int		 rc, more = 1;
+
+	if (db < 0 || (size_t)db >= st->ndbs)
+		return FCRM_STORE;
+	while (more) {
+		if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+			break;
+		if ((rc = mdb_dbi_flags(txn, st->dbis[db], &fl)) != 0 ||
+		    (rc = mdb_cursor_open(txn, st->dbis[db], &c)) != 0) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		if (lk == NULL)
+			rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+		else {
+			k.mv_data = lk;
+			k.mv_size = lkn;
+			v.mv_data = lv;
+			v.mv_size = lvn;
+			rc = mdb_cursor_get(c, &k, &v, (fl & MDB_DUPSORT) ?
+			    MDB_GET_BOTH : MDB_SET_KEY);
+			if (rc == 0)
+				rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		for (i = 0; rc == 0 && i < TOUCH_CHUNK; i++) {
+			/* A copy: v may point into the page being written. */
+			if (v.mv_size > cap) {
+				free(copy);
+				cap = v.mv_size;
+				if ((copy = malloc(cap)) == NULL) {
+					rc = ENOMEM;
+					break;
+				}
+			}
+			memcpy(copy, v.mv_data, v.mv_size);
+			v.mv_data = copy;
+			if ((rc = mdb_cursor_put(c, &k, &v, MDB_CURRENT)) != 0)
+				break;
+			if ((rc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT)) !=
+			    0)
+				break;
+			if (i + 1 == TOUCH_CHUNK)
+				break;
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+		}
+		more = rc == 0;
+		if (more) {		/* where the next txn goes on */
+			free(lk);
+			free(lv);
+			lk = malloc(k.mv_size + 1);
+			lv = malloc(v.mv_size + 1);
+			if (lk == NULL || lv == NULL) {
+				mdb_cursor_close(c);
+				mdb_txn_abort(txn);
+				rc = ENOMEM;
+				break;
+			}
+			memcpy(lk, k.mv_data, lkn = k.mv_size);
+			memcpy(lv, v.mv_data, lvn = v.mv_size);
+		}
+		mdb_cursor_close(c);
+		if (rc != 0 && rc != MDB_NOTFOUND) {
+			mdb_txn_abort(txn);
+			break;
+		}
+		if ((rc = mdb_txn_commit(txn)) != 0)
+			break;
+	}
+	free(lk);
+	free(lv);
+	free(copy);
+	return rc == 0 || rc == MDB_NOTFOUND ? FCRM_OK : store_err(rc);
+}
+
+int
+store_scour(struct store *st, int scratch_db, size_t *wiped)
+{
+	size_t	 i;
+	int	 rc;
+
+	for (i = 0; i < st->ndbs; i++)
+		if ((rc = store_rebuild(st, (int)i)) != 0)
+			return rc;
+	return store_wipe_free(st, scratch_db, wiped);
+}

@@ -224,12 +224,9 @@ int		 entity_relate(struct req *, const struct entity *,
 		    const struct json *ids, int add);
 
 /*
- * Bulk (bulk.c), for the command line: import JSON lines into entity
- * (stops at the first bad line and says what was and was not loaded),
- * export live records as JSON lines, verify records against indexes.
+ * Bulk (bulk.c), for the command line: export live records as JSON
+ * lines, verify records against indexes.
  */
-int		 entity_import(const struct conf *, const char *entity, FILE *,
-		    const char **why);
 int		 entity_export(const struct conf *, const char *entity, FILE *,
 		    const char **why);
 int		 entity_verify(const struct conf *, size_t *problems,
@@ -281,6 +278,74 @@ int		 entity_sync_api_users(const struct conf *, struct store *st,
 		    const char **why);
 /* The system user's id: imports and other writes of no principal. */
 #define ENTITY_SYSTEM_ID	"00000000000000000"
+
+/*
+ * Import (import.c, import_file.c): JSON lines or CSV files, each into
+ * its entity, in one run (links between the files resolve in any order).
+ */
+struct import_opts {
+	const char		*mode;		/* create (default), update,
+						   upsert */
+	const char		*match;		/* "id" (default) or an indexed
+						   attribute: emailAddress... */
+	int			 no_dup_check;	/* skip the duplicate check */
+	int			 strict;	/* stop at the first bad row */
+	const char		*rejects;	/* reject file (JSON lines) */
+	const char		*format;	/* csv, json; NULL: by name */
+	const char *const	*maps;		/* "Column=attribute" */
+	size_t			 nmaps;
+	int			 drop_missing_users;	/* links to Users
+						   not there are dropped */
+};
+struct import_input {
+	const char		*entity;
+	const char		*path;		/* "-": stdin */
+};
+/* 0; 3 when rows were rejected (the rest is in); else an error. */
+int		 entity_import_files(const struct conf *,
+		    const struct import_input *, size_t,
+		    const struct import_opts *, const char **why);
+/* Prints the importable attributes of entity with their types. */
+int		 entity_import_fields(const struct conf *, const char *entity,
+		    FILE *, const char **why);
+
+/*
+ * migrate (migrate.c): an EspoCRM installation (or another fastcrm) read
+ * through its REST API into this store, keeping ids; resumable.
+ */
+struct migrate_opts {
+	const char		*url;		/* https://host[/api/v1] */
+	const char		*key;		/* X-Api-Key */
+	const char		*hmac;		/* KEY:SECRET */
+	const char		*user, *password;	/* Espo-Authorization */
+	const char		*cacert;	/* CA file for the TLS check */
+	int			 insecure;	/* no TLS check */
+	int			 restart;	/* forget the saved progress */
+	size_t			 limit;		/* stop after N records (0: all) */
+	size_t			 page;		/* maxSize (default 200) */
+	const char		*rejects;	/* reject file, or NULL */
+};
+/* 0; 3 when records were refused (the rest is in); else an error. */
+int		 entity_migrate(const struct conf *,
+		    const struct migrate_opts *, const char **why);
+
+/*
+ * Erasure (erase.c): purge removes soft-deleted records older than the
+ * duration ("30d", "12h", "0s") for good, with their index entries and
+ * files; erase removes one person (a data subject's request) and every
+ * copy of their name, numbers and emails.
+ */
+int		 entity_purge(const struct conf *, const char *before,
+		    const char **why);
+int		 entity_erase(const struct conf *, const char *entity,
+		    const char *id, const char **why);
+/* The purge itself, for the service's schedule: removed records in *n. */
+int		 entity_purge_older(const struct conf *, long long secs,
+		    size_t *n, const char **why);
+/* The service's purge process: every hour (or purge_deleted_after, when
+   shorter) until life turns readable or SIGTERM; never returns. */
+void		 entity_purge_run(const struct conf *, int life)
+		    __attribute__((noreturn));
 
 /* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
 int		 entity_list(struct req *, const struct entity *);

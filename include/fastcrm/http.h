@@ -76,6 +76,8 @@ struct req {
 	int			 import;	/* bulk import: keep exported
 						   system values, no
 						   duplicate check */
+	int			 import_dups;	/* import, yet with the
+						   duplicate check */
 
 	/* Response. */
 	int			 status;

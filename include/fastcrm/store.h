@@ -101,4 +101,23 @@ int		 store_iter_from(struct store_txn *, int db, const char *from,
 int		 store_iter_dups(struct store_txn *, int db, const char *key,
 		    size_t klen, store_iter_fn, void *arg);
 
+/*
+ * Overwrites LMDB's free pages (old versions of changed records) with
+ * zeroed scratch entries of db, then removes those: erased values leave
+ * the file.  *wiped: free pages found.
+ */
+int		 store_wipe_free(struct store *, int db, size_t *wiped);
+/*
+ * Writes db anew on fresh pages (no bytes of removed entries left in the
+ * gaps of live pages); best in an environment opened for it.
+ */
+int		 store_rebuild(struct store *, int db);
+/*
+ * Every database written anew, then the free pages overwritten: no byte
+ * of a removed or changed value is left in the file (erase).  Any page
+ * may hold stale bytes in its gap (a process that wrote it reused a page
+ * buffer), hence all of them.
+ */
+int		 store_scour(struct store *, int scratch_db, size_t *wiped);
+
 #endif
