@@ -338,6 +338,21 @@ def main():
                  "admin (reads all): return_existing still returns the Case",
                  r.describe())
 
+        @t.test("links to a deleted record, and unset links")
+        def deleted_links():
+            c = make("Contact", {"lastName": "Gone" + tag})
+            k = make("Case", {"name": "Orphan " + tag, "contactId": c["id"]})
+            t.status(api("DELETE", "/Contact/" + c["id"]), 200,
+                     "fixture: the Case's Contact is deleted")
+            r = api("PUT", "/Case/" + k["id"], {"status": "Pending"})
+            t.ok(r.status == 200 and r.json["contactId"] == c["id"],
+                 "a Case whose Contact was deleted still saves another "
+                 "attribute (the kept link is not re-checked)", r.describe())
+            r = api("PUT", "/Case/" + k["id"], {"contactId": None})
+            t.ok(r.status == 200 and r.json["contactId"] is None and
+                 r.json["contactName"] is None,
+                 "unsetting the link clears its name too", r.describe())
+
         @t.test("a where filter reads only records the caller may read")
         def where_reads():
             mine = make("Contact", {"lastName": "Mine" + tag}, who="owner")

@@ -607,9 +607,15 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 	for (i = 0; i < e->nfields; i++) {
 		f = &e->fields[i];
 		if (f->type == FT_LINK) {
-			if ((id = json_gets(rec, f->name)) == NULL || *id == '\0')
-				continue;
 			nattr = name_attr(a, f->name);
+			if ((id = json_gets(rec, f->name)) == NULL ||
+			    *id == '\0') {
+				/* No link, no name (an unset link kept its
+				   old name before). */
+				if (json_get(rec, nattr) != NULL)
+					json_set(a, rec, nattr, json_null(a));
+				continue;
+			}
 			if ((rc = link_name(r, t, f->target, id, kept_name(a,
 			    old, f->name, nattr, id), &name)) != 0)
 				return rc;
