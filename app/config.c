@@ -778,6 +778,24 @@ k_data_dir(struct ctx *x, yaml_node_t *n, void *arg)
 	set_str(&x->c->data_dir, get_str(x, n, "data_dir", 0));
 }
 
+/* log_file: an absolute path; stderr goes there, reopened on SIGUSR1. */
+static void
+k_log_file(struct ctx *x, yaml_node_t *n, void *arg)
+{
+	const char	*s;
+	char		 b[CONF_SHOWN + 4];
+
+	(void)arg;
+	if ((s = scalar(x, n, "log_file", 0)) == NULL)
+		return;
+	if (s[0] != '/') {
+		err_at(x, n, "'log_file' must be an absolute path, not '%s'",
+		    shown(b, s));
+		return;
+	}
+	set_str(&x->c->log_file, get_str(x, n, "log_file", 0));
+}
+
 static void
 k_map_size(struct ctx *x, yaml_node_t *n, void *arg)
 {
@@ -1835,6 +1853,7 @@ static const struct key top_keys[] = {
 	{ "auth_fail_limit", k_fail_limit, 0 },
 	{ "auth_fail_window", k_fail_window, 0 },
 	{ "log_level", k_log_level, 0 },
+	{ "log_file", k_log_file, 0 },
 	{ "frame_ancestors", k_frame_ancestors, 0 },
 	{ "roles", k_roles, 0 },
 	{ "agent_role", k_agent_role, 0 },
@@ -2195,6 +2214,7 @@ conf_free(struct conf *c)
 	free(c->data_dir);
 	free(c->default_country_code);
 	free(c->log_level);
+	free(c->log_file);
 	free(c->agent_role);
 	for (i = 0; i < c->nframe_ancestors; i++)
 		free(c->frame_ancestors[i]);

@@ -13,4 +13,8 @@ void	 log_error(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_set_debug(int);
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 
+/* The log file (stderr goes there), and reopening it (signal-safe). */
+int	 log_set_file(const char *);
+int	 log_reopen(void);
+
 #endif
