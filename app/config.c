@@ -2193,6 +2193,13 @@ conf_load(const char *path, struct conf **out, struct conf_diag *diag)
 		err_line(&x, 0, "is larger than %d MiB", CONF_MAX_FILE >> 20);
 		goto out;
 	}
+	/*
+	 * Owned by root, readable by one group but writable by none and
+	 * unreadable by others: the Debian package's root:fastcrm 0640,
+	 * which only the service's group reads.  Not a warning.
+	 */
+	if (st.st_uid == 0 && st.st_gid != 0 && (st.st_mode & 027) == 0)
+		st.st_mode &= ~(mode_t)070;
 	rc = load(path, buf, len, S_ISREG(st.st_mode) ? st.st_mode : 0,
 	    out, diag);
 out:
