@@ -203,10 +203,12 @@ check_nginx_body(const struct conf *conf, const char *file, char *msg,
 		lineno++;
 		if ((p = strchr(line, '#')) != NULL)
 			*p = '\0';
-		for (p = line; isspace((unsigned char)*p); p++)
-			;
-		if (strncmp(p, kw, sizeof(kw) - 1) != 0 ||
-		    !isspace((unsigned char)p[sizeof(kw) - 1]))
+		/* The directive, at a statement's start: "{ client_max_..." */
+		for (p = line; (p = strstr(p, kw)) != NULL; p++)
+			if ((p == line || strchr(" \t{;", p[-1]) != NULL) &&
+			    isspace((unsigned char)p[sizeof(kw) - 1]))
+				break;
+		if (p == NULL)
 			continue;
 		for (p += sizeof(kw) - 1; isspace((unsigned char)*p); p++)
 			;
