@@ -36,6 +36,9 @@
 #include "fastcrm/worker.h"
 
 #define MAX_SLOTS	1024
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"(unversioned)"	/* built outside configure */
+#endif
 
 struct slot {
 	pid_t		 pid;

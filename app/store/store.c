@@ -88,9 +88,9 @@ check_format(MDB_txn *txn, const char *dir)
 	}
 	if (f < 1 || f > STORE_FORMAT) {
 		log_error("the store in %s has format %ld, written by a newer "
-		    "fastcrm; this one (%s) reads format %d and older: run the "
+		    "fastcrm; this one reads format %d and older: run the "
 		    "newer fastcrm, or restore a backup made by this one", dir,
-		    f, PACKAGE_VERSION, STORE_FORMAT);
+		    f, STORE_FORMAT);
 		return EPROTO;
 	}
 	return 0;
