@@ -165,6 +165,7 @@ class Load:
         self.lock = threading.Lock()
         self.ok = self.bad = self.errors = 0
         self.samples = []            # first failures, for the diagnosis
+        self.spans = []              # (sent, answered) of each success
         self.threads = [threading.Thread(target=self.client, args=(i,),
                                          daemon=True) for i in range(clients)]
 
@@ -191,6 +192,8 @@ class Load:
                 if conn is None:
                     conn = http.client.HTTPSConnection("127.0.0.1", self.port,
                                                        context=ctx, timeout=60)
+                    conn.connect()
+                sent = time.time()
                 if n % 5 == 0:
                     body = json.dumps({"name": "load %d %d" % (i, n)})
                     conn.request("POST", "/api/v1/Case", body,
@@ -204,6 +207,7 @@ class Load:
                 with self.lock:
                     if 200 <= r.status < 300:
                         self.ok += 1
+                        self.spans.append((sent, time.time()))
                     else:
                         self.bad += 1
                 if not 200 <= r.status < 300:
@@ -218,6 +222,13 @@ class Load:
                     pass
                 conn = None
                 time.sleep(0.01)
+
+    def waited(self, since, ready):
+        """Answered requests sent after since (no master took new ones
+        from then on) and answered after ready: they waited in the
+        socket's backlog for the new master."""
+        with self.lock:
+            return sum(1 for a, b in self.spans if since < a < ready < b)
 
     def finish(self):
         self.stop.set()
@@ -282,6 +293,7 @@ class Service:
         except socket.timeout:
             pass
         ns.close()
+        self.t_ready = time.time()
         return msgs
 
     @property
@@ -292,6 +304,7 @@ class Service:
         """systemctl stop with KillMode=mixed: SIGTERM to the main process."""
         if self.proc is None or self.proc.poll() is not None:
             return self.proc.returncode if self.proc else None
+        self.t_term = time.time()
         self.proc.send_signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
@@ -682,14 +695,18 @@ try:
         old = service.pid
         rc = service.stop()
         msgs_ = service.start()
-        return old, rc, msgs_
+        # Let the queued requests be answered before counting them.
+        time.sleep(0.5)
+        return old, rc, msgs_, load.waited(service.t_term, service.t_ready)
 
     res = {}
     n = window(lambda: res.update(restart=restart()))
-    old, rc, msgs = res["restart"]
+    old, rc, msgs, waited = res["restart"]
     t.ok(rc == 0 and "READY=1" in msgs and service.pid != old,
          "restart under load: the old master stops cleanly, a new one is "
          "ready (%d requests meanwhile)" % n)
+    t.ok(waited > 0, "%d requests sent while no master took connections "
+         "waited in the backlog and were answered by the new one" % waited)
 
     # log_file, applied by a reload (ExecReload: SIGHUP)
     flog = "/var/log/fastcrm/fastcrm.log"
@@ -736,6 +753,8 @@ try:
          and "READY=1" in res["restart2"][2],
          "the old binary served until the restart; the new one runs now "
          "(%d requests during the upgrade)" % n)
+    t.ok(res["restart2"][3] > 0, "%d requests waited in the backlog during "
+         "the upgrade's restart" % res["restart2"][3])
     t.ok(open(CONF).read() == conf_text + "\nlog_file: %s\n" % flog,
          "the upgrade kept the configuration as edited")
     time.sleep(1)
