@@ -380,9 +380,10 @@ master_run(const char *path)
 	for (i = 0; i < conf->workers; i++)
 		spawn(conf, fd, &orig);
 	wait_ready(conf->workers);
-	log_info("fastcrm %s master %d listening on %s%s with %d workers",
-	    PACKAGE_VERSION, (int)getpid(), inherited ?
-	    "the socket from systemd, " : "", conf->listen, conf->workers);
+	log_info("fastcrm master %d listening on %s%s with %d workers, "
+	    "version %s", (int)getpid(), inherited ?
+	    "the socket from systemd, " : "", conf->listen, conf->workers,
+	    PACKAGE_VERSION);
 	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%d workers", (int)getpid(),
 	    conf->workers);
 
