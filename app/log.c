@@ -17,6 +17,7 @@
 
 static int	 debug;
 static char	 log_path[PATH_MAX];	/* "" : stderr as inherited */
+static int	 saved_stderr = -1;	/* the inherited one, once replaced */
 
 static void
 log_line(const char *level, const char *fmt, va_list ap)
@@ -104,12 +105,17 @@ log_set_file(const char *path)
 {
 	if (path == NULL || *path == '\0') {
 		log_path[0] = '\0';
+		if (saved_stderr != -1)
+			dup2(saved_stderr, STDERR_FILENO);
 		return 0;
 	}
 	if (strlen(path) >= sizeof(log_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	if (saved_stderr == -1 &&
+	    (saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) == -1)
+		return -1;
 	memcpy(log_path, path, strlen(path) + 1);
 	if (log_reopen() == -1) {
 		log_path[0] = '\0';

@@ -16,8 +16,8 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,9 +448,9 @@ master_run(const char *path)
 			log_set_debug(conf->log_level != NULL &&
 			    strcmp(conf->log_level, "debug") == 0);
 			generation++;
+			drain_ready();
 			for (i = 0; i < conf->workers; i++)
 				spawn(conf, fd, &orig);
-			drain_ready();
 			wait_ready(conf->workers);
 			/* The old generation finishes its requests and exits. */
 			signal_gen(-1, SIGTERM, generation);

@@ -227,8 +227,16 @@ test_log_file(void)
 	    "the new file the lines after it");
 	ok(log_set_file("/nonexistent-dir-x/f.log") == -1,
 	    "a log file that cannot be opened is an error");
+	saved = dup(STDERR_FILENO);
+	ok(log_set_file(log) == 0, "log_set_file again");
 	ok(log_set_file(NULL) == 0 && log_reopen() == 0,
 	    "without a log file, reopening does nothing");
+	log_info("fourth line");
+	fflush(stderr);
+	ok(strstr(slurp(log), "fourth line") == NULL,
+	    "and stderr is the one from before the log file again");
+	dup2(saved, STDERR_FILENO);
+	close(saved);
 	unlink(log);
 	unlink(old);
 	unlink(p);
