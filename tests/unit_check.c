@@ -1,7 +1,8 @@
 /*
  * Unit tests, in TAP, for check-config's checks of the surroundings
- * (app/check.c), the log_file setting and reopening the log (app/log.c).
- * Files go into a mkdtemp(3) directory.
+ * (app/check.c), the log_file setting and reopening the log (app/log.c),
+ * and the store's format check (app/store/store.c).  Files go into a
+ * mkdtemp(3) directory.
  */
 #include <sys/stat.h>
 
@@ -14,9 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <lmdb.h>
+
 #include "fastcrm/check.h"
 #include "fastcrm/conf.h"
+#include "fastcrm/error.h"
 #include "fastcrm/log.h"
+#include "fastcrm/store.h"
 
 static int	 ntest, nfail;
 static char	 dir[] = "/tmp/unit_check.XXXXXX";
@@ -242,6 +247,73 @@ test_log_file(void)
 	unlink(p);
 }
 
+/* Writes value under "format" in the database "store", with LMDB itself. */
+static int
+set_format(const char *data, const char *value)
+{
+	MDB_env	*env;
+	MDB_txn	*txn;
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+	int	 rc;
+
+	if ((rc = mdb_env_create(&env)) != 0)
+		return rc;
+	mdb_env_set_maxdbs(env, 8);
+	if ((rc = mdb_env_open(env, data, 0, 0600)) == 0 &&
+	    (rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0) {
+		k.mv_data = (void *)"format";
+		k.mv_size = 6;
+		v.mv_data = (void *)value;
+		v.mv_size = strlen(value);
+		if ((rc = mdb_dbi_open(txn, "store", 0, &dbi)) == 0 &&
+		    (rc = mdb_put(txn, dbi, &k, &v, 0)) == 0)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+	}
+	mdb_env_close(env);
+	return rc;
+}
+
+static void
+test_store_format(void)
+{
+	static const char *const dbs[] = { "rec.X", NULL };
+	struct store	*st = NULL;
+	char		 data[512], p[600], log[512];
+	int		 saved;
+
+	snprintf(data, sizeof(data), "%s/data", dir);
+	ok(store_open(data, 1 << 20, dbs, &st) == FCRM_OK,
+	    "a new store opens (and records format 1)");
+	store_close(st);
+	ok(set_format(data, "2") == 0, "format 2 written behind its back");
+	snprintf(log, sizeof(log), "%s/store.log", dir);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	log_set_file(log);
+	st = NULL;
+	ok(store_open(data, 1 << 20, dbs, &st) == FCRM_STORE && st == NULL,
+	    "a store of a newer format is refused");
+	log_set_file(NULL);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	ok(strstr(slurp(log), "has format 2, written by a newer fastcrm") !=
+	    NULL && strstr(slurp(log), "lmdb:") == NULL,
+	    "with one clear error line");
+	ok(set_format(data, "1") == 0 &&
+	    store_open(data, 1 << 20, dbs, &st) == FCRM_OK,
+	    "format 1 opens again");
+	store_close(st);
+	unlink(log);
+	snprintf(p, sizeof(p), "%s/data.mdb", data);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", data);
+	unlink(p);
+	rmdir(data);
+}
+
 int
 main(void)
 {
@@ -253,6 +325,7 @@ main(void)
 	test_data_dir();
 	test_nginx();
 	test_log_file();
+	test_store_format();
 	printf("1..%d\n", ntest);
 	if (rmdir(dir) == -1)
 		printf("# could not remove %s: %s\n", dir, strerror(errno));
