@@ -697,6 +697,8 @@ try:
         msgs_ = service.start()
         # Let the queued requests be answered before counting them.
         time.sleep(0.5)
+        t.diag("restart: %.0f ms from SIGTERM to the new master's READY=1"
+               % ((service.t_ready - service.t_term) * 1000))
         return old, rc, msgs_, load.waited(service.t_term, service.t_ready)
 
     res = {}
