@@ -9,7 +9,8 @@ systemd would — under the unit's User/Group/UMask, the socket of
 fastcrm.socket (held by this test, as PID 1 holds it) passed through
 systemd-socket-activate, NOTIFY_SOCKET for READY=1 — behind the *system*
 nginx binary started with a copy of Debian's default configuration plus
-the package's snippets (test port on loopback, test certificate; the real
+the package's snippets and another TLS site on the same port (test port
+on loopback, test certificate; the real
 /etc/nginx is never changed and the nginx service never started). It
 drives real requests, a recording download among them, then a restart, a
 reload, a log reopen and a package upgrade while four clients keep
@@ -408,6 +409,12 @@ def nginx_setup(port, cert, key):
                   site)
     site = site.replace("/var/log/nginx/", logs + "/")
     open(os.path.join(root, "sites-enabled", "fastcrm"), "w").write(site)
+    # Another TLS site on the same port, as a machine may have.
+    open(os.path.join(root, "sites-enabled", "other"), "w").write(
+        "server {\n    listen 127.0.0.1:%d ssl;\n"
+        "    server_name other.example;\n"
+        "    ssl_certificate %s;\n    ssl_certificate_key %s;\n"
+        "    return 204;\n}\n" % (port, cert, key))
     return root, logs, v6
 
 
@@ -489,6 +496,13 @@ try:
          "\n".join(f for f in files if not os.path.isfile(f)))
     t.ok(not os.path.exists("/etc/nginx/sites-enabled/fastcrm"),
          "the nginx site is not enabled by the package")
+    wants = sorted(os.path.join(d, n) for d, _, ns in
+                   os.walk("/etc/systemd/system") for n in ns
+                   if "fastcrm" in n)
+    t.eq(wants, ["/etc/systemd/system/multi-user.target.wants/"
+                 "fastcrm.service",
+                 "/etc/systemd/system/sockets.target.wants/fastcrm.socket"],
+         "fastcrm.socket and fastcrm.service are enabled, nothing else of it")
     cf = out(run(["dpkg-query", "-W", "-f=${Conffiles}", "fastcrm"]))
     t.ok(all(f in cf for f in ("/etc/nginx/conf.d/fastcrm.conf",
                                "/etc/nginx/sites-available/fastcrm",
@@ -627,6 +641,12 @@ try:
                                     r".*client=127\.0\.0\.1",
                                     log_text(LOG)), 5),
          "logged at warn with the client address")
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx,
+                                    timeout=30)
+    c.request("GET", "/", headers={"Host": "other.example"})
+    t.eq(c.getresponse().status, 204, "the other site on the same port "
+         "answers its own name")
+    c.close()
     t.eq(h_.get("strict-transport-security"), "max-age=63072000",
          "the site sends the security headers")
 
