@@ -780,6 +780,24 @@ k_data_dir(struct ctx *x, yaml_node_t *n, void *arg)
 	set_str(&x->c->data_dir, get_str(x, n, "data_dir", 0));
 }
 
+/* log_file: an absolute path; stderr goes there, reopened on SIGUSR1. */
+static void
+k_log_file(struct ctx *x, yaml_node_t *n, void *arg)
+{
+	const char	*s;
+	char		 b[CONF_SHOWN + 4];
+
+	(void)arg;
+	if ((s = scalar(x, n, "log_file", 0)) == NULL)
+		return;
+	if (s[0] != '/') {
+		err_at(x, n, "'log_file' must be an absolute path, not '%s'",
+		    shown(b, s));
+		return;
+	}
+	set_str(&x->c->log_file, get_str(x, n, "log_file", 0));
+}
+
 static void
 k_map_size(struct ctx *x, yaml_node_t *n, void *arg)
 {
@@ -2013,6 +2031,7 @@ static const struct key top_keys[] = {
 	{ "auth_fail_window", k_fail_window, 0 },
 	{ "log_level", k_log_level, 0 },
 	{ "purge_deleted_after", k_purge_after, 0 },
+	{ "log_file", k_log_file, 0 },
 	{ "frame_ancestors", k_frame_ancestors, 0 },
 	{ "metrics_allow", k_metrics_allow, 0 },
 	{ "health_max_fill", k_health_max_fill, 0 },
@@ -2358,6 +2377,13 @@ conf_load(const char *path, struct conf **out, struct conf_diag *diag)
 		err_line(&x, 0, "is larger than %d MiB", CONF_MAX_FILE >> 20);
 		goto out;
 	}
+	/*
+	 * Owned by root, readable by one group but writable by none and
+	 * unreadable by others: the Debian package's root:fastcrm 0640,
+	 * which only the service's group reads.  Not a warning.
+	 */
+	if (st.st_uid == 0 && st.st_gid != 0 && (st.st_mode & 027) == 0)
+		st.st_mode &= ~(mode_t)070;
 	rc = load(path, buf, len, S_ISREG(st.st_mode) ? st.st_mode : 0,
 	    out, diag);
 out:
@@ -2379,6 +2405,7 @@ conf_free(struct conf *c)
 	free(c->data_dir);
 	free(c->default_country_code);
 	free(c->log_level);
+	free(c->log_file);
 	free(c->agent_role);
 	for (i = 0; i < c->nframe_ancestors; i++)
 		free(c->frame_ancestors[i]);

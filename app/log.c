@@ -4,7 +4,12 @@
  * The text is the one place where what a client sent (paths, names,
  * reasons) meets the log, so it is escaped here: every control character
  * (C0, DEL, C1) and every byte that is not UTF-8 is written as \xNN.
+ * With a log file, stderr is that file (opened for appending); SIGUSR1
+ * makes every process reopen it by its name, after logrotate moved it.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +19,8 @@
 #include "fastcrm/log.h"
 
 static int	 debug;
+static char	 log_path[PATH_MAX];	/* "" : stderr as inherited */
+static int	 saved_stderr = -1;	/* the inherited one, once replaced */
 
 #define LOG_TEXT	2048	/* the formatted text, before escaping */
 
@@ -143,4 +150,59 @@ log_debug(const char *fmt, ...)
 	va_start(ap, fmt);
 	log_line("debug", fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Opens the log file and makes it stderr; "" or NULL keeps stderr as it
+ * is.  Returns -1 with errno set when the file cannot be opened.
+ */
+int
+log_set_file(const char *path)
+{
+	if (path == NULL || *path == '\0') {
+		log_path[0] = '\0';
+		if (saved_stderr != -1)
+			dup2(saved_stderr, STDERR_FILENO);
+		return 0;
+	}
+	if (strlen(path) >= sizeof(log_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (saved_stderr == -1 &&
+	    (saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3)) == -1)
+		return -1;
+	memcpy(log_path, path, strlen(path) + 1);
+	if (log_reopen() == -1) {
+		log_path[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reopens the log file onto stderr.  Only async-signal-safe calls, so a
+ * SIGUSR1 handler may call it; a line being written goes whole to the old
+ * file or the new one.  Without a log file it does nothing.
+ */
+int
+log_reopen(void)
+{
+	int	 fd, saved;
+
+	if (log_path[0] == '\0')
+		return 0;
+	fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1)
+		return -1;
+	if (fd != STDERR_FILENO) {
+		if (dup2(fd, STDERR_FILENO) == -1) {
+			saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
 }

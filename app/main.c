@@ -2,6 +2,8 @@
  * fastcrm's command line: serve, check-config, key, user, token, import,
  * export, verify, migrate, purge, erase.
  */
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -9,15 +11,24 @@
 #include <unistd.h>
 
 #include "fastcrm/auth.h"
+#include "fastcrm/check.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/worker.h"
 
+/* -c FILE when none is given (the Debian package's configuration). */
+#ifndef FASTCRM_CONF_DEFAULT
+#define FASTCRM_CONF_DEFAULT	"/etc/fastcrm/fastcrm.yaml"
+#endif
+/* The package's service user and nginx site, checked with its file. */
+#define SERVICE_USER		"fastcrm"
+#define NGINX_SITE		"/etc/nginx/sites-available/fastcrm"
+
 static void
 usage(void)
 {
-	fputs("usage: fastcrm serve [-B] -c FILE\n"
-	    "       fastcrm check-config [-c] FILE\n"
+	fputs("usage: fastcrm serve [-B] [-c FILE]\n"
+	    "       fastcrm check-config [[-c] FILE] [-u USER] [-n NGINX_FILE]\n"
 	    "       fastcrm key\n"
 	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
 	    "       fastcrm import [--mode create|update|upsert] [--match ATTR]\n"
@@ -38,8 +49,38 @@ usage(void)
 	    "       fastcrm token revoke (TOKEN | --client ID) -c FILE\n"
 	    "       fastcrm token list -c FILE   (auth tokens)\n"
 	    "       fastcrm token revoke (--id ID | --user NAME) -c FILE\n"
-	    "       fastcrm version\n", stderr);
+	    "       fastcrm version\n"
+	    "-c defaults to " FASTCRM_CONF_DEFAULT "\n", stderr);
 	exit(2);
+}
+
+/*
+ * data_dir writable by the service user, nginx's body limit: checked
+ * with -u and -n, and for the package's own file by default.
+ */
+static int
+check_around(const struct conf *conf, const char *path, const char *user,
+    const char *nginx)
+{
+	char	 msg[PATH_MAX + 256];
+	int	 bad = 0;
+
+	if (user == NULL && strcmp(path, FASTCRM_CONF_DEFAULT) == 0 &&
+	    geteuid() == 0 && getpwnam(SERVICE_USER) != NULL)
+		user = SERVICE_USER;
+	if (check_data_dir(conf, user, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "error: %s\n", msg);
+		bad = 1;
+	}
+	if (nginx == NULL && strcmp(path, FASTCRM_CONF_DEFAULT) == 0 &&
+	    access(NGINX_SITE, F_OK) == 0)
+		nginx = NGINX_SITE;
+	if (nginx != NULL && check_nginx_body(conf, nginx, msg,
+	    sizeof(msg)) != 0) {
+		fprintf(stderr, "error: %s\n", msg);
+		bad = 1;
+	}
+	return bad;
 }
 
 /*
@@ -51,16 +92,24 @@ cmd_check_config(int argc, char *argv[])
 {
 	struct conf		*conf = NULL;
 	struct conf_diag	 diag;
-	const char		*path, *why;
+	const char		*path = NULL, *user = NULL, *nginx = NULL, *why;
 	size_t			 i;
-	int			 rc;
+	int			 rc, a;
 
-	if (argc == 3 && strcmp(argv[1], "-c") == 0)
-		path = argv[2];
-	else if (argc == 2 && argv[1][0] != '-')
-		path = argv[1];
-	else
-		usage();
+	for (a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "-c") == 0 && a + 1 < argc && !path)
+			path = argv[++a];
+		else if (strcmp(argv[a], "-u") == 0 && a + 1 < argc)
+			user = argv[++a];
+		else if (strcmp(argv[a], "-n") == 0 && a + 1 < argc)
+			nginx = argv[++a];
+		else if (argv[a][0] != '-' && path == NULL)
+			path = argv[a];
+		else
+			usage();
+	}
+	if (path == NULL)
+		path = FASTCRM_CONF_DEFAULT;
 	memset(&diag, 0, sizeof(diag));
 	rc = conf_load(path, &conf, &diag);
 	for (i = 0; i < diag.nerrors; i++)
@@ -79,6 +128,11 @@ cmd_check_config(int argc, char *argv[])
 	}
 	if (rc != 0) {
 		fprintf(stderr, "%s: invalid\n", path);
+		return 1;
+	}
+	if (check_around(conf, path, user, nginx) != 0) {
+		fprintf(stderr, "%s: invalid\n", path);
+		conf_free(conf);
 		return 1;
 	}
 	printf("%s: ok\n", path);
@@ -108,7 +162,7 @@ load_or_die(const char *path)
 	size_t			 n;
 
 	if (path == NULL)
-		usage();
+		path = FASTCRM_CONF_DEFAULT;
 	memset(&diag, 0, sizeof(diag));
 	if (conf_load(path, &conf, &diag) != 0) {
 		for (n = 0; n < diag.nerrors; n++)
@@ -519,7 +573,7 @@ main(int argc, char *argv[])
 				usage();
 		}
 		if (path == NULL)
-			usage();
+			path = FASTCRM_CONF_DEFAULT;
 		return master_run(path);
 	}
 	if (strcmp(argv[1], "check-config") == 0)

@@ -3,13 +3,21 @@
  * the workers and then only supervises.  A worker that dies is replaced
  * (with a pause if it dies young); SIGHUP loads the configuration again
  * and, if it is valid, starts a new generation of workers and lets the old
- * one finish its requests; SIGTERM/SIGINT stop everything gracefully.
+ * one finish its requests; SIGTERM/SIGINT stop everything gracefully;
+ * SIGUSR1 reopens the log file in every process.
+ *
+ * Under systemd the socket comes from fastcrm.socket (sd_listen_fds): it
+ * outlives the master, so during a restart or an upgrade nginx's connects
+ * wait in its backlog for the next master instead of failing.  The master
+ * tells systemd READY=1 once its workers wait for connections, RELOADING=1
+ * and READY=1 around a reload, STOPPING=1 when it stops.
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +26,7 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <systemd/sd-daemon.h>
 
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
@@ -28,6 +37,9 @@
 #include "fastcrm/worker.h"
 
 #define MAX_SLOTS	1024
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION	"(unversioned)"	/* built outside configure */
+#endif
 
 struct slot {
 	pid_t		 pid;
@@ -36,6 +48,7 @@ struct slot {
 };
 
 static volatile sig_atomic_t	 got_chld, got_hup, got_term, got_alrm;
+static volatile sig_atomic_t	 got_usr1;
 static struct slot		 slots[MAX_SLOTS];
 static int			 generation;
 static int			 pending;	/* workers to start */
@@ -45,6 +58,9 @@ static int			 pending;	/* workers to start */
  * of idling for ever on a socket a restarted master has replaced.
  */
 static int			 life[2] = { -1, -1 };
+/* Each worker writes a byte to ready[1] once it waits for connections. */
+static int			 ready[2] = { -1, -1 };
+static int			 inherited;	/* the socket is systemd's */
 
 static void
 on_signal(int sig)
@@ -58,6 +74,11 @@ on_signal(int sig)
 		break;
 	case SIGALRM:
 		got_alrm = 1;
+		break;
+	case SIGUSR1:
+		/* Also runs in workers, which inherit this handler. */
+		(void)log_reopen();
+		got_usr1 = 1;
 		break;
 	default:
 		got_term = 1;
@@ -101,12 +122,39 @@ master_prepare_store(const struct conf *conf, const char **why)
 	return 0;
 }
 
+/* The socket systemd passed (fastcrm.socket), or 0 if none, -1 if bad. */
+static int
+listen_fd(void)
+{
+	int	 n, fd;
+
+	if ((n = sd_listen_fds(1)) <= 0)
+		return n == 0 ? 0 : -1;
+	fd = SD_LISTEN_FDS_START;
+	if (n > 1) {
+		log_error("systemd passed %d sockets; fastcrm takes one", n);
+		return -1;
+	}
+	if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+		log_error("the socket systemd passed is not a listening "
+		    "stream socket");
+		return -1;
+	}
+	return fd;
+}
+
 static int
 open_socket(const char *listen)
 {
 	const char	*path;
 	int		 fd, fl;
 
+	if ((fd = listen_fd()) != 0) {
+		if (fd < 0)
+			return -1;
+		inherited = 1;
+		goto opened;
+	}
 	if (strncmp(listen, "unix:", 5) == 0) {
 		path = listen + 5;
 		if (unlink(path) == -1 && errno != ENOENT) {
@@ -122,6 +170,7 @@ open_socket(const char *listen)
 	}
 	if (strncmp(listen, "unix:", 5) == 0)
 		chmod(path, 0666);
+opened:
 	/* Workers poll, then accept: a lost race must not block. */
 	fl = fcntl(fd, F_GETFL);
 	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
@@ -147,6 +196,8 @@ spawn(const struct conf *conf, int fd, const sigset_t *orig)
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, orig, NULL);
 		close(life[1]);
+		close(ready[0]);
+		worker_ready_fd = ready[1];
 		worker_run(conf, fd, life[0], generation);
 	}
 	slots[i].pid = pid;
@@ -252,6 +303,51 @@ reap(const struct conf *conf, int stopping)
 		got_alrm = 1;
 }
 
+/*
+ * Waits (at most ten seconds) until n workers said they wait for
+ * connections; a worker that dies at start is replaced by the main loop.
+ */
+static void
+wait_ready(int n)
+{
+	struct pollfd	 pfd;
+	char		 b[256];
+	time_t		 deadline;
+	ssize_t		 got;
+
+	deadline = time(NULL) + 10;
+	pfd.fd = ready[0];
+	pfd.events = POLLIN;
+	while (n > 0 && time(NULL) < deadline) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if ((got = read(ready[0], b, (size_t)n < sizeof(b) ?
+		    (size_t)n : sizeof(b))) > 0)
+			n -= (int)got;
+	}
+}
+
+/* Bytes from workers spawned later (replacements) are only drained. */
+static void
+drain_ready(void)
+{
+	char	 b[256];
+
+	while (read(ready[0], b, sizeof(b)) > 0)
+		;
+}
+
+static int
+use_log_file(const struct conf *conf)
+{
+	if (log_set_file(conf->log_file) == -1) {
+		log_error("cannot open log_file %s: %s", conf->log_file,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int
 master_run(const char *path)
 {
@@ -267,6 +363,11 @@ master_run(const char *path)
 	if (conf_load(path, &conf, &diag) != 0) {
 		print_diag(&diag);
 		conf_diag_free(&diag);
+		return 1;
+	}
+	if (use_log_file(conf) != 0) {
+		conf_diag_free(&diag);
+		conf_free(conf);
 		return 1;
 	}
 	print_diag(&diag);
@@ -291,7 +392,7 @@ master_run(const char *path)
 		conf_free(conf);
 		return 1;
 	}
-	if (pipe(life) == -1) {
+	if (pipe(life) == -1 || pipe2(ready, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_error("pipe: %s", strerror(errno));
 		close(fd);
 		conf_free(conf);
@@ -306,6 +407,10 @@ master_run(const char *path)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGALRM, &sa, NULL);
+	/* Workers run the handler mid-request: let their calls go on. */
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGUSR1, &sa, NULL);
+	sa.sa_flags = 0;
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&block);
@@ -314,6 +419,7 @@ master_run(const char *path)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGALRM);
+	sigaddset(&block, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &block, &orig);
 	sigemptyset(&empty);
 
@@ -321,8 +427,13 @@ master_run(const char *path)
 	for (i = 0; i < conf->workers; i++)
 		spawn(conf, fd, &orig);
 	purger_start(conf, fd, &orig);
-	log_info("fastcrm master %d listening on %s with %d workers",
-	    (int)getpid(), conf->listen, conf->workers);
+	wait_ready(conf->workers);
+	log_info("fastcrm master %d listening on %s%s with %d workers, "
+	    "version %s", (int)getpid(), inherited ?
+	    "the socket from systemd, " : "", conf->listen, conf->workers,
+	    PACKAGE_VERSION);
+	sd_notifyf(0, "READY=1\nMAINPID=%d\nSTATUS=%d workers", (int)getpid(),
+	    conf->workers);
 
 	while (!got_term) {
 		if (!got_chld && !got_hup && !got_alrm)
@@ -333,6 +444,12 @@ master_run(const char *path)
 			got_chld = 0;
 			reap(conf, 0);
 		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			signal_gen(-1, SIGUSR1, -1);
+			log_info("log file reopened");
+		}
+		drain_ready();
 		if (got_alrm) {
 			got_alrm = 0;
 			while (pending > 0 && count_live(generation) <
@@ -345,6 +462,7 @@ master_run(const char *path)
 		}
 		if (got_hup) {
 			got_hup = 0;
+			sd_notify(0, "RELOADING=1");
 			memset(&diag, 0, sizeof(diag));
 			next = NULL;
 			if (conf_load(path, &next, &diag) != 0) {
@@ -352,6 +470,7 @@ master_run(const char *path)
 				log_error("reload refused: %s is invalid; "
 				    "keeping the running configuration", path);
 				conf_diag_free(&diag);
+				sd_notify(0, "READY=1");
 				continue;
 			}
 			print_diag(&diag);
@@ -363,8 +482,13 @@ master_run(const char *path)
 				log_error("reload refused: %s", why);
 				conf_free(next);
 				entity_init(conf, &why);
+				sd_notify(0, "READY=1");
 				continue;
 			}
+			if ((next->log_file == NULL) != (conf->log_file ==
+			    NULL) || (next->log_file != NULL &&
+			    strcmp(next->log_file, conf->log_file) != 0))
+				(void)use_log_file(next);
 			free(next->listen);
 			next->listen = strdup(conf->listen);
 			conf_free(conf);
@@ -372,17 +496,21 @@ master_run(const char *path)
 			log_set_debug(conf->log_level != NULL &&
 			    strcmp(conf->log_level, "debug") == 0);
 			generation++;
+			drain_ready();
 			for (i = 0; i < conf->workers; i++)
 				spawn(conf, fd, &orig);
+			wait_ready(conf->workers);
 			/* The old generation finishes its requests and exits. */
 			signal_gen(-1, SIGTERM, generation);
 			purger_stop();
 			purger_start(conf, fd, &orig);
 			log_info("configuration reloaded (generation %d)",
 			    generation);
+			sd_notify(0, "READY=1");
 		}
 	}
 	purger_stop();
+	sd_notify(0, "STOPPING=1");
 	log_info("stopping: waiting for %d worker(s)", count_live(-1));
 	signal_gen(-1, SIGTERM, -1);
 	deadline = time(NULL) + 10;
@@ -401,7 +529,7 @@ master_run(const char *path)
 		}
 	}
 	close(fd);
-	if (strncmp(conf->listen, "unix:", 5) == 0)
+	if (!inherited && strncmp(conf->listen, "unix:", 5) == 0)
 		unlink(conf->listen + 5);
 	log_info("stopped");
 	conf_free(conf);

@@ -54,6 +54,7 @@
 
 static volatile sig_atomic_t	 stop;
 int				 worker_baseline;
+int				 worker_ready_fd = -1;
 
 /* The baseline's answer: 300 bytes of JSON, as a small contact would be. */
 static const char baseline_body[] =
@@ -105,13 +106,17 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
 	gettimeofday(&t1, NULL);
 	us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec);
 	metrics_request(r, us);
-	/* A 5xx (507: storage full) is for the operator to see. */
-	(r->status >= 500 ? log_warn : log_info)("%s %.200s %d %lldus %s%s%s",
-	    r->method != NULL ? r->method : "-", r->path != NULL ? r->path :
-	    "-", r->status, us,
+	/* Internal and storage errors at error; failed sign-ins at warn. */
+	(r->status >= 500 ? log_error : r->status == 401 ? log_warn :
+	    log_info)("%s %.200s %d %lldus %s%s%s%s%s",
+	    r->method != NULL ? r->method : "-",
+	    r->path != NULL ? r->path : "-", r->status, us,
 	    r->who != NULL ? r->who->name : "-",
 	    r->status >= 400 ? " reason=" : "",
-	    r->status >= 400 && r->reason != NULL ? r->reason : "");
+	    r->status >= 400 && r->reason != NULL ? r->reason : "",
+	    r->status == 401 || r->status >= 500 ? " client=" : "",
+	    r->status == 401 || r->status >= 500 ? (r->remote != NULL ?
+	    r->remote : "-") : "");
 }
 
 void
@@ -159,6 +164,11 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		_exit(2);
 	FCGX_Init();
 	FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR);
+	if (worker_ready_fd >= 0) {
+		/* Tells the master this worker takes connections. */
+		(void)!write(worker_ready_fd, "r", 1);
+		close(worker_ready_fd);
+	}
 	log_debug("worker generation %d ready", gen);
 	while (!stop) {
 		/*

@@ -316,8 +316,8 @@ with Stack(config_extra={"map_size": "1MiB"}, workers=1) as s:
              "the 507 is counted in fastcrm_storage_full_total")
         t.eq(val(m, "fastcrm_http_requests_total", family="health",
                  method="GET", code="503"), 1.0, "the 503 is counted")
-        t.like(s.log_text(), r"WARN.* 507 .*reason=Storage is full|"
-               r"warn.* 507 .*reason=Storage is full",
-               "a 507 is logged as a warning, not as info")
+        t.like(s.log_text(), r"(?m)^\S+ error \[\d+\] \S+ \S+ 507 .*"
+               r"reason=Storage is full",
+               "a 507 is logged at error (a storage error), not as info")
 
 t.done()

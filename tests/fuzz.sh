@@ -37,7 +37,7 @@ case $time in
 ''|*[!0-9]*) die "FUZZ_TIME must be a number of seconds" ;;
 esac
 
-pkgs=(fcgi lmdb yajl yaml-0.1 libcrypto libcurl)
+pkgs=(fcgi lmdb yajl yaml-0.1 libcrypto libcurl libsystemd)
 dep_cflags=$(pkg-config --cflags "${pkgs[@]}") || die "pkg-config ${pkgs[*]}"
 dep_libs=$(pkg-config --libs "${pkgs[@]}") || die "pkg-config ${pkgs[*]}"
 # shellcheck disable=SC2206

@@ -2,6 +2,10 @@
  * LMDB behind the store_ interface.  LMDB codes are translated here, once:
  * MDB_NOTFOUND is FCRM_NOT_FOUND, MDB_MAP_FULL is FCRM_MAP_FULL, anything
  * else is FCRM_STORE.
+ *
+ * The environment records its format in the database "store", key
+ * "format" (decimal text); an environment without it is format 1.  A
+ * binary refuses an environment of a format newer than STORE_FORMAT.
  */
 #include <sys/stat.h>
 
@@ -14,9 +18,11 @@
 #include <lmdb.h>
 
 #include "fastcrm/error.h"
+#include "fastcrm/log.h"
 #include "fastcrm/store.h"
 
 #define STORE_MAXDBS	512
+#define STORE_FORMAT	1
 
 struct store {
 	MDB_env		*env;
@@ -47,9 +53,47 @@ store_err(int rc)
 	case MDB_TXN_FULL:
 		return FCRM_MAP_FULL;
 	default:
-		fprintf(stderr, "fastcrm: lmdb: %s\n", mdb_strerror(rc));
+		log_error("lmdb: %s", mdb_strerror(rc));
 		return FCRM_STORE;
 	}
+}
+
+/* Records the format in a new environment; refuses a newer one. */
+static int
+check_format(MDB_txn *txn, const char *dir)
+{
+	MDB_dbi	 dbi;
+	MDB_val	 k, v;
+	char	 b[16];
+	long	 f;
+	int	 rc;
+
+	if ((rc = mdb_dbi_open(txn, "store", MDB_CREATE, &dbi)) != 0)
+		return rc;
+	k.mv_data = (void *)"format";
+	k.mv_size = 6;
+	if ((rc = mdb_get(txn, dbi, &k, &v)) == MDB_NOTFOUND) {
+		snprintf(b, sizeof(b), "%d", STORE_FORMAT);
+		v.mv_data = b;
+		v.mv_size = strlen(b);
+		return mdb_put(txn, dbi, &k, &v, 0);
+	}
+	if (rc != 0)
+		return rc;
+	f = 0;
+	if (v.mv_size > 0 && v.mv_size < sizeof(b)) {
+		memcpy(b, v.mv_data, v.mv_size);
+		b[v.mv_size] = '\0';
+		f = strtol(b, NULL, 10);
+	}
+	if (f < 1 || f > STORE_FORMAT) {
+		log_error("the store in %s has format %ld, written by a newer "
+		    "fastcrm; this one reads format %d and older: run the "
+		    "newer fastcrm, or restore a backup made by this one", dir,
+		    f, STORE_FORMAT);
+		return EPROTO;
+	}
+	return 0;
 }
 
 int
@@ -80,6 +124,8 @@ store_open(const char *dir, size_t map_size, const char *const *dbs,
 		goto out;
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
 		goto out;
+	if ((rc = check_format(txn, dir)) != 0)
+		goto out;
 	for (i = 0; dbs[i] != NULL && i < STORE_MAXDBS; i++) {
 		flags = MDB_CREATE;
 		if (strncmp(dbs[i], "ix.", 3) == 0)
@@ -102,7 +148,8 @@ out:
 	if (txn != NULL)
 		mdb_txn_abort(txn);
 	store_close(st);
-	return store_err(rc);
+	/* A newer format was reported by check_format already. */
+	return rc == EPROTO ? FCRM_STORE : store_err(rc);
 }
 
 void

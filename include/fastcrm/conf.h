@@ -99,6 +99,7 @@ struct conf {
 	int		 auth_fail_window;	/* seconds, default 60 */
 	char		*log_level;	/* "info" (default) or "debug" */
 	long long	 purge_deleted_after;	/* seconds; 0: never (default) */
+	char		*log_file;	/* absolute path, or NULL: stderr */
 	char		*agent_role;	/* role of signed-in User records, or NULL */
 	char		**frame_ancestors;
 	size_t		 nframe_ancestors;

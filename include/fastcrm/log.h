@@ -22,4 +22,8 @@ void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  */
 size_t	 log_escape(const char *in, size_t n, char *out, size_t cap);
 
+/* The log file (stderr goes there), and reopening it (signal-safe). */
+int	 log_set_file(const char *);
+int	 log_reopen(void);
+
 #endif

@@ -22,6 +22,8 @@ void	 worker_run(const struct conf *, int fd, int life, int gen)
  * it.  tests/bench measures fastcrm against this.
  */
 extern int	 worker_baseline;
+/* In a new worker: where to write one byte once it takes connections. */
+extern int	 worker_ready_fd;
 
 /* Opens the store and the entity databases once, to fail early. */
 int	 master_prepare_store(const struct conf *, const char **why);
