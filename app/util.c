@@ -339,3 +339,23 @@ util_phone_e164(struct arena *a, const char *s, const char *cc)
 		return NULL;
 	return arena_printf(a, "+%s", d);
 }
+
+const char *
+util_kept(const char *s)
+{
+	static char	 buf[512];
+
+	if (s == NULL || s == buf)
+		return s;
+	snprintf(buf, sizeof(buf), "%s", s);
+	return buf;
+}
+
+double
+util_seconds(void)
+{
+	struct timeval	 tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}

@@ -37,4 +37,8 @@ int	 engine_same_as_body(struct req *, const struct entity *,
 int	 engine_remove(struct req *, struct store_txn *,
 	    const struct entity *, const struct json *);
 
+/* The name attribute of a link attribute: "xId" → "xName",
+   "xsIds" → "xsNames" (record.c). */
+char	*engine_name_attr(struct arena *, const char *attr);
+
 #endif

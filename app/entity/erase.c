@@ -490,19 +490,6 @@ points_to(const struct entity *e, const struct json *rec,
 	return 0;
 }
 
-/* "xId" → "xName", "xsIds" → "xsNames" (as record.c names them). */
-static char *
-name_of(struct arena *a, const char *attr)
-{
-	size_t	 n = strlen(attr);
-
-	if (n > 3 && strcmp(attr + n - 3, "Ids") == 0)
-		return arena_printf(a, "%.*sNames", (int)(n - 3), attr);
-	if (n > 2 && strcmp(attr + n - 2, "Id") == 0)
-		return arena_printf(a, "%.*sName", (int)(n - 2), attr);
-	return arena_printf(a, "%sName", attr);
-}
-
 /*
  * The changes that take the person out of rec: links to them cleared,
  * copies of their values replaced.  Into body (the engine's update) and
@@ -528,7 +515,7 @@ unlink_person(struct arena *a, const struct entity *e, struct json *rec,
 		    v->type == JSON_STRING && strcmp(v->s, id) == 0) {
 			json_set(a, body, f->name, json_null(a));
 			json_set(a, rec, f->name, json_null(a));
-			json_set(a, rec, name_of(a, f->name), json_null(a));
+			json_set(a, rec, engine_name_attr(a, f->name), json_null(a));
 		} else if (f->type == FT_LINKMULTI &&
 		    strcmp(f->target, pe->name) == 0 && v->type == JSON_ARRAY) {
 			nv = json_arr(a);
@@ -539,7 +526,7 @@ unlink_person(struct arena *a, const struct entity *e, struct json *rec,
 			if (nv->n != v->n) {
 				json_set(a, body, f->name, nv);
 				json_set(a, rec, f->name, nv);
-				names = json_get(rec, name_of(a, f->name));
+				names = json_get(rec, engine_name_attr(a, f->name));
 				if (names != NULL && names->type == JSON_OBJECT)
 					json_del(names, id);
 			}
@@ -800,18 +787,6 @@ scour(struct eraser *x, size_t *wiped)
 	return store_scour(x->st, store_db(x->st, "meta"), wiped);
 }
 
-/* *why outlives what it pointed into (the run's memory, now freed). */
-static const char *
-kept_why(const char *why)
-{
-	static char	 buf[512];
-
-	if (why == NULL || why == buf)
-		return why;
-	snprintf(buf, sizeof(buf), "%s", why);
-	return buf;
-}
-
 int
 entity_erase(const struct conf *conf, const char *entity, const char *id,
     const char **why)
@@ -904,7 +879,7 @@ out:
 	if (rc != 0 && *why == NULL)
 		*why = rc == FCRM_MAP_FULL ? "the store is full" :
 		    error_reason(rc);
-	*why = kept_why(*why);
+	*why = util_kept(*why);
 	eraser_close(&x);
 	return rc;
 }

@@ -68,15 +68,6 @@ struct importer {
 	char			 stop[512];
 };
 
-static double
-now(void)
-{
-	struct timeval	 tv;
-
-	gettimeofday(&tv, NULL);
-	return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 static size_t
 eidx(const struct entity *e)
 {
@@ -150,7 +141,7 @@ importer_open(const struct conf *conf, const struct import_opts *o,
 	imp->who.type = "system";
 	imp->who.admin = 1;
 	imp->tty = isatty(STDERR_FILENO);
-	imp->t0 = now();
+	imp->t0 = util_seconds();
 	if (imp->stats == NULL || store_begin(imp->st, 1, &imp->t) != 0) {
 		*why = "cannot begin a transaction";
 		importer_abort(imp);
@@ -233,9 +224,9 @@ progress(struct importer *imp)
 {
 	size_t	 i, c = 0, u = 0;
 
-	if (!imp->tty || now() - imp->last < 0.5)
+	if (!imp->tty || util_seconds() - imp->last < 0.5)
 		return;
-	imp->last = now();
+	imp->last = util_seconds();
 	for (i = 0; i < entity_count(); i++) {
 		c += imp->stats[i].n[ROW_CREATED];
 		u += imp->stats[i].n[ROW_UPDATED];
@@ -834,7 +825,7 @@ static void
 summary(struct importer *imp)
 {
 	const struct estat	*s;
-	double			 secs = now() - imp->t0;
+	double			 secs = util_seconds() - imp->t0;
 	size_t			 i, in;
 
 	for (i = 0; i < entity_count(); i++) {

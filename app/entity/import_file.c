@@ -511,18 +511,6 @@ is_csv(const struct import_opts *o, const char *path, FILE *f)
 	return c != '{' && c != ' ' && c != '\n' && c != EOF;
 }
 
-/* *why outlives what it pointed into (the run's memory, now freed). */
-static const char *
-kept_why(const char *why)
-{
-	static char	 buf[512];
-
-	if (why == NULL || why == buf)
-		return why;
-	snprintf(buf, sizeof(buf), "%s", why);
-	return buf;
-}
-
 int
 entity_import_files(const struct conf *conf, const struct import_input *in,
     size_t nin, const struct import_opts *opts, const char **why)
@@ -575,7 +563,7 @@ entity_import_files(const struct conf *conf, const struct import_input *in,
 out:
 	if (rc != 0 && rc != 3)
 		importer_stopped(imp);
-	*why = kept_why(*why);
+	*why = util_kept(*why);
 	importer_abort(imp);
 	free(rej);
 	return rc;

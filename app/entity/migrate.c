@@ -549,18 +549,6 @@ migrate_entity(struct mig *m, const struct entity *e, int *stopped,
 	return 0;
 }
 
-/* *why outlives what it pointed into (the run's memory, now freed). */
-static const char *
-kept_why(const char *why)
-{
-	static char	 buf[512];
-
-	if (why == NULL || why == buf)
-		return why;
-	snprintf(buf, sizeof(buf), "%s", why);
-	return buf;
-}
-
 /* https://host[/api/v1][/] → https://host/api/v1 */
 static char *
 base_url(const char *url)
@@ -658,7 +646,7 @@ entity_migrate(const struct conf *conf, const struct migrate_opts *o,
 	else if (m.imp != NULL)
 		importer_stopped(m.imp);
 out:
-	*why = kept_why(*why);
+	*why = util_kept(*why);
 	importer_abort(m.imp);
 	curl_easy_cleanup(m.c);
 	curl_global_cleanup();

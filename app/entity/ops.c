@@ -53,15 +53,6 @@ keep_why(const char *why)
 	return why_buf;
 }
 
-static double
-now(void)
-{
-	struct timeval	 tv;
-
-	gettimeofday(&tv, NULL);
-	return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 static void
 fsync_path(const char *path)
 {
@@ -462,7 +453,7 @@ entity_backup(const struct conf *conf, const char *dir,
 		return FCRM_IO;
 	b.conf = conf;
 	buf_init(&b.man, b.a);
-	t0 = now();
+	t0 = util_seconds();
 	/* "DIR/" names DIR: the temporary name is its sibling. */
 	d = arena_strdup(b.a, dir);
 	for (n = strlen(d); n > 1 && d[n - 1] == '/'; n--)
@@ -487,7 +478,7 @@ entity_backup(const struct conf *conf, const char *dir,
 		    "the LMDB copy failed";
 		goto out;
 	}
-	bs->snapshot_seconds = now() - t0;
+	bs->snapshot_seconds = util_seconds() - t0;
 	if ((rc = scan_copy(&b, tmp)) != 0) {
 		*why = "cannot read the copy";
 		goto out;
@@ -522,7 +513,7 @@ entity_backup(const struct conf *conf, const char *dir,
 	bs->files = b.nfiles - 1;
 	bs->missing = b.missing;
 	bs->bytes = b.bytes;
-	bs->seconds = now() - t0;
+	bs->seconds = util_seconds() - t0;
 out:
 	if (rc != 0)
 		rm_tree(tmp);

@@ -576,8 +576,8 @@ kept_name(struct arena *a, const struct json *old, const char *attr,
 }
 
 /* "xId" → "xName", "xsIds" → "xsNames". */
-static char *
-name_attr(struct arena *a, const char *attr)
+char *
+engine_name_attr(struct arena *a, const char *attr)
 {
 	size_t	 n = strlen(attr);
 
@@ -607,7 +607,7 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 	for (i = 0; i < e->nfields; i++) {
 		f = &e->fields[i];
 		if (f->type == FT_LINK) {
-			nattr = name_attr(a, f->name);
+			nattr = engine_name_attr(a, f->name);
 			if ((id = json_gets(rec, f->name)) == NULL ||
 			    *id == '\0') {
 				/* No link, no name (an unset link kept its
@@ -623,7 +623,7 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 		} else if (f->type == FT_LINKMULTI) {
 			ids = json_get(rec, f->name);
 			names = json_obj(a);
-			nattr = name_attr(a, f->name);
+			nattr = engine_name_attr(a, f->name);
 			for (j = 0; ids != NULL && ids->type == JSON_ARRAY &&
 			    j < ids->n; j++) {
 				id = ids->v[j]->s;

@@ -10,18 +10,6 @@
 #include "fastcrm/error.h"
 #include "fastcrm/query.h"
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes one segment of len bytes into the arena; NULL with *why. */
 static char *
 segment(struct arena *a, const char *s, size_t len, const char **why)
@@ -37,8 +25,8 @@ segment(struct arena *a, const char *s, size_t len, const char **why)
 			continue;
 		}
 		if (len - i < 3 ||
-		    (hi = hexval((unsigned char)s[i + 1])) < 0 ||
-		    (lo = hexval((unsigned char)s[i + 2])) < 0) {
+		    (hi = http_hex((unsigned char)s[i + 1])) < 0 ||
+		    (lo = http_hex((unsigned char)s[i + 2])) < 0) {
 			*why = "Path has a '%' that is not followed by two hex "
 			    "digits.";
 			return NULL;

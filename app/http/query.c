@@ -28,8 +28,8 @@ query_fail(struct arena *a, const char **why, const char *reason)
 	return FCRM_BAD_REQUEST;
 }
 
-static int
-query_hex(unsigned char c)
+int
+http_hex(unsigned char c)
 {
 
 	if (c >= '0' && c <= '9')
@@ -65,8 +65,8 @@ http_urldecode(struct arena *a, const char *s, size_t len, int plus_is_space,
 			continue;
 		}
 		if (s[i] == '%' && i + 2 < len &&
-		    (hi = query_hex((unsigned char)s[i + 1])) != -1 &&
-		    (lo = query_hex((unsigned char)s[i + 2])) != -1) {
+		    (hi = http_hex((unsigned char)s[i + 1])) != -1 &&
+		    (lo = http_hex((unsigned char)s[i + 2])) != -1) {
 			out[j++] = (char)(hi << 4 | lo);
 			i += 2;
 			continue;

@@ -37,6 +37,9 @@ int		 http_query_parse(struct arena *a, const char *qs, size_t len,
 char		*http_urldecode(struct arena *a, const char *s, size_t len,
 		    int plus_is_space, size_t *outlen);
 
+/* The value of hex digit c, or -1. */
+int		 http_hex(unsigned char c);
+
 /*
  * Splits the raw request path (len bytes of raw, without the query) on
  * literal '/' into at most max segments, each percent-decoded on its own

@@ -47,4 +47,14 @@ char	*util_phone_e164(struct arena *, const char *, const char *cc);
 /* The digits of s, in the arena. */
 char	*util_digits(struct arena *, const char *);
 
+/*
+ * A copy of message s in static storage (one per process, overwritten by
+ * the next call), so that a reason outlives the arena it pointed into;
+ * NULL for NULL.
+ */
+const char	*util_kept(const char *s);
+
+/* The wall clock in seconds, with microseconds (progress and timings). */
+double		 util_seconds(void);
+
 #endif
