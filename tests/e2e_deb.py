@@ -784,7 +784,10 @@ try:
     t.ok(load.count() > 500 and load.bad == 0 and load.errors == 0,
          "under load through restart, reload, reopen and upgrade: %d "
          "requests, %d non-2xx, %d connection errors" %
-         (load.count(), load.bad, load.errors), "\n".join(load.samples))
+         (load.count(), load.bad, load.errors), "\n".join(
+             load.samples + [ln for ln in log_text(nlogs + "/error.log")
+                             .splitlines() if "upstream" in ln][-10:] +
+             log_text(LOG).splitlines()[-30:]))
     acc = log_text(os.path.join(nlogs, "fastcrm-access.log"))
     bad_lines = [ln for ln in acc.splitlines()
                  if not re.search(r'" (2\d\d|401) ', ln)]
