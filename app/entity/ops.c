@@ -952,7 +952,8 @@ engine_verify_files(const struct conf *conf, struct store_txn *t,
 	c.dir = arena_printf(c.a, "%s/attachments", conf->data_dir);
 	if ((rc = store_iter(t, ae->db_rec, 1, NULL, 0, check_rec, &c)) != 0)
 		goto out;
-	qsort(c.b.ids, c.b.nids, sizeof(*c.b.ids), cmp_str);
+	if (c.b.nids > 1)
+		qsort(c.b.ids, c.b.nids, sizeof(*c.b.ids), cmp_str);
 	if ((d = opendir(c.dir)) == NULL)
 		goto out;
 	while ((de = readdir(d)) != NULL) {
