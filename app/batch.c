@@ -41,17 +41,18 @@ struct batch {
 	FCGX_Request	 pool[BATCH_MAX];
 	int		 busy[BATCH_MAX];
 	struct held	 held[BATCH_MAX + 1];
-	int		 nheld;
+	int		 nheld, max;
 };
 
 struct batch *
-batch_new(int fd)
+batch_new(int fd, int max)
 {
 	struct batch	*b;
 	size_t		 i;
 
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
+	b->max = max < 1 ? 1 : max > BATCH_MAX ? BATCH_MAX : max;
 	for (i = 0; i < BATCH_MAX; i++)
 		FCGX_InitRequest(&b->pool[i], fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	return b;
@@ -74,7 +75,7 @@ batch_slot(struct batch *b)
 {
 	size_t	 i;
 
-	if (b->nheld > BATCH_MAX)
+	if (b->nheld >= b->max)
 		return NULL;
 	for (i = 0; i < BATCH_MAX; i++)
 		if (!b->busy[i])

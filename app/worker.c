@@ -190,9 +190,10 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		    conf->data_dir, error_reason(rc));
 		_exit(2);
 	}
-	if ((arena = arena_new()) == NULL || (batch = batch_new(fd)) == NULL)
+	if ((arena = arena_new()) == NULL ||
+	    (batch = batch_new(fd, conf->write_batch)) == NULL)
 		_exit(2);
-	store_batch(st, 1);
+	store_batch(st, conf->write_batch > 1);
 	FCGX_Init();
 	FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	log_debug("worker generation %d ready", gen);

@@ -21,8 +21,11 @@ struct conf;
 struct req;
 struct store;
 
-/* The batch state of a worker listening on fd; NULL when out of memory. */
-struct batch	*batch_new(int fd);
+/*
+ * The batch state of a worker listening on fd, holding at most max
+ * (1 to BATCH_MAX) answers; NULL when out of memory.
+ */
+struct batch	*batch_new(int fd, int max);
 void		 batch_free(struct batch *);
 /* A request struct for the next connection to take, or NULL when full. */
 FCGX_Request	*batch_slot(struct batch *);

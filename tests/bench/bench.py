@@ -34,11 +34,13 @@ Environment (defaults in brackets):
     BENCH_ROUNDS [3]
     BENCH_CONNECTIONS [32]    wrk connections (S5: one thread each)
     BENCH_THREADS [2]         wrk threads
-    BENCH_WORKERS [8]         fastcrm workers
-    BENCH_NGINX_WORKERS [1]
+    BENCH_WORKERS [4]         fastcrm workers (conf/run.sh's default)
+    BENCH_NGINX_WORKERS [auto] nginx worker_processes (as shipped)
     BENCH_KEEPALIVE [0]       >0: nginx keeps that many FastCGI connections
                               per nginx worker open (fastcgi_keep_conn and an
                               upstream keepalive) instead of one per request
+    BENCH_WRITE_BATCH         write_batch for fastcrm (1: group commit off;
+                              default: the shipped value)
     BENCH_MEMORY_REQUESTS [1000000]
     BENCH_ONLY                comma-separated scenario prefixes to run (e.g.
                               "read,S1 phone" for tuning runs); no table file
@@ -76,8 +78,8 @@ SECONDS = env_int("BENCH_SECONDS", 10)
 ROUNDS = env_int("BENCH_ROUNDS", 3)
 CONNS = env_int("BENCH_CONNECTIONS", 32)
 THREADS = env_int("BENCH_THREADS", 2)
-WORKERS = env_int("BENCH_WORKERS", 8)
-NGINX_WORKERS = env_int("BENCH_NGINX_WORKERS", 1)
+WORKERS = env_int("BENCH_WORKERS", 4)
+NGINX_WORKERS = os.environ.get("BENCH_NGINX_WORKERS", "auto")
 MEMORY_REQUESTS = env_int("BENCH_MEMORY_REQUESTS", 1000000)
 KEEPALIVE = env_int("BENCH_KEEPALIVE", 0)
 RESULTS = os.environ.get("BENCH_RESULTS",
@@ -402,6 +404,8 @@ def main():
     started = time.time()
     info = machine()
     extra = {"map_size": "16GiB"}
+    if os.environ.get("BENCH_WRITE_BATCH"):
+        extra["write_batch"] = env_int("BENCH_WRITE_BATCH", 32)
     stacks = []
     try:
         big = BenchStack(config_extra=extra, workers=WORKERS,
@@ -426,7 +430,7 @@ def main():
         small.start()
         check(big, big_expect)
         check(small, small_expect)
-        log("answers checked; %d workers, %d nginx worker(s), wrk -t%d -c%d, "
+        log("answers checked; %d workers, %s nginx worker(s), wrk -t%d -c%d, "
             "%d s per scenario, %d rounds" % (WORKERS, NGINX_WORKERS, THREADS,
                                               CONNS, SECONDS, ROUNDS))
 
@@ -586,7 +590,7 @@ def write_results(info, table, started):
         text = open(RESULTS).read()
     block = [begin, "",
              "Last run: %s, %d s; %d contacts (+ as many cases and calls), "
-             "%d workers, %d nginx worker(s), %s, wrk -t%d -c%d (S5: -t%d), "
+             "%d workers, %s nginx worker(s), %s, wrk -t%d -c%d (S5: -t%d), "
              "%d s × %d rounds, medians." % (
                  time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
                  time.time() - started, CONTACTS, WORKERS, NGINX_WORKERS,
