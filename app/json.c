@@ -214,12 +214,15 @@ json_get(const struct json *obj, const char *key)
 static const char *
 raw_string_end(const char *p, const char *end, int *escaped)
 {
-	for (p++; p < end; p++) {
-		if (*p == '\\') {
-			*escaped = 1;
-			p++;
-		} else if (*p == '"')
-			return p + 1;
+	const char	*q, *bs;
+
+	for (p++; p < end; p = bs + 2) {
+		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
+			return NULL;
+		if ((bs = memchr(p, '\\', (size_t)(q - p))) == NULL)
+			return q + 1;
+		/* An escape: the quote may be escaped; go on after it. */
+		*escaped = 1;
 	}
 	return NULL;
 }
