@@ -19,7 +19,7 @@ Scenarios: the baseline (`serve -B`, a fixed answer), S1 phone lookup, S2
 read by id, S3 a contact's cases (the same request files as bench.py).
 
 Environment: COST_CONTACTS [10000], COST_REQUESTS [300],
-COST_SECONDS [5]; COST_ONLY (a label prefix, e.g. "S2"); COST_KEEP=1
+COST_SECONDS [5]; COST_NO_CALLGRIND=1 (CPU time only); COST_ONLY (a label prefix, e.g. "S2"); COST_KEEP=1
 keeps the temp dir with the callgrind files (callgrind_annotate reads
 them); FASTCRM_BIN as for the tests.
 """
@@ -48,9 +48,10 @@ TOGGLES = ("FCGX_Accept_r", "http_request_parse", "route_dispatch",
 
 
 def cpu_us(pid):
+    """CPU time (µs) and minor page faults of a process so far."""
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1e6 / TICK
+    return (int(fields[11]) + int(fields[12])) * 1e6 / TICK, int(fields[7])
 
 
 def callgrind_ir(path):
@@ -102,14 +103,14 @@ def worker_us(make, d, name, serve_args):
     (w,) = s.worker_pids()
     bench.wrk(s, "get.lua", [os.path.join(d, name), s.key], seconds=1,
               threads=1, conns=4)
-    c0 = cpu_us(w)
+    c0, f0 = cpu_us(w)
     r = bench.wrk(s, "get.lua", [os.path.join(d, name), s.key],
                   seconds=SECONDS, threads=1, conns=4)
-    c1 = cpu_us(w)
+    c1, f1 = cpu_us(w)
     s.stop()
     if r["errors"]:
         sys.exit("cost: %s: %d errors" % (name, r["errors"]))
-    return (c1 - c0) / r["requests"]
+    return (c1 - c0) / r["requests"], (f1 - f0) / r["requests"]
 
 
 _bin = []
@@ -125,7 +126,7 @@ def main():
     top = tempfile.mkdtemp(prefix="fccost-")
     try:
         data = os.path.join(top, "data")
-        first = Stack(config_extra={"map_size": "1GiB"}, workers=1,
+        first = Stack(config_extra={"map_size": "16GiB"}, workers=1,
                       start=False)
         _bin.append(first.bin)
         rnd = random.Random(20261201)
@@ -135,7 +136,7 @@ def main():
         first.stop()
 
         def make(serve_args):
-            s = Stack(config_extra={"map_size": "1GiB"}, workers=1,
+            s = Stack(config_extra={"map_size": "16GiB"}, workers=1,
                       start=False, serve_args=serve_args)
             shutil.rmtree(s.data_dir)
             shutil.copytree(data, s.data_dir)
@@ -149,17 +150,19 @@ def main():
                                   ("S3 contact's cases", "s3.txt", [])):
             if not label.startswith(os.environ.get("COST_ONLY", "")):
                 continue
-            ir = instructions(make, top, name, args, top)
-            us = worker_us(make, top, name, args)
-            rows.append((label, ir, us))
+            ir = instructions(make, top, name, args, top) \
+                if not os.environ.get("COST_NO_CALLGRIND") else 0
+            us, faults = worker_us(make, top, name, args)
+            rows.append((label, ir, us, faults))
             print("cost: %-22s %9.0f instructions, %6.1f µs "
-                  "worker CPU per request" % (label, ir, us), flush=True)
+                  "worker CPU, %.2f page faults per request"
+                  % (label, ir, us, faults), flush=True)
         print("")
         print("| scenario | worker instructions / request | "
-              "worker CPU µs / request |")
-        print("|---|---:|---:|")
-        for label, ir, us in rows:
-            print("| %s | %.0f | %.1f |" % (label, ir, us))
+              "worker CPU µs / request | minor page faults / request |")
+        print("|---|---:|---:|---:|")
+        for label, ir, us, faults in rows:
+            print("| %s | %.0f | %.1f | %.2f |" % (label, ir, us, faults))
         print("")
         print("%d contacts, %d requests under callgrind, wrk -t1 -c4 %d s "
               "for CPU time, 1 worker; load average %s" % (
