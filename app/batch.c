@@ -66,7 +66,8 @@ batch_free(struct batch *b)
 	if (b == NULL)
 		return;
 	for (i = 0; i < BATCH_MAX; i++)
-		FCGX_Free(&b->pool[i], 1);
+		if (b->pool[i].ipcFd >= 0)
+			FCGX_Free(&b->pool[i], 1);
 	free(b);
 }
 
@@ -182,7 +183,8 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 			FCGX_PutStr(h->resp, (int)h->len, h->fr->out);
 		FCGX_Finish_r(h->fr);
 		/* A kept FastCGI connection is not waited on from here. */
-		if (h->fr >= b->pool && h->fr < b->pool + BATCH_MAX)
+		if (h->fr >= b->pool && h->fr < b->pool + BATCH_MAX &&
+		    h->fr->ipcFd >= 0)
 			FCGX_Free(h->fr, 1);
 		gettimeofday(&t1, NULL);
 		us = (t1.tv_sec - h->t0.tv_sec) * 1000000LL +

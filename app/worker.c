@@ -139,7 +139,8 @@ drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
 		if (!serve_one(&r, fr, &resp, b)) {
 			FCGX_Finish_r(fr);
 			/* A kept FastCGI connection is not waited on here. */
-			FCGX_Free(fr, 1);
+			if (fr->ipcFd >= 0)
+				FCGX_Free(fr, 1);
 		}
 		arena_reset(arena);
 		store_idle(st);
@@ -224,13 +225,11 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		r.arena = arena;
 		r.conf = conf;
 		r.store = st;
-		if (serve_one(&r, &fr, &resp, batch)) {
-			arena_reset(arena);
-			drain(batch, fd, conf, st, arena);
-		} else {
+		if (!serve_one(&r, &fr, &resp, batch))
 			FCGX_Finish_r(&fr);
-			arena_reset(arena);
-		}
+		arena_reset(arena);
+		if (store_batch_open(st))
+			drain(batch, fd, conf, st, arena);
 		store_idle(st);
 	}
 	batch_free(batch);

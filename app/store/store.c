@@ -292,6 +292,9 @@ store_begin(struct store *st, int write, struct store_txn **out)
 	t->st = st;
 	t->rdonly = !write;
 	if (write && st->batching) {
+		/* Counted first: whatever happens, the request waits for the
+		   batch it may have opened. */
+		st->joined++;
 		if (st->batch == NULL) {
 			if ((rc = txn_begin(st, NULL, 0, &st->batch)) != 0) {
 				st->batch = NULL;
@@ -305,7 +308,6 @@ store_begin(struct store *st, int write, struct store_txn **out)
 			free(t);
 			return store_err(rc);
 		}
-		st->joined++;
 	} else if ((rc = txn_begin(st, NULL, write ? 0 : MDB_RDONLY,
 	    &t->txn)) != 0) {
 		free(t);
