@@ -878,6 +878,14 @@ k_fail_limit(struct ctx *x, yaml_node_t *n, void *arg)
 }
 
 static void
+k_write_batch(struct ctx *x, yaml_node_t *n, void *arg)
+{
+
+	(void)arg;
+	(void)get_int(x, n, "write_batch", 1, 32, &x->c->write_batch);
+}
+
+static void
 k_fail_window(struct ctx *x, yaml_node_t *n, void *arg)
 {
 
@@ -2029,6 +2037,7 @@ static const struct key top_keys[] = {
 	{ "default_country_code", k_country, 0 },
 	{ "auth_fail_limit", k_fail_limit, 0 },
 	{ "auth_fail_window", k_fail_window, 0 },
+	{ "write_batch", k_write_batch, 0 },
 	{ "log_level", k_log_level, 0 },
 	{ "purge_deleted_after", k_purge_after, 0 },
 	{ "log_file", k_log_file, 0 },
@@ -2258,6 +2267,7 @@ load(const char *name, const char *buf, size_t len, mode_t mode,
 	x.c->auth_fail_limit = 10;
 	x.c->auth_fail_window = 60;
 	x.c->health_max_fill = 90;
+	x.c->write_batch = 32;
 	if ((x.c->path = strdup(name)) == NULL) {
 		err_line(&x, 0, "out of memory");
 		goto out;

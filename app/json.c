@@ -216,12 +216,15 @@ json_get(const struct json *obj, const char *key)
 static const char *
 raw_string_end(const char *p, const char *end, int *escaped)
 {
-	for (p++; p < end; p++) {
-		if (*p == '\\') {
-			*escaped = 1;
-			p++;
-		} else if (*p == '"')
-			return p + 1;
+	const char	*q, *bs;
+
+	for (p++; p < end; p = bs + 2) {
+		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
+			return NULL;
+		if ((bs = memchr(p, '\\', (size_t)(q - p))) == NULL)
+			return q + 1;
+		/* An escape: the quote may be escaped; go on after it. */
+		*escaped = 1;
 	}
 	return NULL;
 }
@@ -257,14 +260,15 @@ raw_value_end(const char *p, const char *end)
 }
 
 int
-json_raw_get(struct arena *a, const char *buf, size_t len, const char *key,
-    const char **out)
+json_raw_span(const char *buf, size_t len, const char *key, const char **vp,
+    size_t *vlen)
 {
 	const char	*p = buf, *end = buf + len, *k, *v, *ve;
 	size_t		 klen = strlen(key);
 	int		 esc;
 
-	*out = NULL;
+	*vp = NULL;
+	*vlen = 0;
 	while (p < end && *p != '{')
 		p++;
 	for (p++; p < end; ) {
@@ -287,21 +291,39 @@ json_raw_get(struct arena *a, const char *buf, size_t len, const char *key,
 		if ((size_t)(ve - k) < klen + 1 || memcmp(k, key, klen) != 0 ||
 		    k[klen] != '"')
 			continue;
-		if (esc || *v == '{' || *v == '[')
-			return -1;
-		if (*v == 'n' || *v == 't' || *v == 'f')
-			return 1;
-		if (*v != '"') {
-			*out = arena_strndup(a, v, (size_t)(ve - v));
-			return 1;
-		}
-		raw_string_end(v, end, &esc);
 		if (esc)
 			return -1;
-		*out = arena_strndup(a, v + 1, (size_t)(ve - v) - 2);
+		*vp = v;
+		*vlen = (size_t)(ve - v);
 		return 1;
 	}
 	return -1;
+}
+
+int
+json_raw_get(struct arena *a, const char *buf, size_t len, const char *key,
+    const char **out)
+{
+	const char	*v;
+	size_t		 n;
+	int		 rc, esc = 0;
+
+	*out = NULL;
+	if ((rc = json_raw_span(buf, len, key, &v, &n)) != 1)
+		return rc;
+	if (*v == '{' || *v == '[')
+		return -1;
+	if (*v == 'n' || *v == 't' || *v == 'f')
+		return 1;
+	if (*v != '"') {
+		*out = arena_strndup(a, v, n);
+		return 1;
+	}
+	raw_string_end(v, v + n, &esc);
+	if (esc)
+		return -1;
+	*out = arena_strndup(a, v + 1, n - 2);
+	return 1;
 }
 
 const char *

@@ -2,7 +2,9 @@
  * A worker: opens its own LMDB environment (after fork, as LMDB requires),
  * then loops: wait for a connection, accept it through libfcgi, parse,
  * dispatch through the route table, respond, log one line, reset the
- * arena.  Read this file and app/http/route.c to follow a request.
+ * arena.  A request that wrote opens a batch (group commit, app/batch.c):
+ * the worker serves the connections already waiting too, commits once,
+ * then answers.  Read this file and app/http/route.c to follow a request.
  */
 #include <sys/time.h>
 
@@ -35,6 +37,7 @@
 #endif
 
 #include "fastcrm/arena.h"
+#include "fastcrm/batch.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
@@ -79,13 +82,16 @@ fcgi_read(void *in, char *p, int n)
 	return FCGX_GetStr(p, n, in);
 }
 
-static void
-serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
+/* Serves the request on fr; 1 when its answer waits for the batch (b). */
+static int
+serve_one(struct req *r, FCGX_Request *fr, struct buf *resp, struct batch *b)
 {
 	struct timeval	 t0, t1;
 	long long	 us;
+	unsigned long	 joined;
 
 	gettimeofday(&t0, NULL);
+	joined = store_batch_joined(r->store);
 	r->env = fr->envp;
 	r->in = fr->in;
 	r->in_read = fcgi_read;
@@ -102,6 +108,11 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
 	}
 	buf_init(resp, r->arena);
 	http_response(r, resp);
+	/* It saw or made uncommitted writes: answered after the commit. */
+	if (b != NULL && store_batch_joined(r->store) != joined) {
+		batch_hold(b, fr, r, resp, &t0);
+		return 1;
+	}
 	FCGX_PutStr(resp->p, (int)resp->len, fr->out);
 	gettimeofday(&t1, NULL);
 	us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec);
@@ -117,12 +128,53 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp)
 	    r->status == 401 || r->status >= 500 ? " client=" : "",
 	    r->status == 401 || r->status >= 500 ? (r->remote != NULL ?
 	    r->remote : "-") : "");
+	return 0;
+}
+
+/*
+ * The request just served wrote into the open batch txn, which holds
+ * LMDB's writer lock: serve the connections already waiting on the
+ * socket too — their writes join the batch — then commit the batch once
+ * and answer every request that wrote in it (app/batch.c).  Requests that
+ * did not write are answered at once.
+ */
+static void
+drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
+    struct arena *arena)
+{
+	struct pollfd	 pfd;
+	struct req	 r;
+	struct buf	 resp;
+	FCGX_Request	*fr;
+
+	while (store_batch_open(st) && (fr = batch_slot(b)) != NULL) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 0) != 1 || FCGX_Accept_r(fr) < 0)
+			break;
+		memset(&r, 0, sizeof(r));
+		r.arena = arena;
+		r.conf = conf;
+		r.store = st;
+		if (!serve_one(&r, fr, &resp, b)) {
+			FCGX_Finish_r(fr);
+			/* A kept FastCGI connection is not waited on here. */
+			if (fr->ipcFd >= 0)
+				FCGX_Free(fr, 1);
+		}
+		arena_reset(arena);
+		store_idle(st);
+	}
+	batch_finish(b, st, conf, arena);
+	arena_reset(arena);
 }
 
 void
 worker_run(const struct conf *conf, int fd, int life, int gen)
 {
 	struct store		*st = NULL;
+	struct batch		*batch;
 	struct arena		*arena;
 	struct req		 r;
 	struct buf		 resp;
@@ -160,8 +212,10 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		    conf->data_dir, error_reason(rc));
 		_exit(2);
 	}
-	if ((arena = arena_new()) == NULL)
+	if ((arena = arena_new()) == NULL ||
+	    (batch = batch_new(fd, conf->write_batch)) == NULL)
 		_exit(2);
+	store_batch(st, conf->write_batch > 1);
 	FCGX_Init();
 	FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	if (worker_ready_fd >= 0) {
@@ -197,13 +251,17 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		r.arena = arena;
 		r.conf = conf;
 		r.store = st;
-		serve_one(&r, &fr, &resp);
-		FCGX_Finish_r(&fr);
+		if (!serve_one(&r, &fr, &resp, batch))
+			FCGX_Finish_r(&fr);
 		big = arena_used(arena) > WORKER_TRIM;
 		arena_reset(arena);
+		if (store_batch_open(st))
+			drain(batch, fd, conf, st, arena);
+		store_idle(st);
 		if (big)
 			malloc_trim(0);
 	}
+	batch_free(batch);
 	arena_free(arena);
 	store_close(st);
 #ifdef WORKER_LEAK_CHECK

@@ -21,7 +21,11 @@ Afterwards, with the stack quiet:
     record against every index and reports no stale LMDB reader slot;
   - the orphaned workers of the killed master exit, the restarted master
     clears reader slots of dead processes, and no request got a 5xx
-    from fastcrm itself.
+    from fastcrm itself;
+  - the writes went through group commit (app/batch.c: answers held
+    until one commit covers several requests), so all of the above holds
+    for writes answered after a shared commit, with workers and the master
+    killed while batches were open.
 """
 
 import http.client
@@ -572,6 +576,21 @@ with Stack(workers=WORKERS) as s:
         cleared = sum(int(x) for x in re.findall(
             r"cleared (\d+) stale LMDB reader slot", log))
         t.diag("stale LMDB reader slots cleared by the master: %d" % cleared)
+
+    @t.test
+    def group_commit():
+        # Concurrent writes share commits (app/batch.c): a worker holding
+        # a batch serves the waiting requests too and answers them after
+        # one durable commit, logging "batch=N".  The checks below then
+        # hold for writes answered that way, across the same kills.
+        sizes = [int(x) for x in re.findall(r" batch=(\d+)", s.log_text())]
+        shared = sum(1 for n in sizes if n >= 2)
+        t.ok(shared > 0, "the group-commit path ran: %d answers sent after "
+             "a commit shared with other requests (batches of up to %d)"
+             % (shared, max(sizes or [0])))
+        t.diag("answers held for a batch commit: %d; shared with others: "
+               "%d; mean batch %.1f" % (len(sizes), shared,
+                                        sum(sizes) / max(1, len(sizes))))
 
     @t.test
     def acked_writes_present():

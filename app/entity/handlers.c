@@ -24,12 +24,11 @@ entity_h_read(struct req *r)
 {
 	struct store_txn	**t;
 	struct store_val	  raw;
-	struct json		 *rec;
 	int			  rc;
 
 	if ((rc = engine_begin(r, 0, &t)) != 0)
 		return rc;
-	rc = entity_load(r, *t, r->ent, r->id, ACT_READ, &rec, &raw);
+	rc = entity_load(r, *t, r->ent, r->id, ACT_READ, NULL, &raw);
 	if (rc == FCRM_NOT_FOUND)
 		return http_fail(r, rc, "Record %s '%.64s' not found.",
 		    r->ent->name, r->id);

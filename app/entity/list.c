@@ -238,13 +238,15 @@ static int
 run_ids(struct lq *q, const char **ids, size_t n)
 {
 	struct row	*all, row;
-	size_t		 i, na = 0;
+	size_t		 i, na = 0, distinct = n > 0;
 	int		 rc;
 
 	all = arena_alloc(q->r->arena, (n + 1) * sizeof(*all));
 	/* Several index keys may name one record: sort, then skip repeats. */
 	if (n > 1)
 		qsort(ids, n, sizeof(*ids), id_cmp);
+	for (i = 1; i < n; i++)
+		distinct += strcmp(ids[i - 1], ids[i]) != 0;
 	for (i = 0; i < n; i++) {
 		if (i > 0 && strcmp(ids[i - 1], ids[i]) == 0)
 			continue;
@@ -256,7 +258,8 @@ run_ids(struct lq *q, const char **ids, size_t n)
 				return q->err;
 			continue;
 		}
-		if (n > 1 && (rc = keep_sorted(q, &row, ids[i],
+		/* One record (the usual phone look-up): nothing to sort. */
+		if (distinct > 1 && (rc = keep_sorted(q, &row, ids[i],
 		    strlen(ids[i]))) != 0)
 			return rc;
 		if (row.id == NULL)

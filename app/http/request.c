@@ -17,15 +17,69 @@
 /* What a request may allocate beyond 4x its body limit, on ROUTE_LOGIN. */
 #define LOGIN_MEMORY	((size_t)4 << 20)
 
+/*
+ * The FastCGI parameters fastcrm reads (nginx/fastcrm.conf.in passes
+ * these and a few more), with their lengths: http_request_parse finds
+ * them all in one pass over the environment, and http_header then looks
+ * a name up among these few instead of scanning the environment again.
+ */
+static const struct {
+	const char	*name;
+	size_t		 len;
+} known[] = {
+#define K(s)	{ s, sizeof(s) - 1 }
+	K("REQUEST_METHOD"), K("REQUEST_URI"), K("QUERY_STRING"),
+	K("CONTENT_TYPE"), K("CONTENT_LENGTH"), K("REMOTE_ADDR"),
+	K("HTTP_X_API_KEY"), K("HTTP_ESPO_AUTHORIZATION"),
+	K("HTTP_X_HMAC_AUTHORIZATION"), K("HTTP_AUTHORIZATION"),
+	K("HTTP_COOKIE"), K("HTTP_X_CSRF_TOKEN"), K("HTTP_X_REQUESTED_WITH"),
+	K("HTTP_X_NO_TOTAL"), K("HTTP_X_SKIP_DUPLICATE_CHECK"),
+#undef K
+};
+_Static_assert(sizeof(known) / sizeof(known[0]) <=
+    sizeof(((struct req *)0)->hv) / sizeof(((struct req *)0)->hv[0]),
+    "struct req's hv has room for every known parameter");
+
+static int
+known_index(const char *name, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (known[i].len == n && memcmp(known[i].name, name, n) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* One pass over r->env: the first value of each known parameter. */
+static void
+header_index(struct req *r)
+{
+	char	**e;
+	char	 *eq;
+	int	   k;
+
+	memset(r->hv, 0, sizeof(r->hv));
+	for (e = r->env; e != NULL && *e != NULL; e++)
+		if ((eq = strchr(*e, '=')) != NULL &&
+		    (k = known_index(*e, (size_t)(eq - *e))) >= 0 &&
+		    r->hv[k] == NULL)
+			r->hv[k] = eq + 1;
+	r->hv_done = 1;
+}
+
 const char *
 http_header(const struct req *r, const char *name)
 {
 	size_t	 n;
 	char	**e;
+	int	   k;
 
 	if (r->env == NULL)
 		return NULL;
 	n = strlen(name);
+	if (r->hv_done && (k = known_index(name, n)) >= 0)
+		return r->hv[k];
 	for (e = r->env; *e != NULL; e++)
 		if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
 			return *e + n + 1;
@@ -67,6 +121,7 @@ http_request_parse(struct req *r)
 	const char	*uri, *q, *why;
 	size_t		 n;
 
+	header_index(r);
 	r->method = http_header(r, "REQUEST_METHOD");
 	if (r->method == NULL)
 		r->method = "GET";

@@ -6,6 +6,14 @@
  * The environment records its format in the database "store", key
  * "format" (decimal text); an environment without it is format 1.  A
  * binary refuses an environment of a format newer than STORE_FORMAT.
+ *
+ * Two things a worker asks for (store_idle, store_batch): the read
+ * transaction of a request is kept, not reset, when its user ends it, so
+ * that the next reader of the same request (the failed-login limiter,
+ * then the handler) takes it over without renewing it; and writes may be
+ * batched: with batching on, a write txn is a child of one batch txn that
+ * the worker commits (durably, one commit for all) with
+ * store_batch_commit before it answers any request that wrote in it.
  */
 #include <sys/stat.h>
 
@@ -30,9 +38,17 @@ struct store {
 	size_t		 ndbs;
 	char		*names[STORE_MAXDBS];
 	MDB_dbi		 dbis[STORE_MAXDBS];
+	/* store_db's table: name hash -> index + 1 (0 empty), open addressing. */
+	unsigned short	 byname[STORE_MAXDBS * 2];
 	/* A reset read-only txn: the next read renews it, keeping its
-	   reader slot, instead of beginning (and locking) anew. */
+	   reader slot, instead of beginning (and locking) anew.  live: it
+	   was not reset (a snapshot of this request; store_idle resets). */
 	struct store_txn *spare;
+	int		 live;
+	/* Write batching: on, the open batch txn, children begun so far. */
+	int		 batching;
+	MDB_txn		*batch;
+	unsigned long	 joined;
 };
 
 struct store_txn {
@@ -96,6 +112,40 @@ check_format(MDB_txn *txn, const char *dir)
 	return 0;
 }
 
+/* FNV-1a: a slot of byname for name. */
+static size_t
+name_slot(const char *name)
+{
+	unsigned int	 h = 2166136261u;
+
+	for (; *name != '\0'; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % (STORE_MAXDBS * 2);
+}
+
+static void
+name_add(struct store *st, size_t i)
+{
+	size_t	 k;
+
+	for (k = name_slot(st->names[i]); st->byname[k] != 0;
+	    k = (k + 1) % (STORE_MAXDBS * 2))
+		;
+	st->byname[k] = (unsigned short)(i + 1);
+}
+
+int
+store_db(const struct store *st, const char *name)
+{
+	size_t	 k, i;
+
+	for (k = name_slot(name); (i = st->byname[k]) != 0;
+	    k = (k + 1) % (STORE_MAXDBS * 2))
+		if (strcmp(st->names[i - 1], name) == 0)
+			return (int)i - 1;
+	return -1;
+}
+
 int
 store_open(const char *dir, size_t map_size, const char *const *dbs,
     struct store **out)
@@ -137,6 +187,8 @@ store_open(const char *dir, size_t map_size, const char *const *dbs,
 			goto out;
 		}
 		st->ndbs = i + 1;
+		if (store_db(st, dbs[i]) < 0)
+			name_add(st, i);
 	}
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -159,6 +211,8 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
+	if (st->batch != NULL)
+		mdb_txn_abort(st->batch);
 	if (st->spare != NULL) {
 		mdb_txn_abort(st->spare->txn);
 		free(st->spare);
@@ -255,15 +309,38 @@ store_info(struct store *st, struct store_info *si, int readers)
 	return FCRM_OK;
 }
 
-int
-store_db(const struct store *st, const char *name)
-{
-	size_t	 i;
 
-	for (i = 0; i < st->ndbs; i++)
-		if (strcmp(st->names[i], name) == 0)
-			return (int)i;
-	return -1;
+/* A kept read txn is reset: the next reader renews it (a newer snapshot). */
+static void
+spare_reset(struct store *st)
+{
+	if (st->spare != NULL && st->live)
+		mdb_txn_reset(st->spare->txn);
+	st->live = 0;
+}
+
+void
+store_idle(struct store *st)
+{
+	spare_reset(st);
+}
+
+static int
+txn_begin(struct store *st, MDB_txn *parent, unsigned int flags,
+    MDB_txn **txn)
+{
+	int	 rc;
+
+	rc = mdb_txn_begin(st->env, parent, flags, txn);
+	/*
+	 * Another process with a larger map_size (a newer generation of
+	 * workers after a reload) grew the file past our map: adopt its
+	 * size.  LMDB allows that only while this process has no txn open.
+	 */
+	if (rc == MDB_MAP_RESIZED && st->ntxn == 0 &&
+	    (rc = mdb_env_set_mapsize(st->env, 0)) == 0)
+		rc = mdb_txn_begin(st->env, parent, flags, txn);
+	return rc;
 }
 
 int
@@ -275,7 +352,8 @@ store_begin(struct store *st, int write, struct store_txn **out)
 	*out = NULL;
 	if (!write && (t = st->spare) != NULL) {
 		st->spare = NULL;
-		if (mdb_txn_renew(t->txn) == 0) {
+		if (st->live || mdb_txn_renew(t->txn) == 0) {
+			st->live = 0;
 			st->ntxn++;
 			*out = t;
 			return FCRM_OK;
@@ -284,27 +362,69 @@ store_begin(struct store *st, int write, struct store_txn **out)
 		mdb_txn_abort(t->txn);
 		free(t);
 	}
+	/* Reads after this write see it (or, batched, the last commit). */
+	if (write)
+		spare_reset(st);
 	if ((t = malloc(sizeof(*t))) == NULL)
 		return FCRM_STORE;
 	t->st = st;
 	t->rdonly = !write;
-	rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
-	/*
-	 * Another process with a larger map_size (a newer generation of
-	 * workers after a reload) grew the file past our map: adopt its
-	 * size.  LMDB allows that only while this process has no txn open.
-	 */
-	if (rc == MDB_MAP_RESIZED && st->ntxn == 0 &&
-	    (rc = mdb_env_set_mapsize(st->env, 0)) == 0)
-		rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY,
-		    &t->txn);
-	if (rc != 0) {
+	if (write && st->batching) {
+		/* Counted first: whatever happens, the request waits for the
+		   batch it may have opened. */
+		st->joined++;
+		if (st->batch == NULL) {
+			if ((rc = txn_begin(st, NULL, 0, &st->batch)) != 0) {
+				st->batch = NULL;
+				free(t);
+				return store_err(rc);
+			}
+			st->ntxn++;
+		}
+		if ((rc = mdb_txn_begin(st->env, st->batch, 0,
+		    &t->txn)) != 0) {
+			free(t);
+			return store_err(rc);
+		}
+	} else if ((rc = txn_begin(st, NULL, write ? 0 : MDB_RDONLY,
+	    &t->txn)) != 0) {
 		free(t);
 		return store_err(rc);
 	}
 	st->ntxn++;
 	*out = t;
 	return FCRM_OK;
+}
+
+void
+store_batch(struct store *st, int on)
+{
+	st->batching = on;
+}
+
+unsigned long
+store_batch_joined(const struct store *st)
+{
+	return st->joined;
+}
+
+int
+store_batch_open(const struct store *st)
+{
+	return st->batch != NULL;
+}
+
+int
+store_batch_commit(struct store *st)
+{
+	int	 rc;
+
+	if (st->batch == NULL)
+		return FCRM_OK;
+	rc = mdb_txn_commit(st->batch);
+	st->batch = NULL;
+	st->ntxn--;
+	return store_err(rc);
 }
 
 int
@@ -329,8 +449,9 @@ store_abort(struct store_txn *t)
 		return;
 	t->st->ntxn--;
 	if (t->rdonly && t->st->spare == NULL) {
-		mdb_txn_reset(t->txn);
+		/* Kept as it is for the next reader (store_idle resets). */
 		t->st->spare = t;
+		t->st->live = 1;
 		return;
 	}
 	mdb_txn_abort(t->txn);

@@ -97,6 +97,7 @@ struct conf {
 	char		*default_country_code;	/* digits, "" if none */
 	int		 auth_fail_limit;	/* failures per window, default 10 */
 	int		 auth_fail_window;	/* seconds, default 60 */
+	int		 write_batch;	/* requests per group commit, 1 = off */
 	char		*log_level;	/* "info" (default) or "debug" */
 	long long	 purge_deleted_after;	/* seconds; 0: never (default) */
 	char		*log_file;	/* absolute path, or NULL: stderr */

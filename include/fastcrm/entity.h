@@ -178,7 +178,9 @@ struct store_val;
  * FCRM_FORBIDDEN with the reason set on r; or a store error.  act ACT_NONE
  * is the engine reading for itself (sign-in, the name of a link that did
  * not change), never an access on the caller's behalf.  raw, if not NULL,
- * receives the stored bytes (valid until the txn ends).
+ * receives the stored bytes (valid until the txn ends).  rec NULL (raw
+ * then wanted): the checks read the stored bytes, parsing them only when
+ * they cannot tell cheaply (a read by id sends them as they are).
  *
  * entity_load_target: entity_load for the target of a link the caller
  * sets; a missing or forbidden target is EspoCRM's 403 with the body

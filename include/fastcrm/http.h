@@ -49,6 +49,10 @@ struct req {
 	const struct conf	*conf;
 	struct store		*store;
 	char			**env;		/* FastCGI parameters */
+	/* The parameters fastcrm reads, found in one pass over env
+	   (request.c); hv_done once that pass ran. */
+	const char		*hv[16];
+	int			 hv_done;
 
 	/* Parsed input; strings borrowed from the arena. */
 	const char		*method;

@@ -86,6 +86,12 @@ struct json	*json_get(const struct json *obj, const char *key);
  */
 int		 json_raw_get(struct arena *, const char *buf, size_t len,
 		    const char *key, const char **out);
+/*
+ * The same lookup giving the value's text as stored (quotes included, vlen
+ * bytes at *v): 1 found, 0 missing, -1 cannot tell cheaply.
+ */
+int		 json_raw_span(const char *buf, size_t len, const char *key,
+		    const char **v, size_t *vlen);
 /* String member, or NULL when missing or not a string. */
 const char	*json_gets(const struct json *obj, const char *key);
 /* 1 for a true bool, "true" or "1" string, or non-zero number. */

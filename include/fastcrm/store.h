@@ -58,8 +58,31 @@ int		 store_in_use(const char *dir);
 /* A database handle by name; -1 when it was not opened. */
 int		 store_db(const struct store *, const char *name);
 
+/*
+ * A read txn that ends is kept as it is: the next store_begin for reading
+ * takes it over (the same snapshot) until store_idle, or a write txn
+ * begins.  A worker calls store_idle after each request.
+ */
 int		 store_begin(struct store *, int write, struct store_txn **);
-/* Commits (durable) and frees the txn; on error the txn is aborted. */
+void		 store_idle(struct store *);
+/*
+ * Write batching (workers): with it on, every write txn is a child of one
+ * batch txn, begun (taking LMDB's writer lock) by the first write txn;
+ * committing a child hands its changes to the batch, which reaches the
+ * disk only with store_batch_commit (one durable commit for the batch).
+ * store_batch_joined counts the write txns begun in batches so far (a
+ * request that began one has seen or made uncommitted changes: its
+ * answer waits for the batch commit); store_batch_open says whether a
+ * batch is open.  store_close aborts an open batch.
+ */
+void		 store_batch(struct store *, int on);
+unsigned long	 store_batch_joined(const struct store *);
+int		 store_batch_open(const struct store *);
+int		 store_batch_commit(struct store *);
+/*
+ * Commits (durable; batched, into the batch) and frees the txn; on error
+ * the txn is aborted.
+ */
 int		 store_commit(struct store_txn *);
 /* Aborts and frees; NULL is ignored.  Safe as an arena cleanup. */
 void		 store_abort(struct store_txn *);

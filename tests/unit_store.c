@@ -1,0 +1,231 @@
+/*
+ * Unit tests of the store's transaction rules, in-process on a real LMDB
+ * environment in a temporary directory: write batching (a child's commit
+ * is seen only inside the batch until store_batch_commit; an aborted child
+ * takes only its own changes; the batch commit reaches another process
+ * with its own environment, as another worker), the read txn kept
+ * within a request (the next reader takes it over; a write makes later
+ * reads see it; store_idle resets it), store_db by name, and
+ * json_raw_span on stored bytes.  Prints TAP.
+ */
+#include <sys/wait.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fastcrm/error.h"
+#include "fastcrm/json.h"
+#include "fastcrm/store.h"
+
+static int	 ntest, nfail;
+
+static void
+ok(int cond, const char *desc)
+{
+	ntest++;
+	if (!cond)
+		nfail++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, desc);
+}
+
+static const char *const dbs[] = { "rec", "ix.a", "authfail", NULL };
+static char	 dir[] = "/tmp/fastcrm-unit-store.XXXXXX";
+static const char *self;	/* this program, to run it as a peer */
+
+/* 1 if key is in db, as a fresh read txn of st sees it. */
+static int
+seen(struct store *st, const char *key)
+{
+	struct store_txn	*t;
+	struct store_val	 v;
+	int			 rc;
+
+	if (store_begin(st, 0, &t) != 0)
+		return -1;
+	rc = store_get(t, 0, key, strlen(key), &v);
+	store_abort(t);
+	store_idle(st);
+	return rc == 0;
+}
+
+static int put(struct store *, const char *, int);
+
+/*
+ * Another process (a worker) with its own environment: this program run
+ * again as "--peer DIR KEY r|w".  1 if it sees key (w: commits key
+ * first), 0 if not, -1 on failure.
+ */
+static int
+elsewhere(const char *key, int write)
+{
+	pid_t	 pid;
+	int	 status;
+
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		execl(self, self, "--peer", dir, key,
+		    write ? "w" : "r", (char *)NULL);
+		_exit(3);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) > 1)
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static int
+peer(const char *d, const char *key, int write)
+{
+	struct store	*st;
+	int		 rc;
+
+	if (store_open(d, 1 << 24, dbs, &st) != 0)
+		return 3;
+	rc = write ? (put(st, key, 1) == 0 && seen(st, key) == 1) :
+	    seen(st, key);
+	store_close(st);
+	return rc == 1 ? 1 : rc == 0 ? 0 : 3;
+}
+
+static int
+put(struct store *st, const char *key, int commit)
+{
+	struct store_txn	*t;
+
+	if (store_begin(st, 1, &t) != 0)
+		return -1;
+	if (store_put(t, 0, key, strlen(key), "v", 1) != 0) {
+		store_abort(t);
+		return -1;
+	}
+	if (!commit) {
+		store_abort(t);
+		return 0;
+	}
+	return store_commit(t);
+}
+
+static void
+test_batch(struct store *st)
+{
+	struct store_txn	*t;
+	struct store_val	 v;
+	unsigned long		 j0;
+
+	store_batch(st, 1);
+	j0 = store_batch_joined(st);
+	ok(!store_batch_open(st), "no batch before a write");
+	ok(put(st, "a", 1) == 0, "first write commits into the batch");
+	ok(store_batch_open(st), "the write opened a batch");
+	ok(store_batch_joined(st) == j0 + 1, "the write counts as joined");
+	ok(put(st, "b", 0) == 0 && put(st, "c", 1) == 0,
+	    "an aborted and a committed write in the same batch");
+	ok(store_begin(st, 1, &t) == 0 &&
+	    store_get(t, 0, "a", 1, &v) == 0 &&
+	    store_get(t, 0, "b", 1, &v) == FCRM_NOT_FOUND &&
+	    store_get(t, 0, "c", 1, &v) == 0,
+	    "a later write in the batch sees the committed ones, not the "
+	    "aborted one");
+	store_abort(t);
+	/* (Another process could not even open the environment now: that
+	   takes the writer lock, which the open batch holds.) */
+	ok(seen(st, "a") == 0 && seen(st, "c") == 0,
+	    "before the batch commit a reader does not see its writes");
+	ok(store_batch_commit(st) == 0, "the batch commits");
+	ok(!store_batch_open(st), "no batch after the commit");
+	ok(elsewhere("a", 0) == 1 && elsewhere("c", 0) == 1 &&
+	    elsewhere("b", 0) == 0,
+	    "after it, another process sees exactly the committed writes");
+	ok(store_batch_commit(st) == 0, "committing with no batch is a no-op");
+	store_batch(st, 0);
+	ok(put(st, "d", 1) == 0 && !store_batch_open(st) &&
+	    elsewhere("d", 0) == 1, "batching off: a write commits alone");
+}
+
+static void
+test_kept_read(struct store *st)
+{
+	struct store_txn	*t;
+	struct store_val	 v;
+
+	ok(store_begin(st, 0, &t) == 0 && store_get(t, 0, "e", 1, &v) ==
+	    FCRM_NOT_FOUND, "a reader does not see e");
+	store_abort(t);
+	ok(elsewhere("e", 1) == 1, "another process commits e");
+	ok(store_begin(st, 0, &t) == 0 && store_get(t, 0, "e", 1, &v) ==
+	    FCRM_NOT_FOUND, "the next reader of the same request takes over "
+	    "the same snapshot");
+	store_abort(t);
+	store_idle(st);
+	ok(store_begin(st, 0, &t) == 0 && store_get(t, 0, "e", 1, &v) == 0,
+	    "after store_idle a reader sees the newer commit");
+	store_abort(t);
+	ok(put(st, "f", 1) == 0, "a write in the same request");
+	ok(store_begin(st, 0, &t) == 0 && store_get(t, 0, "f", 1, &v) == 0,
+	    "a read after the write sees it");
+	store_abort(t);
+	store_idle(st);
+}
+
+static void
+test_db_names(struct store *st)
+{
+	ok(store_db(st, "rec") == 0 && store_db(st, "ix.a") == 1 &&
+	    store_db(st, "authfail") == 2, "store_db finds each name");
+	ok(store_db(st, "nope") == -1 && store_db(st, "") == -1,
+	    "store_db: unknown names are -1");
+}
+
+static void
+test_raw_span(void)
+{
+	const char	*s = "{\"a\":\"x\\\"y\",\"n\":[1,\"]\"],\"deleted\":false,"
+	    "\"o\":{\"deleted\":true},\"k\\\"\":1}";
+	const char	*v;
+	size_t		 n;
+
+	ok(json_raw_span(s, strlen(s), "deleted", &v, &n) == 1 && n == 5 &&
+	    memcmp(v, "false", 5) == 0, "raw span: a top-level boolean, not "
+	    "the nested one");
+	ok(json_raw_span(s, strlen(s), "a", &v, &n) == 1 && n == 6 &&
+	    memcmp(v, "\"x\\\"y\"", 6) == 0, "raw span: a string with an "
+	    "escaped quote, quotes included");
+	ok(json_raw_span(s, strlen(s), "missing", &v, &n) == 0,
+	    "raw span: a missing key is 0");
+	ok(json_raw_span("{\"a\":\"open", 10, "b", &v, &n) == -1,
+	    "raw span: a truncated text cannot tell");
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct store	*st = NULL;
+	char		 cmd[128];
+
+	if (argc == 5 && strcmp(argv[1], "--peer") == 0)
+		return peer(argv[2], argv[3], strcmp(argv[4], "w") == 0);
+	self = argv[0];
+
+	if (mkdtemp(dir) == NULL) {
+		printf("Bail out! mkdtemp\n");
+		return 1;
+	}
+	if (store_open(dir, 1 << 24, dbs, &st) != 0) {
+		printf("Bail out! store_open %s\n", dir);
+		return 1;
+	}
+	test_db_names(st);
+	test_batch(st);
+	test_kept_read(st);
+	test_raw_span();
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	printf("1..%d\n", ntest);
+	return nfail != 0;
+}
