@@ -26,12 +26,15 @@
 #include "fastcrm/log.h"
 #include "fastcrm/metrics.h"
 #include "fastcrm/store.h"
+#include "fastcrm/worker.h"
 
 struct held {
 	FCGX_Request	*fr;
 	char		*resp;		/* the rendered answer, or NULL */
 	size_t		 len;
-	char		*line;		/* the log line, up to the status */
+	char		*line;		/* the path, for the log line */
+	char		*meth;		/* the method, for the log line */
+	char		*remote;	/* the client's address */
 	char		*who;		/* principal */
 	char		*reason;	/* for 4xx and 5xx, or NULL */
 	int		 status;
@@ -123,9 +126,12 @@ batch_hold(struct batch *b, FCGX_Request *fr, const struct req *r,
 	/* Out of memory: the request gets a 500 after the commit. */
 	if ((h->resp = copy(resp->p, resp->len)) != NULL)
 		h->len = resp->len;
-	s = arena_printf(r->arena, "%s %.200s", r->method != NULL ?
-	    r->method : "-", r->path != NULL ? r->path : "-");
+	s = r->path != NULL ? r->path : "-";
 	h->line = copy(s, strlen(s));
+	s = r->method != NULL ? r->method : "-";
+	h->meth = copy(s, strlen(s));
+	s = r->remote != NULL ? r->remote : "-";
+	h->remote = copy(s, strlen(s));
 	s = r->who != NULL ? r->who->name : "-";
 	h->who = copy(s, strlen(s));
 	if (r->status >= 400 && r->reason != NULL)
@@ -202,15 +208,13 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 		if (h->fr >= b->pool && h->fr < b->pool + BATCH_MAX &&
 		    h->fr->ipcFd >= 0)
 			FCGX_Free(h->fr, 1);
-		/* As serve_one: storage and internal errors at error. */
-		(h->status >= 500 ? log_error : log_info)(
-		    "%s %d %lldus %s batch=%d%s%s", h->line != NULL ?
-		    h->line : "-", h->status, us, h->who != NULL ? h->who :
-		    "-", b->nheld, h->reason != NULL ? " reason=" : "",
-		    h->reason != NULL ? h->reason : "");
+		worker_log_request(h->meth, h->line, h->status, us, h->who,
+		    h->reason, h->remote, b->nheld);
 		mark(b, h->fr, 0);
 		free(h->resp);
 		free(h->line);
+		free(h->meth);
+		free(h->remote);
 		free(h->who);
 		free(h->reason);
 	}

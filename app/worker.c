@@ -117,18 +117,29 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp, struct batch *b)
 	gettimeofday(&t1, NULL);
 	us = (t1.tv_sec - t0.tv_sec) * 1000000LL + (t1.tv_usec - t0.tv_usec);
 	metrics_request(r, us);
-	/* Internal and storage errors at error; failed sign-ins at warn. */
-	(r->status >= 500 ? log_error : r->status == 401 ? log_warn :
-	    log_info)("%s %.200s %d %lldus %s%s%s%s%s",
-	    r->method != NULL ? r->method : "-",
-	    r->path != NULL ? r->path : "-", r->status, us,
-	    r->who != NULL ? r->who->name : "-",
-	    r->status >= 400 ? " reason=" : "",
-	    r->status >= 400 && r->reason != NULL ? r->reason : "",
-	    r->status == 401 || r->status >= 500 ? " client=" : "",
-	    r->status == 401 || r->status >= 500 ? (r->remote != NULL ?
-	    r->remote : "-") : "");
+	worker_log_request(r->method, r->path, r->status, us,
+	    r->who != NULL ? r->who->name : NULL, r->reason, r->remote, 0);
 	return 0;
+}
+
+void
+worker_log_request(const char *method, const char *path, int status,
+    long long us, const char *who, const char *reason, const char *remote,
+    int batch)
+{
+	int	 shown = status == 401 || status >= 500;
+	char	 b[24] = "";
+
+	if (batch > 0)
+		snprintf(b, sizeof(b), " batch=%d", batch);
+	/* Internal and storage errors at error; failed sign-ins at warn. */
+	(status >= 500 ? log_error : status == 401 ? log_warn : log_info)(
+	    "%s %.200s %d %lldus %s%s%s%s%s%s", method != NULL ? method : "-",
+	    path != NULL ? path : "-", status, us, who != NULL ? who : "-",
+	    b, status >= 400 ? " reason=" : "",
+	    status >= 400 && reason != NULL ? reason : "",
+	    shown ? " client=" : "",
+	    shown ? (remote != NULL ? remote : "-") : "");
 }
 
 /*

@@ -25,6 +25,15 @@ extern int	 worker_baseline;
 /* In a new worker: where to write one byte once it takes connections. */
 extern int	 worker_ready_fd;
 
+/*
+ * The one log line of a request: "METHOD PATH STATUS Nus WHO" and, for
+ * 4xx/5xx, the reason; 5xx at error, 401 at warn, both with the client's
+ * address; batch > 0 names the group commit that held the answer.
+ */
+void	 worker_log_request(const char *method, const char *path, int status,
+	    long long us, const char *who, const char *reason,
+	    const char *remote, int batch);
+
 /* Opens the store and the entity databases once, to fail early. */
 int	 master_prepare_store(const struct conf *, const char **why);
 
