@@ -22,31 +22,10 @@
 #include "fastcrm/error.h"
 #include "fastcrm/log.h"
 #include "fastcrm/store.h"
+#include "tap.h"
 
-static int	 ntest, nfail;
 static char	 dir[] = "/tmp/unit_check.XXXXXX";
 static char	 msg[4096];
-
-static int	ok(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond && msg[0] != '\0')
-		printf("# msg: %s\n", msg);
-	return cond;
-}
 
 static void
 put(const char *name, const char *text)
@@ -318,6 +297,7 @@ int
 main(void)
 {
 
+	tap_diag = msg;
 	if (mkdtemp(dir) == NULL) {
 		printf("Bail out! mkdtemp: %s\n", strerror(errno));
 		return 1;
@@ -326,8 +306,8 @@ main(void)
 	test_nginx();
 	test_log_file();
 	test_store_format();
-	printf("1..%d\n", ntest);
+	printf("1..%d\n", tap_ntest);
 	if (rmdir(dir) == -1)
 		printf("# could not remove %s: %s\n", dir, strerror(errno));
-	return nfail == 0 ? 0 : 1;
+	return tap_nfail == 0 ? 0 : 1;
 }

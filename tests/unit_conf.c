@@ -13,35 +13,13 @@
 #include <unistd.h>
 
 #include "fastcrm/conf.h"
+#include "tap.h"
 
-static int	 ntest;
-static int	 nfail;
 static char	 dir[] = "/tmp/unit_conf.XXXXXX";
 static char	 path[256];
 static char	*made[32];	/* files put() wrote, for the cleanup */
 static size_t	 nmade;
 
-static int	ok(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static int	 last;		/* the last ok()'s condition */
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - ", cond ? "" : "not ", ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	last = cond;
-	return cond;
-}
 
 /* Shows the diagnostics when the last test failed. */
 static void
@@ -49,7 +27,7 @@ dump(const struct conf_diag *d)
 {
 	size_t	 i;
 
-	if (last)
+	if (tap_last)
 		return;
 	for (i = 0; i < d->nerrors; i++)
 		printf("# error: %s\n", d->errors[i]);
@@ -823,7 +801,7 @@ main(void)
 	test_secrets();
 	test_size();
 	test_keys();
-	printf("1..%d\n", ntest);
+	printf("1..%d\n", tap_ntest);
 	while (nmade > 0) {
 		if (made[--nmade] != NULL)
 			unlink(made[nmade]);
@@ -831,5 +809,5 @@ main(void)
 	}
 	if (rmdir(dir) == -1)
 		printf("# could not remove %s: %s\n", dir, strerror(errno));
-	return nfail == 0 ? 0 : 1;
+	return tap_nfail == 0 ? 0 : 1;
 }

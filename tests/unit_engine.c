@@ -15,17 +15,8 @@
 #include "fastcrm/util.h"
 #include "../app/entity/engine.h"
 #include "../app/entity/where.h"
+#include "tap.h"
 
-static int	 ntest, nfail;
-
-static void
-ok(int cond, const char *desc)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, desc);
-}
 
 static void
 is(const char *got, const char *want, const char *desc)
@@ -33,7 +24,7 @@ is(const char *got, const char *want, const char *desc)
 	int	 same = (got == NULL && want == NULL) ||
 	    (got != NULL && want != NULL && strcmp(got, want) == 0);
 
-	ok(same, desc);
+	ok(same, "%s", desc);
 	if (!same)
 		printf("#   got '%s', want '%s'\n", got ? got : "(null)",
 		    want ? want : "(null)");
@@ -453,7 +444,6 @@ main(void)
 	test_datetime();
 	test_where();
 	test_convert();
-	printf("1..%d\n", ntest);
 	arena_free(A);
-	return nfail != 0;
+	return tap_done();
 }

@@ -16,17 +16,8 @@
 #include "fastcrm/metrics.h"
 #include "fastcrm/route.h"
 #include "fastcrm/store.h"
+#include "tap.h"
 
-static int	 ntest, nfail;
-
-static void
-ok(int cond, const char *desc)
-{
-	ntest++;
-	if (cond == 0)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, desc);
-}
 
 static int
 allowed(const char *list, const char *addr)
@@ -190,6 +181,5 @@ main(void)
 {
 	test_allow();
 	test_render();
-	printf("1..%d\n", ntest);
-	return nfail > 0;
+	return tap_done();
 }

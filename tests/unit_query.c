@@ -11,20 +11,9 @@
 #include "fastcrm/json.h"
 #include "fastcrm/multipart.h"
 #include "fastcrm/query.h"
+#include "tap.h"
 
 static struct arena	*a;
-static int		 ntest;
-static int		 nfail;
-
-static void
-ok(int cond, const char *desc)
-{
-
-	ntest++;
-	if (cond == 0)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, desc);
-}
 
 /* Parses a NUL-terminated query; NULL on error (reason in *why). */
 static struct json *
@@ -129,7 +118,7 @@ test_encoded(void)
 	    streq(json_gets(w0, "attribute"), "phoneNumber"),
 	    "percent-encoded brackets nest (both cases of hex)");
 	ok(streq(json_gets(w0, "value"), "+15551234567"),
-	    "%2B decodes to a literal +");
+	    "%%2B decodes to a literal +");
 	ok(parses_to("where%5B0%5D%5Btype%5D=a&where[0][type]=b",
 	    "{\"where\":{\"0\":{\"type\":\"b\"}}}"),
 	    "encoded and literal brackets are the same key");
@@ -375,9 +364,9 @@ test_form(void)
 	    "form body: + is a space");
 	ok(streq(json_gets(j, "description"),
 	    "First line\nSecond line\r\nthird"),
-	    "form body: multiline %0A and %0D%0A");
+	    "form body: multiline %%0A and %%0D%%0A");
 	ok(streq(json_gets(j, "emailAddress"), "john@example.com"),
-	    "form body: %40");
+	    "form body: %%40");
 	ok(streq(json_gets(json_get(j, "tags"), "0"), "a b") &&
 	    streq(json_gets(json_get(j, "tags"), "1"), "c+d"),
 	    "form body: appended list");
@@ -498,9 +487,6 @@ main(void)
 	test_form();
 	test_urldecode();
 	test_multipart();
-	printf("1..%d\n", ntest);
-	if (nfail > 0)
-		printf("# %d of %d failed\n", nfail, ntest);
 	arena_free(a);
-	return nfail > 0 ? 1 : 0;
+	return tap_done();
 }

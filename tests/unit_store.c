@@ -18,17 +18,8 @@
 #include "fastcrm/error.h"
 #include "fastcrm/json.h"
 #include "fastcrm/store.h"
+#include "tap.h"
 
-static int	 ntest, nfail;
-
-static void
-ok(int cond, const char *desc)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", ntest, desc);
-}
 
 static const char *const dbs[] = { "rec", "ix.a", "authfail", NULL };
 static char	 dir[] = "/tmp/fastcrm-unit-store.XXXXXX";
@@ -226,6 +217,5 @@ main(int argc, char *argv[])
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", dir);
-	printf("1..%d\n", ntest);
-	return nfail != 0;
+	return tap_done();
 }
