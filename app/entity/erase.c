@@ -610,15 +610,41 @@ names_as(struct eraser *x, const struct entity *e, struct json *out,
 	return store_put(x->t, e->db_rec, id, strlen(id), b.p, b.len);
 }
 
+/*
+ * Stores rec, the person taken out of it: a live record through the
+ * engine's update with body (indexes, computed values), then its link
+ * names as ours; a deleted one rewritten as it is.
+ */
+static int
+write_back(struct eraser *x, const struct entity *e, const char *rid,
+    const struct json *rec, const struct json *body, const char **why)
+{
+	struct json	*out;
+	struct req	 r;
+	struct buf	 b;
+	int		 rc;
+
+	if (!json_truthy(json_get(rec, "deleted"))) {
+		setup_req(x, &r);
+		if ((rc = entity_update_in(&r, x->t, e, rid, body, &out)) != 0) {
+			*why = r.reason;
+			return rc;
+		}
+		/* The engine keeps xName when xId becomes null: copy ours. */
+		return names_as(x, e, out, rec);
+	}
+	buf_init(&b, x->a);
+	json_write(&b, rec);
+	return store_put(x->t, e->db_rec, rid, strlen(rid), b.p, b.len);
+}
+
 /* Takes the person out of record rid of entity e. */
 static int
 clean_one(struct eraser *x, const struct entity *e, const char *rid,
     const struct entity *pe, const char *id, const struct person *p,
     size_t *recordings, size_t *removed, const char **why)
 {
-	struct json	*rec, *body, *out;
-	struct req	 r;
-	struct buf	 b;
+	struct json	*rec, *body;
 	const char	*rec_id, *pt;
 	int		 rc;
 
@@ -646,18 +672,7 @@ clean_one(struct eraser *x, const struct entity *e, const char *rid,
 		json_set(x->a, rec, "recordingName", json_null(x->a));
 	}
 	unlink_person(x->a, e, rec, body, pe, id, p);
-	if (!json_truthy(json_get(rec, "deleted"))) {
-		setup_req(x, &r);
-		if ((rc = entity_update_in(&r, x->t, e, rid, body, &out)) != 0) {
-			*why = r.reason;
-			return rc;
-		}
-		/* The engine keeps xName when xId becomes null: copy ours. */
-		return names_as(x, e, out, rec);
-	}
-	buf_init(&b, x->a);
-	json_write(&b, rec);
-	return store_put(x->t, e->db_rec, rid, strlen(rid), b.p, b.len);
+	return write_back(x, e, rid, rec, body, why);
 }
 
 struct vscan {
@@ -702,9 +717,7 @@ scrub_record(struct eraser *x, const struct entity *e, const char *rid,
     const struct person *p, int *changed, const char **why)
 {
 	const struct field	*f;
-	struct json		*rec, *body, *out;
-	struct req		 r;
-	struct buf		 b;
+	struct json		*rec, *body;
 	const char		*v;
 	char			*sv;
 	size_t			 i;
@@ -728,17 +741,7 @@ scrub_record(struct eraser *x, const struct entity *e, const char *rid,
 	}
 	if (!*changed)
 		return 0;
-	if (!json_truthy(json_get(rec, "deleted"))) {
-		setup_req(x, &r);
-		if ((rc = entity_update_in(&r, x->t, e, rid, body, &out)) != 0) {
-			*why = r.reason;
-			return rc;
-		}
-		return names_as(x, e, out, rec);
-	}
-	buf_init(&b, x->a);
-	json_write(&b, rec);
-	return store_put(x->t, e->db_rec, rid, strlen(rid), b.p, b.len);
+	return write_back(x, e, rid, rec, body, why);
 }
 
 /* The second pass over every entity; *n records changed. */

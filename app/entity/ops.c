@@ -41,18 +41,6 @@
 /* An unreferenced file younger than this may be an upload in flight. */
 #define UPLOAD_GRACE	60
 
-/* The reason handed to the caller outlives the arena it was made in. */
-static char	 why_buf[1024];
-
-static const char *
-keep_why(const char *why)
-{
-	if (why == NULL || why == why_buf)
-		return why;
-	snprintf(why_buf, sizeof(why_buf), "%s", why);
-	return why_buf;
-}
-
 static void
 fsync_path(const char *path)
 {
@@ -517,7 +505,7 @@ entity_backup(const struct conf *conf, const char *dir,
 out:
 	if (rc != 0)
 		rm_tree(tmp);
-	*why = keep_why(*why);
+	*why = util_kept(*why);
 	arena_free(b.a);
 	if (rc != 0 && *why == NULL)
 		*why = error_reason(rc);
@@ -867,7 +855,7 @@ entity_restore(const struct conf *conf, const char *dir, int force,
 out:
 	if (staging != NULL)
 		rm_tree(staging);
-	*why = keep_why(*why);
+	*why = util_kept(*why);
 	arena_free(b.a);
 	if (rc != 0 && *why == NULL)
 		*why = error_reason(rc);
