@@ -817,3 +817,46 @@ json_write(struct buf *b, const struct json *j)
 		break;
 	}
 }
+
+/* PHP arrays from a query string: integer keys, in numeric order. */
+struct kv {
+	long		 k;
+	struct json	*v;
+};
+
+static int
+kv_cmp(const void *a, const void *b)
+{
+	const struct kv	*x = a, *y = b;
+
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+struct json *
+json_as_list(struct arena *a, const struct json *v)
+{
+	struct json	*out;
+	struct kv	*kv;
+	size_t		 i;
+	char		*end;
+
+	if (v == NULL)
+		return NULL;
+	if (v->type == JSON_ARRAY)
+		return (struct json *)v;
+	if (v->type != JSON_OBJECT)
+		return NULL;
+	/* PHP arrays from a query: integer keys, taken in numeric order. */
+	kv = arena_alloc(a, (v->n + 1) * sizeof(*kv));
+	for (i = 0; i < v->n; i++) {
+		kv[i].k = strtol(v->keys[i], &end, 10);
+		if (*end != '\0' || end == v->keys[i] || kv[i].k < 0)
+			return NULL;
+		kv[i].v = v->v[i];
+	}
+	qsort(kv, v->n, sizeof(*kv), kv_cmp);
+	out = json_arr(a);
+	for (i = 0; i < v->n; i++)
+		json_push(a, out, kv[i].v);
+	return out;
+}

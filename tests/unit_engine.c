@@ -274,7 +274,7 @@ parse(const char *s)
 }
 
 static int
-where_on(struct req *r, const char *entity, const char *where,
+where_on(struct ectx *r, const char *entity, const char *where,
     const char *rec)
 {
 	struct wnode	*w;
@@ -288,7 +288,7 @@ static void
 test_where(void)
 {
 	struct conf	 conf;
-	struct req	 r;
+	struct ectx	 r;
 	const char	*contact =
 	    "{\"id\":\"00000000000000001\",\"firstName\":\"John\","
 	    "\"lastName\":\"Smith\",\"name\":\"John Smith\",\"doNotCall\":true,"
@@ -303,9 +303,7 @@ test_where(void)
 
 	memset(&conf, 0, sizeof(conf));
 	conf.default_country_code = (char *)"1";
-	memset(&r, 0, sizeof(r));
-	r.arena = A;
-	r.conf = &conf;
+	entity_ctx(&r, A, &conf, NULL);
 	ok(where_on(&r, "Contact", "[{\"type\":\"equals\",\"attribute\":"
 	    "\"phoneNumber\",\"value\":\" 15550102000\"}]", contact) == 1,
 	    "where: phone equals, '+' as space");
@@ -338,7 +336,7 @@ test_where(void)
 	{
 		struct json	*l;
 
-		l = where_as_list(A, parse("{\"100000\":\"b\",\"5\":\"a\"}"));
+		l = json_as_list(A, parse("{\"100000\":\"b\",\"5\":\"a\"}"));
 		ok(l != NULL && l->n == 2 && strcmp(l->v[0]->s, "a") == 0,
 		    "where: sparse integer keys taken in numeric order");
 	}
@@ -360,15 +358,15 @@ test_where(void)
 	    "\"number\",\"value\":\"100\"}]", kase) == 0,
 	    "where: greaterThan numeric");
 	ok(where_on(&r, "Case", "[{\"type\":\"equals\",\"attribute\":"
-	    "\"nope\",\"value\":\"1\"}]", kase) == -1 && r.status == 400 &&
-	    strcmp(r.reason, "Not existing attribute 'nope' in where.") == 0,
+	    "\"nope\",\"value\":\"1\"}]", kase) == -1 && r.fault.code == FCRM_BAD_REQUEST &&
+	    strcmp(r.fault.reason, "Not existing attribute 'nope' in where.") == 0,
 	    "where: unknown attribute is 400");
 	ok(where_on(&r, "Case", "[{\"type\":\"sortOf\",\"attribute\":"
-	    "\"name\",\"value\":\"1\"}]", kase) == -1 && r.status == 400,
+	    "\"name\",\"value\":\"1\"}]", kase) == -1 && r.fault.code == FCRM_BAD_REQUEST,
 	    "where: unknown type is 400");
 	ok(where_on(&r, "Case", "[{\"type\":\"equals\",\"attribute\":"
 	    "\"name\",\"value\":\"1\",\"evil\":1}]", kase) == -1 &&
-	    r.status == 400, "where: unknown key is 400");
+	    r.fault.code == FCRM_BAD_REQUEST, "where: unknown key is 400");
 	ok(where_on(&r, "Case", "[{\"type\":\"in\",\"attribute\":"
 	    "\"number\",\"value\":[\"7\",\"42.0\",\"nan\",\"7\",\"1e9\"]}]",
 	    kase) == 1 && where_on(&r, "Case", "[{\"type\":\"notIn\","
@@ -392,8 +390,8 @@ test_where(void)
 		for (k = 0; k < 1001; k++)
 			buf_adds(&b, k ? ",\"x\"" : "\"x\"");
 		buf_adds(&b, "]}]");
-		ok(where_on(&r, "Case", b.p, kase) == -1 && r.status == 400 &&
-		    strstr(r.reason, "more than 1000 values") != NULL,
+		ok(where_on(&r, "Case", b.p, kase) == -1 && r.fault.code == FCRM_BAD_REQUEST &&
+		    strstr(r.fault.reason, "more than 1000 values") != NULL,
 		    "where: 1,001 values in one list are refused");
 	}
 }

@@ -631,10 +631,12 @@ user_data(struct req *r)
 	const struct entity	*e;
 	struct store_txn	*t = NULL;
 	struct json		*u = NULL, *rec;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	if ((e = entity_find("User")) != NULL && r->store != NULL &&
 	    store_begin(r->store, 0, &t) == 0) {
-		if (entity_load(r, t, e, r->who->id, ACT_NONE, &rec, NULL) == 0)
+		if (entity_load(&c, t, e, r->who->id, ACT_NONE, &rec, NULL) == 0)
 			u = json_copy(a, rec);
 		store_abort(t);
 	}

@@ -48,7 +48,9 @@ authtoken_issue(struct req *r, const char **out)
 	char			  tok[33], key[65], now[20];
 	size_t			  i;
 	int			  rc;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	*out = NULL;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return http_fail(r, FCRM_IO, "No randomness for a token.");
@@ -67,8 +69,8 @@ authtoken_issue(struct req *r, const char **out)
 	buf_init(&b, a);
 	json_write(&b, o);
 	auth_sha256_hex(tok, 32, key);
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
+	if ((rc = entity_begin(&c, 1, &t)) != 0)
+		return http_fault(r, &c, rc);
 	/* The credential generation: a password change, deactivation or
 	   demotion ends the token as it ends sessions (auth_current). */
 	if (auth_current(r, *t, r->who->type, r->who->id, NULL, &cur) == 0) {
@@ -80,8 +82,8 @@ authtoken_issue(struct req *r, const char **out)
 	    (rc = store_put(*t, store_db(r->store, TABLE), key, 64, b.p,
 	    b.len)) != 0)
 		return http_fail(r, rc, "Cannot store the auth token.");
-	if ((rc = engine_commit(r, t)) != 0)
-		return rc;
+	if ((rc = entity_commit(&c, t)) != 0)
+		return http_fault(r, &c, rc);
 	*out = arena_strdup(a, tok);
 	return 0;
 }
@@ -100,7 +102,9 @@ token_principal(struct req *r, struct store_txn *t, const struct json *o,
 	struct auth_login	 cur;
 	struct json		*rec;
 	const char		*type;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	p->id = json_gets(o, "uid");
 	p->name = json_gets(o, "name");
 	p->user_name = json_gets(o, "userName");
@@ -116,7 +120,7 @@ token_principal(struct req *r, struct store_txn *t, const struct json *o,
 		return 0;
 	}
 	if ((e = entity_find("User")) == NULL ||
-	    entity_load(r, t, e, p->id, ACT_NONE, &rec, NULL) != 0 ||
+	    entity_load(&c, t, e, p->id, ACT_NONE, &rec, NULL) != 0 ||
 	    !json_truthy(json_get(rec, "isActive")))
 		return -1;
 	type = json_gets(rec, "type");
@@ -170,7 +174,9 @@ auth_h_destroy_token(struct req *r)
 	const char		 *tok;
 	char			  key[65];
 	int			  rc, db;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	if ((rc = http_body_object(r, &body)) != 0)
 		return rc;
 	if ((tok = json_gets(body, "token")) == NULL || *tok == '\0')
@@ -178,14 +184,14 @@ auth_h_destroy_token(struct req *r)
 		    "body.");
 	auth_sha256_hex(tok, strlen(tok), key);
 	db = store_db(r->store, TABLE);
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
+	if ((rc = entity_begin(&c, 1, &t)) != 0)
+		return http_fault(r, &c, rc);
 	if (store_get(*t, db, key, 64, &v) != 0)
 		return http_fail(r, FCRM_NOT_FOUND, "Auth token not found.");
 	if ((rc = store_del(*t, db, key, 64, NULL, 0)) != 0)
 		return http_fail(r, rc, "Cannot end the auth token.");
-	if ((rc = engine_commit(r, t)) != 0)
-		return rc;
+	if ((rc = entity_commit(&c, t)) != 0)
+		return http_fault(r, &c, rc);
 	buf_adds(&r->out, "true");
 	return 0;
 }

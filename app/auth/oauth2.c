@@ -207,7 +207,9 @@ oauth2_h_authorize(struct req *r)
 	struct auth_login	  who;
 	const char		 *rt, *uri, *state, *user, *pass, *code;
 	int			  rc;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	if (strcmp(r->method, "POST") == 0 &&
 	    (rc = http_body_object(r, &p)) != 0) {
 		page(r, 400, "Bad request", r->reason, NULL, 0);
@@ -246,10 +248,10 @@ oauth2_h_authorize(struct req *r)
 		r->reason = NULL;
 		return 0;
 	}
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
+	if ((rc = entity_begin(&c, 1, &t)) != 0)
+		return http_fault(r, &c, rc);
 	code = issue(r, *t, "code", cl->client_id, &who, uri, CODE_TTL);
-	if (code == NULL || engine_commit(r, t) != 0) {
+	if (code == NULL || entity_commit(&c, t) != 0) {
 		page(r, 500, "Server error", "Cannot store the code.", p, 0);
 		return FCRM_STORE;
 	}
@@ -301,7 +303,9 @@ oauth2_h_token(struct req *r)
 	unsigned char		  want[32];
 	size_t			  i;
 	int			  rc, basic = 0;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	if ((rc = http_body_object(r, &body)) != 0)
 		return token_error(r, 400, "invalid_request", r->reason);
 	if (auth_limited(r) != 0)
@@ -357,8 +361,8 @@ oauth2_h_token(struct req *r)
 	    strcmp(grant, "refresh_token") != 0)
 		return token_error(r, 400, "unsupported_grant_type", "Only "
 		    "authorization_code and refresh_token are supported.");
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
+	if ((rc = entity_begin(&c, 1, &t)) != 0)
+		return http_fault(r, &c, rc);
 	if (strcmp(grant, "authorization_code") == 0) {
 		uri = json_gets(body, "redirect_uri");
 		tok = lookup(r, *t, json_gets(body, "code"), "code", key);
@@ -386,7 +390,7 @@ oauth2_h_token(struct req *r)
 		/* It goes: it can never be good again. */
 		if (store_del(*t, store_db(r->store, "tokens"), key, 64, NULL,
 		    0) == 0)
-			(void)engine_commit(r, t);
+			(void)entity_commit(&c, t);
 		return token_error(r, 400, "invalid_grant", "The user's "
 		    "password, status or rights changed since this grant; "
 		    "authorize again.");
@@ -399,8 +403,8 @@ oauth2_h_token(struct req *r)
 	    REFRESH_TTL);
 	if (access == NULL || refresh == NULL)
 		return http_fail(r, FCRM_STORE, "Cannot store tokens.");
-	if ((rc = engine_commit(r, t)) != 0)
-		return rc;
+	if ((rc = entity_commit(&c, t)) != 0)
+		return http_fault(r, &c, rc);
 	o = json_obj(r->arena);
 	json_set(r->arena, o, "access_token", json_str(r->arena, access));
 	json_set(r->arena, o, "token_type", json_str(r->arena, "Bearer"));

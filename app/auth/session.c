@@ -108,7 +108,7 @@ meta_get(struct req *r, struct store_txn *t, const char *prefix,
 }
 
 int
-auth_user_revoke(struct req *r, struct store_txn *t, const char *id)
+auth_user_revoke(struct ectx *c, struct store_txn *t, const char *id)
 {
 	unsigned char	 rnd[16];
 	char		 key[64], nonce[33];
@@ -118,7 +118,7 @@ auth_user_revoke(struct req *r, struct store_txn *t, const char *id)
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(nonce + i * 2, 3, "%02x", rnd[i]);
 	snprintf(key, sizeof(key), "gen:%s", id);
-	return store_put(t, store_db(r->store, "meta"), key, strlen(key), nonce,
+	return store_put(t, store_db(c->store, "meta"), key, strlen(key), nonce,
 	    32);
 }
 
@@ -130,8 +130,10 @@ current_user(struct req *r, struct store_txn *t, const char *id,
 	const struct entity	*e = entity_find("User");
 	struct json		*rec;
 	const char		*hash, *nonce, *type;
+	struct ectx		 c;
 
-	if (e == NULL || entity_load(r, t, e, id, ACT_NONE, &rec, NULL) != 0 ||
+	http_ectx(r, &c);
+	if (e == NULL || entity_load(&c, t, e, id, ACT_NONE, &rec, NULL) != 0 ||
 	    !json_truthy(json_get(rec, "isActive")) ||
 	    (hash = meta_get(r, t, "pw", id)) == NULL)
 		return -1;
@@ -390,7 +392,7 @@ auth_session(struct req *r)
 
 /* A User record by userName, with its stored password hash. */
 static int
-find_user(struct req *r, struct store_txn *t, const char *name,
+find_user(struct ectx *c, struct store_txn *t, const char *name,
     struct json **rec, const char **hash)
 {
 	const struct entity	*e = entity_find("User");
@@ -403,15 +405,15 @@ find_user(struct req *r, struct store_txn *t, const char *name,
 
 	*rec = NULL;
 	*hash = NULL;
-	rc = engine_index_ids(r->arena, t, e->db_ix[f - e->fields],
-	    util_lower(r->arena, name), &ids, &n);
+	rc = engine_index_ids(c->arena, t, e->db_ix[f - e->fields],
+	    util_lower(c->arena, name), &ids, &n);
 	if (rc != 0 || n == 0)
 		return rc != 0 ? rc : FCRM_NOT_FOUND;
-	if ((rc = entity_load(r, t, e, ids[0], ACT_NONE, rec, NULL)) != 0)
+	if ((rc = entity_load(c, t, e, ids[0], ACT_NONE, rec, NULL)) != 0)
 		return rc;
 	snprintf(key, sizeof(key), "pw:%s", ids[0]);
-	if (store_get(t, store_db(r->store, "meta"), key, strlen(key), &v) == 0)
-		*hash = arena_strndup(r->arena, v.p, v.len);
+	if (store_get(t, store_db(c->store, "meta"), key, strlen(key), &v) == 0)
+		*hash = arena_strndup(c->arena, v.p, v.len);
 	return 0;
 }
 
@@ -425,14 +427,16 @@ auth_login(struct req *r, const char *name, const char *pass,
 	const char		 *hash, *type, *nonce = "";
 	size_t			  i;
 	int			  rc, active = 0, checked = 0, ok = 0;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	memset(out, 0, sizeof(*out));
 	if ((rc = auth_limited(r)) != 0)
 		return rc;
 	/* Look the user up, then hash outside any transaction. */
-	if ((rc = engine_begin(r, 0, &t)) != 0)
-		return rc;
-	rc = find_user(r, *t, name, &rec, &hash);
+	if ((rc = entity_begin(&c, 0, &t)) != 0)
+		return http_fault(r, &c, rc);
+	rc = find_user(&c, *t, name, &rec, &hash);
 	if (rc == 0) {
 		out->id = json_gets(rec, "id");
 		out->name = json_gets(rec, "name");
@@ -492,7 +496,9 @@ auth_h_session_create(struct req *r)
 	char			  tok[65], csrf[65], key[65];
 	struct buf		  b;
 	int			  rc;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	/* JSON only: a page of another site can post a form or text/plain
 	   without asking, but not application/json. */
 	if (!is_json(r->ctype))
@@ -527,14 +533,14 @@ auth_h_session_create(struct req *r)
 	buf_init(&b, a);
 	json_write(&b, s);
 	auth_sha256_hex(tok, 64, key);
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
+	if ((rc = entity_begin(&c, 1, &t)) != 0)
+		return http_fault(r, &c, rc);
 	if ((rc = auth_purge_expired(r, *t, "sessions")) != 0 ||
 	    (rc = store_put(*t, store_db(r->store, "sessions"), key, 64, b.p,
 	    b.len)) != 0)
 		return http_fail(r, rc, "Cannot store the session.");
-	if ((rc = engine_commit(r, t)) != 0)
-		return rc;
+	if ((rc = entity_commit(&c, t)) != 0)
+		return http_fault(r, &c, rc);
 	http_add_header(r, "Set-Cookie", arena_printf(a, "%s=%s; Path=/; "
 	    "HttpOnly; Secure; SameSite=None; Partitioned; Max-Age=%d", AUTH_COOKIE,
 	    tok,
@@ -560,19 +566,21 @@ auth_h_session_delete(struct req *r)
 	const char		 *tok;
 	char			  key[65];
 	int			  rc;
+	struct ectx		 c;
 
+	http_ectx(r, &c);
 	if ((tok = cookie(r, AUTH_COOKIE)) != NULL && *tok != '\0') {
 		/* Signing out is a write: a live session needs its token. */
 		if ((s = session_load(r, tok, key)) != NULL && !csrf_ok(r, s))
 			return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing "
 			    "or wrong.");
-		if ((rc = engine_begin(r, 1, &t)) != 0)
-			return rc;
+		if ((rc = entity_begin(&c, 1, &t)) != 0)
+			return http_fault(r, &c, rc);
 		if ((rc = store_del(*t, store_db(r->store, "sessions"), key, 64,
 		    NULL, 0)) != 0)
 			return http_fail(r, rc, "Cannot end the session.");
-		if ((rc = engine_commit(r, t)) != 0)
-			return rc;
+		if ((rc = entity_commit(&c, t)) != 0)
+			return http_fault(r, &c, rc);
 	}
 	http_add_header(r, "Set-Cookie", AUTH_COOKIE "=; Path=/; HttpOnly; "
 	    "Secure; SameSite=None; Partitioned; Max-Age=0");
@@ -586,7 +594,7 @@ auth_user_passwd(const struct conf *conf, const char *name,
 {
 	struct store	*st = NULL;
 	struct arena	*a;
-	struct req	 r;
+	struct ectx	 c;
 	struct store_txn **t;
 	struct json	*rec;
 	const char	*hash, *old;
@@ -603,13 +611,11 @@ auth_user_passwd(const struct conf *conf, const char *name,
 		return rc != 0 ? rc : FCRM_STORE;
 	}
 	a = arena_new();
-	memset(&r, 0, sizeof(r));
-	r.arena = a;
-	r.conf = conf;
-	r.store = st;
-	if ((rc = engine_begin(&r, 1, &t)) != 0)
+	entity_ctx(&c, a, conf, st);
+	c.system = 0;
+	if ((rc = entity_begin(&c, 1, &t)) != 0)
 		goto out;
-	if ((rc = find_user(&r, *t, name, &rec, &old)) != 0) {
+	if ((rc = find_user(&c, *t, name, &rec, &old)) != 0) {
 		*why = rc == FCRM_NOT_FOUND ? "no User record with that "
 		    "userName" : "cannot read the store";
 		goto out;
@@ -623,10 +629,10 @@ auth_user_passwd(const struct conf *conf, const char *name,
 	if ((rc = store_put(*t, store_db(st, "meta"), key, strlen(key), hash,
 	    strlen(hash))) != 0)
 		goto out;
-	rc = engine_commit(&r, t);
+	rc = entity_commit(&c, t);
 out:
 	if (rc != 0 && *why == NULL)
-		*why = r.reason != NULL ? r.reason : error_reason(rc);
+		*why = entity_reason(&c, rc);
 	arena_free(a);
 	store_close(st);
 	return rc;

@@ -13,7 +13,6 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/log.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
@@ -41,23 +40,23 @@ action_word(enum action act)
  * "system", which no credential yields): no role applies.
  */
 static int
-is_system(const struct req *r)
+is_system(const struct ectx *c)
 {
-	return r->who == NULL || r->import || r->system ||
-	    (r->who->type != NULL && strcmp(r->who->type, "system") == 0);
+	return c->who == NULL || c->import || c->system ||
+	    (c->who->type != NULL && strcmp(c->who->type, "system") == 0);
 }
 
 /* The role's permission for act on e: CONF_NO, CONF_OWN or CONF_ALL. */
 static enum conf_perm
-permission(const struct req *r, const struct entity *e, enum action act)
+permission(const struct ectx *c, const struct entity *e, enum action act)
 {
 	struct conf_acl	 acl;
 
-	if (act == ACT_NONE || act == ACT_PUBLIC || is_system(r))
+	if (act == ACT_NONE || act == ACT_PUBLIC || is_system(c))
 		return CONF_ALL;
-	if (r->who->role == NULL)
+	if (c->who->role == NULL)
 		return CONF_NO;
-	acl = conf_role_acl(r->who->role, e->name);
+	acl = conf_role_acl(c->who->role, e->name);
 	switch (act) {
 	case ACT_CREATE:
 		return acl.create ? CONF_ALL : CONF_NO;
@@ -71,18 +70,18 @@ permission(const struct req *r, const struct entity *e, enum action act)
 }
 
 int
-entity_owns(const struct req *r, const struct json *rec)
+entity_owns(const struct ectx *c, const struct json *rec)
 {
 	const char	*owner;
 
 	owner = json_gets(rec, "assignedUserId");
 	if (owner == NULL || *owner == '\0')
 		owner = json_gets(rec, "createdById");
-	return owner != NULL && r->who != NULL && strcmp(owner, r->who->id) == 0;
+	return owner != NULL && c->who != NULL && strcmp(owner, c->who->id) == 0;
 }
 
 int
-entity_authorize(struct req *r, const struct entity *e, enum action act,
+entity_authorize(struct ectx *c, const struct entity *e, enum action act,
     int *own)
 {
 	enum conf_perm	 p;
@@ -90,24 +89,24 @@ entity_authorize(struct req *r, const struct entity *e, enum action act,
 	*own = 0;
 	if (act == ACT_NONE || act == ACT_PUBLIC)
 		return 0;
-	if (r->who == NULL || r->who->role == NULL)
-		return http_fail(r, FCRM_FORBIDDEN, "No role.");
-	if ((p = permission(r, e, act)) == CONF_NO)
-		return http_fail(r, FCRM_FORBIDDEN, "No %s access.",
+	if (c->who == NULL || c->who->role == NULL)
+		return entity_fail(c, FCRM_FORBIDDEN, "No role.");
+	if ((p = permission(c, e, act)) == CONF_NO)
+		return entity_fail(c, FCRM_FORBIDDEN, "No %s access.",
 		    action_word(act));
 	*own = p == CONF_OWN;
 	return 0;
 }
 
 int
-entity_may(const struct req *r, const struct entity *e, enum action act,
+entity_may(const struct ectx *c, const struct entity *e, enum action act,
     const struct json *rec)
 {
-	switch (permission(r, e, act)) {
+	switch (permission(c, e, act)) {
 	case CONF_ALL:
 		return 1;
 	case CONF_OWN:
-		return rec == NULL || entity_owns(r, rec);
+		return rec == NULL || entity_owns(c, rec);
 	default:
 		return 0;
 	}
@@ -146,7 +145,7 @@ raw_string(struct store_val v, const char *key, const char **s, size_t *n)
  * json_truthy), the owner the assigned user, else the creator.
  */
 static int
-raw_check(struct req *r, const struct entity *e, enum action act,
+raw_check(struct ectx *c, const struct entity *e, enum action act,
     struct store_val v)
 {
 	const char	*d, *owner;
@@ -160,7 +159,7 @@ raw_check(struct req *r, const struct entity *e, enum action act,
 	if (rc == 1 && !(n == 5 && memcmp(d, "false", 5) == 0) &&
 	    !(n == 4 && memcmp(d, "null", 4) == 0))
 		return -1;
-	switch (permission(r, e, act)) {
+	switch (permission(c, e, act)) {
 	case CONF_ALL:
 		return 0;
 	case CONF_OWN:
@@ -169,8 +168,8 @@ raw_check(struct req *r, const struct entity *e, enum action act,
 		if ((owner == NULL || n == 0) &&
 		    raw_string(v, "createdById", &owner, &n) != 0)
 			return -1;
-		return owner != NULL && r->who != NULL &&
-		    strlen(r->who->id) == n && memcmp(owner, r->who->id,
+		return owner != NULL && c->who != NULL &&
+		    strlen(c->who->id) == n && memcmp(owner, c->who->id,
 		    n) == 0 ? 0 : FCRM_FORBIDDEN;
 	default:
 		return FCRM_FORBIDDEN;
@@ -178,7 +177,7 @@ raw_check(struct req *r, const struct entity *e, enum action act,
 }
 
 int
-entity_load(struct req *r, struct store_txn *t, const struct entity *e,
+entity_load(struct ectx *c, struct store_txn *t, const struct entity *e,
     const char *id, enum action act, struct json **rec,
     struct store_val *raw)
 {
@@ -193,9 +192,9 @@ entity_load(struct req *r, struct store_txn *t, const struct entity *e,
 		return FCRM_NOT_FOUND;
 	if ((rc = store_get(t, e->db_rec, id, UTIL_ID_LEN, &v)) != 0)
 		return rc;
-	if (rec == NULL && (rc = raw_check(r, e, act, v)) >= 0) {
+	if (rec == NULL && (rc = raw_check(c, e, act, v)) >= 0) {
 		if (rc == FCRM_FORBIDDEN)
-			return http_fail(r, FCRM_FORBIDDEN, "No %s access.",
+			return entity_fail(c, FCRM_FORBIDDEN, "No %s access.",
 			    action_word(act));
 		if (rc == 0 && raw != NULL)
 			*raw = v;
@@ -203,7 +202,7 @@ entity_load(struct req *r, struct store_txn *t, const struct entity *e,
 	}
 	if (rec == NULL)
 		rec = &parsed;
-	if ((rc = json_parse(r->arena, v.p, v.len, rec, &why)) != 0) {
+	if ((rc = json_parse(c->arena, v.p, v.len, rec, &why)) != 0) {
 		log_warn("record %s %s is corrupt: %s", e->name, id, why);
 		*rec = NULL;
 		return FCRM_STORE;
@@ -212,9 +211,9 @@ entity_load(struct req *r, struct store_txn *t, const struct entity *e,
 		*rec = NULL;
 		return FCRM_NOT_FOUND;
 	}
-	if (!entity_may(r, e, act, *rec)) {
+	if (!entity_may(c, e, act, *rec)) {
 		*rec = NULL;
-		return http_fail(r, FCRM_FORBIDDEN, "No %s access.",
+		return entity_fail(c, FCRM_FORBIDDEN, "No %s access.",
 		    action_word(act));
 	}
 	if (raw != NULL)
@@ -222,50 +221,38 @@ entity_load(struct req *r, struct store_txn *t, const struct entity *e,
 	return FCRM_OK;
 }
 
-/* EspoCRM's 403 body: {"messageTranslation":{label, scope, data}}. */
+/* EspoCRM's 403 of a relation: its label, the foreign entity, the action. */
 static int
-fail_translated(struct req *r, const char *label, const char *foreign,
+fail_translated(struct ectx *c, const char *label, const char *foreign,
     enum action act, const char *reason)
 {
-	struct arena	*a = r->arena;
-	struct json	*body, *mt, *data;
-
-	body = json_obj(a);
-	mt = json_obj(a);
-	data = json_obj(a);
-	json_set(a, data, "foreignEntityType", json_str(a, foreign));
-	if (act != ACT_NONE)
-		json_set(a, data, "action", json_str(a, action_word(act)));
-	json_set(a, mt, "label", json_str(a, label));
-	json_set(a, mt, "scope", json_null(a));
-	json_set(a, mt, "data", data);
-	json_set(a, body, "messageTranslation", mt);
-	http_fail(r, FCRM_FORBIDDEN, "%s", reason);
-	r->out.len = 0;
-	json_write(&r->out, body);
-	r->error_body = 1;
+	entity_fail(c, FCRM_FORBIDDEN, "%s", reason);
+	c->fault.kind = FAULT_RELATE;
+	c->fault.label = label;
+	c->fault.foreign = foreign;
+	c->fault.action = act != ACT_NONE ? action_word(act) : NULL;
 	return FCRM_FORBIDDEN;
 }
 
 int
-entity_load_target(struct req *r, struct store_txn *t,
+entity_load_target(struct ectx *c, struct store_txn *t,
     const struct entity *te, const char *id, enum action act,
     struct json **rec)
 {
 	int	 rc;
 
-	rc = entity_load(r, t, te, id, act, rec, NULL);
+	rc = entity_load(c, t, te, id, act, rec, NULL);
 	if (rc == FCRM_NOT_FOUND)
-		return fail_translated(r, "cannotRelateNonExisting", te->name,
-		    ACT_NONE, arena_printf(r->arena, "Record %s with id "
+		return fail_translated(c, "cannotRelateNonExisting", te->name,
+		    ACT_NONE, arena_printf(c->arena, "Record %s with id "
 		    "'%.64s' does not exist.", te->name, id));
 	/* EspoCRM: a link field wants read on its target
 	   (cannotRelateForbidden); relating through a link route changes
 	   the foreign record and wants edit (noAccessToForeignRecord). */
 	if (rc == FCRM_FORBIDDEN)
-		return fail_translated(r, act == ACT_READ ?
+		return fail_translated(c, act == ACT_READ ?
 		    "cannotRelateForbidden" : "noAccessToForeignRecord",
-		    te->name, act, arena_printf(r->arena, "No %s access to %s "
+		    te->name, act, arena_printf(c->arena, "No %s access to %s "
 		    "'%.64s'.", action_word(act), te->name, id));
 	return rc;
 }

@@ -14,7 +14,6 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/log.h"
 #include "fastcrm/store.h"
 #include "engine.h"
@@ -72,10 +71,10 @@ collect_stale(void *arg, struct store_val k, struct store_val v)
  * by itself.
  */
 static int
-sync_one(struct req *r, struct store_txn *t, const struct entity *e,
+sync_one(struct ectx *c, struct store_txn *t, const struct entity *e,
     const char *id, const char *name, const char *type)
 {
-	struct arena		*a = r->arena;
+	struct arena		*a = c->arena;
 	struct principal	*p;
 	struct json		*old, *body, *out;
 	const char		*un, *ty;
@@ -87,18 +86,17 @@ sync_one(struct req *r, struct store_txn *t, const struct entity *e,
 	p->user_name = name;
 	p->type = type;
 	p->admin = 1;
-	r->who = p;
-	r->reason = NULL;
-	r->status = 0;
+	c->who = p;
+	memset(&c->fault, 0, sizeof(c->fault));
 	body = json_obj(a);
 	json_set(a, body, "userName", json_str(a, name));
 	json_set(a, body, "type", json_str(a, type));
 	json_set(a, body, "isActive", json_bool(a, 1));
-	rc = entity_load(r, t, e, id, ACT_NONE, &old, NULL);
+	rc = entity_load(c, t, e, id, ACT_NONE, &old, NULL);
 	if (rc == FCRM_NOT_FOUND) {
 		json_set(a, body, "id", json_str(a, id));
 		json_set(a, body, "lastName", json_str(a, name));
-		rc = entity_create_in(r, t, e, body, &out);
+		rc = entity_create_in(c, t, e, body, &out);
 	} else if (rc == 0) {
 		un = json_gets(old, "userName");
 		ty = json_gets(old, "type");
@@ -106,11 +104,11 @@ sync_one(struct req *r, struct store_txn *t, const struct entity *e,
 		    strcmp(ty, type) == 0 &&
 		    json_truthy(json_get(old, "isActive")))
 			return 0;
-		rc = entity_update_in(r, t, e, id, body, &out);
+		rc = entity_update_in(c, t, e, id, body, &out);
 	}
 	if (rc == FCRM_CONFLICT || rc == FCRM_VALIDATION) {
 		log_warn("%s user '%s' has no User record: %s", type, name,
-		    r->reason != NULL ? r->reason : "refused");
+		    c->fault.reason != NULL ? c->fault.reason : "refused");
 		return 0;
 	}
 	return rc;
@@ -126,7 +124,7 @@ entity_sync_api_users(const struct conf *conf, struct store *st,
 	struct json		*body, *out;
 	struct stale		 s;
 	struct principal	 sys;
-	struct req		 r;
+	struct ectx		 c;
 	size_t			 i;
 	int			 rc;
 
@@ -134,23 +132,17 @@ entity_sync_api_users(const struct conf *conf, struct store *st,
 	if ((e = entity_find("User")) == NULL)
 		return 0;
 	a = arena_new();
-	memset(&r, 0, sizeof(r));
-	r.arena = a;
-	r.conf = conf;
-	r.store = st;
-	r.system = 1;
-	r.trusted = 1;		/* the record takes the principal's id */
-	buf_init(&r.out, a);
-	buf_init(&r.hdrs, a);
-	if ((rc = engine_begin(&r, 1, &t)) != 0)
+	entity_ctx(&c, a, conf, st);
+	c.trusted = 1;		/* the record takes the principal's id */
+	if ((rc = entity_begin(&c, 1, &t)) != 0)
 		goto out;
 	for (i = 0; i < conf->nusers; i++)
-		if ((rc = sync_one(&r, *t, e, conf->users[i].id,
+		if ((rc = sync_one(&c, *t, e, conf->users[i].id,
 		    conf->users[i].name, "api")) != 0)
 			goto out;
 	/* Who imports (bulk.c) and other system writes: EspoCRM's system
 	   user. */
-	if ((rc = sync_one(&r, *t, e, ENTITY_SYSTEM_ID, "system", "system"))
+	if ((rc = sync_one(&c, *t, e, ENTITY_SYSTEM_ID, "system", "system"))
 	    != 0)
 		goto out;
 	memset(&s, 0, sizeof(s));
@@ -165,17 +157,17 @@ entity_sync_api_users(const struct conf *conf, struct store *st,
 		sys.name = "system";
 		sys.type = "system";
 		sys.admin = 1;
-		r.who = &sys;
+		c.who = &sys;
 		body = json_obj(a);
 		json_set(a, body, "isActive", json_bool(a, 0));
-		if ((rc = entity_update_in(&r, *t, e, s.ids[i], body, &out))
+		if ((rc = entity_update_in(&c, *t, e, s.ids[i], body, &out))
 		    != 0)
 			goto out;
 	}
-	rc = engine_commit(&r, t);
+	rc = entity_commit(&c, t);
 out:
 	if (rc != 0)
-		*why = r.reason != NULL ? "cannot write the api users' User "
+		*why = c.fault.reason != NULL ? "cannot write the api users' User "
 		    "records" : error_reason(rc);
 	arena_free(a);
 	return rc;

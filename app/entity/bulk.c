@@ -11,7 +11,6 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
@@ -82,7 +81,7 @@ entity_export(const struct conf *conf, const char *entity, FILE *out,
 }
 
 struct vctx {
-	struct req		*r;
+	struct ectx		*c;
 	struct store_txn	*t;
 	const struct entity	*e;
 	size_t			 fi;
@@ -121,7 +120,7 @@ verify_record(void *arg, struct store_val k, struct store_val val)
 	struct store_val got;
 
 	(void)k;
-	if (json_parse(v->r->arena, val.p, val.len, &rec, &why) != 0) {
+	if (json_parse(v->c->arena, val.p, val.len, &rec, &why) != 0) {
 		problem(v, "a record is not valid JSON");
 		return 0;
 	}
@@ -134,7 +133,7 @@ verify_record(void *arg, struct store_val k, struct store_val val)
 		    why);
 	for (i = 0; i < v->e->nfields; i++) {
 		if (v->e->db_ix[i] >= 0) {
-			n = engine_index_keys(v->r->arena, v->e, i, rec, &keys);
+			n = engine_index_keys(v->c->arena, v->e, i, rec, &keys);
 			for (j = 0; j < n; j++)
 				if (store_has(v->t, v->e->db_ix[i], keys[j],
 				    strlen(keys[j]), id, strlen(id)) != 0)
@@ -142,14 +141,14 @@ verify_record(void *arg, struct store_val k, struct store_val val)
 					    "entry %s", id, v->e->fields[i].name);
 		}
 		if (v->e->db_ox[i] >= 0) {
-			ok = engine_order_key(v->r->arena, &v->e->fields[i],
+			ok = engine_order_key(v->c->arena, &v->e->fields[i],
 			    json_get(rec, v->e->fields[i].name), id, &oklen);
 			if (store_get(v->t, v->e->db_ox[i], ok, oklen, &got) != 0)
 				problem(v, "record %s misses order entry %s",
 				    id, v->e->fields[i].name);
 		}
 	}
-	arena_reset(v->r->arena);
+	arena_reset(v->c->arena);
 	return 0;
 }
 
@@ -164,17 +163,17 @@ verify_entry(void *arg, struct store_val k, struct store_val val)
 	struct store_val sv;
 	size_t		 j, n;
 
-	id = arena_strndup(v->r->arena, val.p, val.len);
-	key = arena_strndup(v->r->arena, k.p, k.len);
+	id = arena_strndup(v->c->arena, val.p, val.len);
+	key = arena_strndup(v->c->arena, k.p, k.len);
 	if (store_get(v->t, v->e->db_rec, id, strlen(id), &sv) != 0 ||
-	    json_parse(v->r->arena, sv.p, sv.len, &rec, &why) != 0 ||
+	    json_parse(v->c->arena, sv.p, sv.len, &rec, &why) != 0 ||
 	    json_truthy(json_get(rec, "deleted"))) {
 		problem(v, "index %s points to missing or deleted record %s",
 		    v->e->fields[v->fi].name, id);
 		return 0;
 	}
 	if (v->db_ix >= 0) {
-		n = engine_index_keys(v->r->arena, v->e, v->fi, rec, &keys);
+		n = engine_index_keys(v->c->arena, v->e, v->fi, rec, &keys);
 		for (j = 0; j < n; j++)
 			if (strcmp(keys[j], key) == 0)
 				break;
@@ -182,7 +181,7 @@ verify_entry(void *arg, struct store_val k, struct store_val val)
 			problem(v, "index %s has a stale key for record %s",
 			    v->e->fields[v->fi].name, id);
 	}
-	arena_reset(v->r->arena);
+	arena_reset(v->c->arena);
 	return 0;
 }
 
@@ -192,7 +191,7 @@ entity_verify(const struct conf *conf, size_t *problems, const char **why)
 	struct store		*st = NULL;
 	struct store_txn	*t = NULL;
 	struct arena		*a;
-	struct req		 r;
+	struct ectx		 c;
 	struct vctx		 v;
 	size_t			 i, f;
 	int			 rc, pids[8], nstale, k;
@@ -215,15 +214,12 @@ entity_verify(const struct conf *conf, size_t *problems, const char **why)
 		    nstale);
 	*problems += (size_t)nstale;
 	a = arena_new();
-	memset(&r, 0, sizeof(r));
-	r.arena = a;
-	r.conf = conf;
-	r.store = st;
+	entity_ctx(&c, a, conf, st);
 	if ((rc = store_begin(st, 0, &t)) != 0)
 		goto out;
 	for (i = 0; i < entity_count(); i++) {
 		memset(&v, 0, sizeof(v));
-		v.r = &r;
+		v.c = &c;
 		v.t = t;
 		v.e = entity_at(i);
 		if ((rc = store_iter(t, v.e->db_rec, 1, NULL, 0, verify_record,

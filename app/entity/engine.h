@@ -9,7 +9,7 @@
 #include "fastcrm/store.h"
 
 struct conf;
-struct req;
+struct ectx;
 
 int	 engine_convert(struct arena *, const struct field *,
 	    const struct json *, struct json **, const char **);
@@ -17,8 +17,6 @@ size_t	 engine_index_keys(struct arena *, const struct entity *, size_t,
 	    const struct json *, const char ***);
 char	*engine_order_key(struct arena *, const struct field *,
 	    const struct json *, const char *, size_t *);
-int	 engine_begin(struct req *, int, struct store_txn ***);
-int	 engine_commit(struct req *, struct store_txn **);
 int	 engine_index_ids(struct arena *, struct store_txn *, int,
 	    const char *, const char ***, size_t *);
 /* verify: Attachment records against the files in attachments/ (ops.c). */
@@ -32,9 +30,9 @@ void	 engine_link_twins(struct arena *, const struct entity *,
 /* The number of twin pairs of rec that disagree; *field names one. */
 size_t	 engine_twin_problems(const struct entity *, const struct json *,
 	    const char **);
-int	 engine_same_as_body(struct req *, const struct entity *,
+int	 engine_same_as_body(struct ectx *, const struct entity *,
 	    const struct json *, const struct json *);
-int	 engine_remove(struct req *, struct store_txn *,
+int	 engine_remove(struct ectx *, struct store_txn *,
 	    const struct entity *, const struct json *);
 
 /* The name attribute of a link attribute: "xId" → "xName",

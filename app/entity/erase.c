@@ -20,7 +20,6 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/log.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
@@ -99,17 +98,12 @@ eraser_open(struct eraser *x, const struct conf *conf, const char *who,
 }
 
 static void
-setup_req(struct eraser *x, struct req *r)
+setup_ctx(struct eraser *x, struct ectx *c)
 {
-	memset(r, 0, sizeof(*r));
-	r->arena = x->a;
-	r->conf = x->conf;
-	r->store = x->st;
-	r->who = &x->who;
-	r->trusted = 1;
-	r->method = "PUT";
-	buf_init(&r->out, x->a);
-	buf_init(&r->hdrs, x->a);
+	entity_ctx(c, x->a, x->conf, x->st);
+	c->system = 0;		/* the system principal, by who */
+	c->who = &x->who;
+	c->trusted = 1;
 }
 
 static void
@@ -190,14 +184,14 @@ static int
 remove_record(struct eraser *x, const struct entity *e, const char *id)
 {
 	struct json	*rec;
-	struct req	 r;
+	struct ectx	 c;
 	char		 key[40];
 	int		 rc;
 
 	if ((rc = load_any(x, e, id, &rec)) != 0)
 		return rc == FCRM_NOT_FOUND ? 0 : rc;
-	setup_req(x, &r);
-	if ((rc = engine_remove(&r, x->t, e, rec)) != 0)
+	setup_ctx(x, &c);
+	if ((rc = engine_remove(&c, x->t, e, rec)) != 0)
 		return rc;
 	if (strcmp(e->name, "Attachment") == 0 &&
 	    (rc = remember_file(x, id)) != 0)
@@ -620,14 +614,14 @@ write_back(struct eraser *x, const struct entity *e, const char *rid,
     const struct json *rec, const struct json *body, const char **why)
 {
 	struct json	*out;
-	struct req	 r;
+	struct ectx	 c;
 	struct buf	 b;
 	int		 rc;
 
 	if (!json_truthy(json_get(rec, "deleted"))) {
-		setup_req(x, &r);
-		if ((rc = entity_update_in(&r, x->t, e, rid, body, &out)) != 0) {
-			*why = r.reason;
+		setup_ctx(x, &c);
+		if ((rc = entity_update_in(&c, x->t, e, rid, body, &out)) != 0) {
+			*why = c.fault.reason;
 			return rc;
 		}
 		/* The engine keeps xName when xId becomes null: copy ours. */

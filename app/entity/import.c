@@ -17,7 +17,6 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
@@ -80,19 +79,14 @@ eidx(const struct entity *e)
 }
 
 static void
-setup_req(struct importer *imp, struct req *r)
+setup_ctx(struct importer *imp, struct ectx *c)
 {
-	memset(r, 0, sizeof(*r));
-	r->arena = imp->la;
-	r->conf = imp->conf;
-	r->store = imp->st;
-	r->who = &imp->who;
-	r->import = 1;
-	r->import_dups = !imp->o.no_dup_check;
-	r->trusted = 1;
-	r->method = "POST";
-	buf_init(&r->out, imp->la);
-	buf_init(&r->hdrs, imp->la);
+	entity_ctx(c, imp->la, imp->conf, imp->st);
+	c->system = 0;		/* the system principal, by who */
+	c->who = &imp->who;
+	c->import = 1;
+	c->import_dups = !imp->o.no_dup_check;
+	c->trusted = 1;
 }
 
 struct importer *
@@ -300,7 +294,7 @@ importer_reject(struct importer *imp, const struct entity *e,
 
 /* 1 if record id of target exists (a configured principal for User). */
 static int
-exists(struct importer *imp, struct req *r, const char *target,
+exists(struct importer *imp, struct ectx *c, const char *target,
     const char *id, int *rc)
 {
 	const struct entity	*te;
@@ -316,7 +310,7 @@ exists(struct importer *imp, struct req *r, const char *target,
 				return 1;
 	if ((te = entity_find(target)) == NULL)
 		return 1;	/* the engine names the bad type */
-	*rc = entity_load(r, imp->t, te, id, ACT_NONE, &rec, NULL);
+	*rc = entity_load(c, imp->t, te, id, ACT_NONE, &rec, NULL);
 	if (*rc == FCRM_NOT_FOUND) {
 		*rc = 0;
 		return 0;
@@ -330,7 +324,7 @@ exists(struct importer *imp, struct req *r, const char *target,
  * who is not there (createdById: EspoCRM's "system") is dropped instead.
  */
 static int
-missing_links(struct importer *imp, struct req *r, const struct entity *e,
+missing_links(struct importer *imp, struct ectx *c, const struct entity *e,
     struct json *body, const char **what)
 {
 	const struct field	*f;
@@ -345,7 +339,7 @@ missing_links(struct importer *imp, struct req *r, const struct entity *e,
 			continue;
 		if (f->type == FT_LINK && v->type == JSON_STRING &&
 		    v->len > 0) {
-			if (exists(imp, r, f->target, v->s, &rc))
+			if (exists(imp, c, f->target, v->s, &rc))
 				continue;
 			if (rc != 0)
 				return rc;
@@ -355,18 +349,18 @@ missing_links(struct importer *imp, struct req *r, const struct entity *e,
 				json_del(body, f->name);
 				continue;
 			}
-			*what = arena_printf(r->arena, "%s '%.64s' (%s)",
+			*what = arena_printf(c->arena, "%s '%.64s' (%s)",
 			    f->target, v->s, f->name);
 			return 1;
 		}
 		if (f->type == FT_LINKMULTI && v->type == JSON_ARRAY) {
 			for (j = 0; j < v->n; j++) {
 				if (v->v[j]->type != JSON_STRING ||
-				    exists(imp, r, f->target, v->v[j]->s, &rc))
+				    exists(imp, c, f->target, v->v[j]->s, &rc))
 					continue;
 				if (rc != 0)
 					return rc;
-				*what = arena_printf(r->arena, "%s '%.64s' "
+				*what = arena_printf(c->arena, "%s '%.64s' "
 				    "(%s)", f->target, v->v[j]->s, f->name);
 				return 1;
 			}
@@ -374,10 +368,10 @@ missing_links(struct importer *imp, struct req *r, const struct entity *e,
 		if (f->type == FT_PARENT && v->type == JSON_STRING &&
 		    v->len > 0 && (ptype = json_gets(body, "parentType")) !=
 		    NULL && strstr(f->target, ptype) != NULL &&
-		    !exists(imp, r, ptype, v->s, &rc)) {
+		    !exists(imp, c, ptype, v->s, &rc)) {
 			if (rc != 0)
 				return rc;
-			*what = arena_printf(r->arena, "%s '%.64s' (parentId)",
+			*what = arena_printf(c->arena, "%s '%.64s' (parentId)",
 			    ptype, v->s);
 			return 1;
 		}
@@ -423,7 +417,7 @@ match_key(struct importer *imp, const struct field *f, const char *v)
  * several match (*what says so), or an error.
  */
 static int
-find_match(struct importer *imp, struct req *r, const struct entity *e,
+find_match(struct importer *imp, struct ectx *c, const struct entity *e,
     const struct json *body, const char **id, const char **what)
 {
 	const struct field	*f;
@@ -436,7 +430,7 @@ find_match(struct importer *imp, struct req *r, const struct entity *e,
 	if (strcmp(imp->o.match, "id") == 0) {
 		if ((v = json_gets(body, "id")) == NULL || !util_id_valid(v))
 			return 0;
-		rc = entity_load(r, imp->t, e, v, ACT_NONE, &rec, NULL);
+		rc = entity_load(c, imp->t, e, v, ACT_NONE, &rec, NULL);
 		if (rc == FCRM_NOT_FOUND)
 			return 0;
 		if (rc != 0)
@@ -446,14 +440,14 @@ find_match(struct importer *imp, struct req *r, const struct entity *e,
 	}
 	if ((f = entity_field(e, imp->o.match)) == NULL ||
 	    e->db_ix[fi = (size_t)(f - e->fields)] < 0) {
-		*what = arena_printf(r->arena, "--match %s: %s has no such "
+		*what = arena_printf(c->arena, "--match %s: %s has no such "
 		    "indexed attribute", imp->o.match, e->name);
 		return 3;
 	}
 	if (f->type == FT_PHONE || f->type == FT_EMAIL) {
 		v = json_gets(body, f->name);
 		if (v == NULL) {
-			struct json	*d = json_get(body, arena_printf(r->arena,
+			struct json	*d = json_get(body, arena_printf(c->arena,
 			    "%sData", f->name));
 
 			if (d != NULL && d->type == JSON_ARRAY && d->n > 0)
@@ -464,13 +458,13 @@ find_match(struct importer *imp, struct req *r, const struct entity *e,
 		v = json_gets(body, f->name);
 	if (v == NULL || *v == '\0')
 		return 0;
-	if ((rc = engine_index_ids(r->arena, imp->t, e->db_ix[fi],
+	if ((rc = engine_index_ids(c->arena, imp->t, e->db_ix[fi],
 	    match_key(imp, f, v), &ids, &n)) != 0)
 		return rc;
 	if (n == 0)
 		return 0;
 	if (n > 1) {
-		*what = arena_printf(r->arena, "%zu %s records match %s "
+		*what = arena_printf(c->arena, "%zu %s records match %s "
 		    "'%.100s'", n, e->name, f->name, v);
 		return 2;
 	}
@@ -513,7 +507,7 @@ fatal(int rc)
 
 /* Create or update by the mode; the outcome in *oc. */
 static int
-apply(struct importer *imp, struct req *r, const struct entity *e,
+apply(struct importer *imp, struct ectx *c, const struct entity *e,
     struct json *body, enum outcome *oc, const char **reason)
 {
 	struct json	*out, *old;
@@ -523,7 +517,7 @@ apply(struct importer *imp, struct req *r, const struct entity *e,
 
 	*reason = NULL;
 	if (strcmp(imp->o.mode, "create") != 0) {
-		m = find_match(imp, r, e, body, &id, &what);
+		m = find_match(imp, c, e, body, &id, &what);
 		if (m == 2 || m == 3) {
 			*oc = ROW_REJECTED;
 			*reason = what;
@@ -533,27 +527,27 @@ apply(struct importer *imp, struct req *r, const struct entity *e,
 			return m;
 	}
 	if (m == 1) {
-		if ((rc = entity_load(r, imp->t, e, id, ACT_NONE, &old, NULL)) != 0)
+		if ((rc = entity_load(c, imp->t, e, id, ACT_NONE, &old, NULL)) != 0)
 			return rc;
-		if (engine_same_as_body(r, e, body, old)) {
+		if (engine_same_as_body(c, e, body, old)) {
 			*oc = ROW_UNCHANGED;
 			return 0;
 		}
 		json_del(body, "id");
-		rc = entity_update_in(r, imp->t, e, id, body, &out);
+		rc = entity_update_in(c, imp->t, e, id, body, &out);
 		if (rc == 0) {
 			*oc = ROW_UPDATED;
 			return raise_counter(imp, e, out);
 		}
 	} else if (strcmp(imp->o.mode, "update") == 0) {
 		*oc = ROW_REJECTED;
-		*reason = arena_printf(r->arena, "no %s matches this row (on "
+		*reason = arena_printf(c->arena, "no %s matches this row (on "
 		    "%s)", e->name, imp->o.match);
 		return 0;
 	} else {
 		if ((rc = store_count(imp->t, e->db_rec, &before)) != 0)
 			return rc;
-		rc = entity_create_in(r, imp->t, e, body, &out);
+		rc = entity_create_in(c, imp->t, e, body, &out);
 		if (rc == 0) {
 			if ((rc = store_count(imp->t, e->db_rec, &after)) != 0)
 				return rc;
@@ -562,18 +556,18 @@ apply(struct importer *imp, struct req *r, const struct entity *e,
 			return *oc == ROW_CREATED ? raise_counter(imp, e, out) :
 			    0;
 		}
-		if (rc == FCRM_CONFLICT && r->reason != NULL &&
-		    strncasecmp(r->reason, "duplicate", 9) == 0) {
+		if (rc == FCRM_CONFLICT && c->fault.reason != NULL &&
+		    strncasecmp(c->fault.reason, "duplicate", 9) == 0) {
 			*oc = ROW_DUPLICATE;
-			*reason = arena_printf(r->arena, "skipped as a duplicate:"
-			    " %s", r->reason);
+			*reason = arena_printf(c->arena, "skipped as a duplicate:"
+			    " %s", c->fault.reason);
 			return 0;
 		}
 	}
 	if (fatal(rc))
 		return rc;
 	*oc = ROW_REJECTED;
-	*reason = r->reason != NULL ? r->reason : error_reason(rc);
+	*reason = c->fault.reason != NULL ? c->fault.reason : error_reason(rc);
 	return 0;
 }
 
@@ -582,15 +576,15 @@ row(struct importer *imp, const struct entity *e, struct json *body,
     const char *src, size_t line, enum pass pass, int *still,
     const char **why)
 {
-	struct req	 r;
+	struct ectx	 c;
 	enum outcome	 oc;
 	const char	*what = NULL, *reason;
 	int		 rc;
 
 	*why = NULL;
 	*still = 0;
-	setup_req(imp, &r);
-	if ((rc = missing_links(imp, &r, e, body, &what)) == 1) {
+	setup_ctx(imp, &c);
+	if ((rc = missing_links(imp, &c, e, body, &what)) == 1) {
 		if (pass == PASS_RETRY) {
 			*still = 1;
 			return 0;
@@ -605,7 +599,7 @@ row(struct importer *imp, const struct entity *e, struct json *body,
 	}
 	if (rc != 0)
 		goto store_err;
-	if ((rc = apply(imp, &r, e, body, &oc, &reason)) != 0) {
+	if ((rc = apply(imp, &c, e, body, &oc, &reason)) != 0) {
 		if (reason != NULL) {
 			*why = reason;
 			return rc;
@@ -658,7 +652,7 @@ importer_by_name(struct importer *imp, const struct entity *te,
 	const struct field	*f;
 	const char		**ids, *key;
 	struct json		*body, *out;
-	struct req		 r;
+	struct ectx		 c;
 	size_t			 n;
 	int			 rc;
 
@@ -691,11 +685,11 @@ importer_by_name(struct importer *imp, const struct entity *te,
 		    te->name, name);
 		return -1;
 	}
-	setup_req(imp, &r);
+	setup_ctx(imp, &c);
 	body = json_obj(imp->la);
 	json_set(imp->la, body, "name", json_str(imp->la, name));
-	if ((rc = entity_create_in(&r, imp->t, te, body, &out)) != 0) {
-		*why = r.reason != NULL ? r.reason : error_reason(rc);
+	if ((rc = entity_create_in(&c, imp->t, te, body, &out)) != 0) {
+		*why = c.fault.reason != NULL ? c.fault.reason : error_reason(rc);
 		return -1;
 	}
 	imp->stats[eidx(te)].n[ROW_CREATED]++;
@@ -898,14 +892,14 @@ int
 importer_set(struct importer *imp, const struct entity *e, const char *id,
     struct json *body, const char **why)
 {
-	struct req	 r;
+	struct ectx	 c;
 	struct json	*out;
 	int		 rc;
 
-	setup_req(imp, &r);
-	rc = entity_update_in(&r, imp->t, e, id, body, &out);
+	setup_ctx(imp, &c);
+	rc = entity_update_in(&c, imp->t, e, id, body, &out);
 	if (rc != 0 && !fatal(rc)) {
-		*why = r.reason != NULL ? r.reason : error_reason(rc);
+		*why = c.fault.reason != NULL ? c.fault.reason : error_reason(rc);
 		imp->stats[eidx(e)].n[ROW_REJECTED]++;
 		imp->nrejected++;
 		fprintf(stderr, "%s %s: %s\n", e->name, id, *why);

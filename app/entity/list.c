@@ -9,7 +9,6 @@
 
 #include "fastcrm/conf.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
@@ -26,7 +25,9 @@ struct row {
 };
 
 struct lq {
-	struct req		*r;
+	struct ectx		*c;
+	const struct list_args	*args;
+	struct buf		*out;
 	struct store_txn	*t;
 	const struct entity	*e;
 	struct wnode		*where;
@@ -54,7 +55,7 @@ push_row(struct lq *q, const struct row *row)
 
 	if (q->nrows == q->cap) {
 		q->cap = q->cap == 0 ? 32 : q->cap * 2;
-		n = arena_alloc(q->r->arena, q->cap * sizeof(*n));
+		n = arena_alloc(q->c->arena, q->cap * sizeof(*n));
 		if (q->nrows > 0)
 			memcpy(n, q->rows, q->nrows * sizeof(*n));
 		q->rows = n;
@@ -76,7 +77,7 @@ scratch(struct lq *q)
 	if (q->scratch == NULL) {
 		if ((q->scratch = arena_new()) == NULL)
 			return NULL;
-		arena_cleanup(q->r->arena, scratch_free, q->scratch);
+		arena_cleanup(q->c->arena, scratch_free, q->scratch);
 	}
 	arena_reset(q->scratch);
 	return q->scratch;
@@ -94,7 +95,7 @@ static int
 candidate(struct lq *q, const char *id, size_t len, struct row *row,
     int parse)
 {
-	struct arena	*a = q->r->arena;
+	struct arena	*a = q->c->arena;
 	const char	*why, *pt;
 	int		 rc, match;
 
@@ -129,9 +130,9 @@ candidate(struct lq *q, const char *id, size_t len, struct row *row,
 	    "parentType")) == NULL || strcmp(pt, q->parent_type) != 0))
 		return 0;
 	/* where_eval allocates from the request's arena: lend it the scratch. */
-	q->r->arena = q->scratch;
-	match = where_eval(q->r, q->t, q->e, q->where, row->rec);
-	q->r->arena = a;
+	q->c->arena = q->scratch;
+	match = where_eval(q->c, q->t, q->e, q->where, row->rec);
+	q->c->arena = a;
 	return match;
 }
 
@@ -145,15 +146,15 @@ keep_sorted(struct lq *q, struct row *row, const char *id, size_t len)
 	const struct json	*v;
 	const char		*why, *s;
 
-	row->id = arena_strndup(q->r->arena, id, len);
+	row->id = arena_strndup(q->c->arena, id, len);
 	if (row->rec == NULL) {
 		/* Not parsed (an exact index answer): read the sort value
 		   from the stored bytes, or parse them if that cannot. */
-		if (json_raw_get(q->r->arena, row->raw.p, row->raw.len,
+		if (json_raw_get(q->c->arena, row->raw.p, row->raw.len,
 		    q->order->name, &s) >= 0) {
 			if (s != NULL && q->order->type != FT_INT &&
 			    q->order->type != FT_FLOAT)
-				s = util_lower(q->r->arena, s);
+				s = util_lower(q->c->arena, s);
 			row->key = s;
 			return 0;
 		}
@@ -165,9 +166,9 @@ keep_sorted(struct lq *q, struct row *row, const char *id, size_t len)
 	if (v == NULL || (v->type != JSON_STRING && v->type != JSON_NUMBER))
 		row->key = NULL;
 	else if (q->order->type == FT_INT || q->order->type == FT_FLOAT)
-		row->key = arena_strdup(q->r->arena, v->s);
+		row->key = arena_strdup(q->c->arena, v->s);
 	else
-		row->key = util_lower(q->r->arena, v->s);
+		row->key = util_lower(q->c->arena, v->s);
 	row->rec = NULL;
 	return 0;
 }
@@ -184,7 +185,7 @@ ordered_step(void *arg, struct store_val k, struct store_val v)
 	q->total++;
 	if ((size_t)q->total > q->offset &&
 	    (size_t)q->total <= q->offset + q->max) {
-		row.id = arena_strndup(q->r->arena, v.p, v.len);
+		row.id = arena_strndup(q->c->arena, v.p, v.len);
 		row.rec = NULL;
 		push_row(q, &row);
 	}
@@ -241,7 +242,7 @@ run_ids(struct lq *q, const char **ids, size_t n)
 	size_t		 i, na = 0, distinct = n > 0;
 	int		 rc;
 
-	all = arena_alloc(q->r->arena, (n + 1) * sizeof(*all));
+	all = arena_alloc(q->c->arena, (n + 1) * sizeof(*all));
 	/* Several index keys may name one record: sort, then skip repeats. */
 	if (n > 1)
 		qsort(ids, n, sizeof(*ids), id_cmp);
@@ -298,12 +299,12 @@ index_candidates(struct lq *q, const char ***ids, size_t *n, int *found)
 			continue;
 		/* k->vals has no repeats (where.c); acc grows by doubling. */
 		cap = 16;
-		acc = arena_alloc(q->r->arena, cap * sizeof(*acc));
+		acc = arena_alloc(q->c->arena, cap * sizeof(*acc));
 		*n = 0;
 		for (j = 0; j < k->nvals; j++) {
 			if (*k->vals[j] == '\0')
 				continue;
-			rc = engine_index_ids(q->r->arena, q->t,
+			rc = engine_index_ids(q->c->arena, q->t,
 			    q->e->db_ix[fi], k->vals[j], &got, &ngot);
 			if (rc != 0)
 				return rc;
@@ -318,7 +319,7 @@ index_candidates(struct lq *q, const char ***ids, size_t *n, int *found)
 			if (*n + ngot > cap) {
 				while (cap < *n + ngot)
 					cap *= 2;
-				m = arena_alloc(q->r->arena, cap * sizeof(*m));
+				m = arena_alloc(q->c->arena, cap * sizeof(*m));
 				if (*n > 0)
 					memcpy(m, acc, *n * sizeof(*m));
 				acc = m;
@@ -404,7 +405,7 @@ run_scan(struct lq *q)
 
 /* Reads a non-negative integer parameter. */
 static int
-param_uint(struct req *r, const struct json *p, const char *name,
+param_uint(struct ectx *c, const struct json *p, const char *name,
     size_t def, size_t *out)
 {
 	const struct json	*v;
@@ -416,14 +417,14 @@ param_uint(struct req *r, const struct json *p, const char *name,
 	if ((v = json_get(p, name)) == NULL || v->type == JSON_NULL)
 		return 0;
 	if (v->type != JSON_STRING && v->type != JSON_NUMBER)
-		return http_fail(r, FCRM_BAD_REQUEST, "Parameter '%s' must be "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Parameter '%s' must be "
 		    "a number.", name);
 	s = v->s;
 	if (*s == '\0')
 		return 0;
 	n = strtoull(s, &end, 10);
 	if (*end != '\0' || *s == '-' || n > 1000000000ULL)
-		return http_fail(r, FCRM_BAD_REQUEST, "Parameter '%s' must be "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Parameter '%s' must be "
 		    "a non-negative number.", name);
 	*out = (size_t)n;
 	return 0;
@@ -431,21 +432,21 @@ param_uint(struct req *r, const struct json *p, const char *name,
 
 /* The parameters: searchParams JSON replaces the query's. */
 static int
-list_params(struct req *r, struct json **out)
+list_params(struct ectx *c, const struct json *params, struct json **out)
 {
 	const char	*sp, *why;
 	struct json	*p;
 
-	*out = r->params;
-	if ((sp = json_gets(r->params, "searchParams")) == NULL)
+	*out = (struct json *)params;
+	if ((sp = json_gets(params, "searchParams")) == NULL)
 		return 0;
 	if (sp[strspn(sp, " \t\n\v\f\r")] != '{')
-		return http_fail(r, FCRM_BAD_REQUEST, "searchParams must be a "
+		return entity_fail(c, FCRM_BAD_REQUEST, "searchParams must be a "
 		    "JSON object.");
-	if (json_parse_body(r->arena, sp, strlen(sp), &p, &why) != 0)
-		return http_fail(r, FCRM_BAD_REQUEST, "searchParams: %s", why);
+	if (json_parse_body(c->arena, sp, strlen(sp), &p, &why) != 0)
+		return entity_fail(c, FCRM_BAD_REQUEST, "searchParams: %s", why);
 	if (p->type != JSON_OBJECT)
-		return http_fail(r, FCRM_BAD_REQUEST, "searchParams must be a "
+		return entity_fail(c, FCRM_BAD_REQUEST, "searchParams must be a "
 		    "JSON object.");
 	*out = p;
 	return 0;
@@ -453,28 +454,28 @@ list_params(struct req *r, struct json **out)
 
 /* One where item {type, attribute, value} appended to items. */
 static void
-item_add(struct req *r, struct json *items, const char *type,
+item_add(struct ectx *c, struct json *items, const char *type,
     const char *attr, struct json *value)
 {
 	struct json	*it;
 
-	it = json_obj(r->arena);
-	json_set(r->arena, it, "type", json_str(r->arena, type));
-	json_set(r->arena, it, "attribute", json_str(r->arena, attr));
+	it = json_obj(c->arena);
+	json_set(c->arena, it, "type", json_str(c->arena, type));
+	json_set(c->arena, it, "attribute", json_str(c->arena, attr));
 	if (value != NULL)
-		json_set(r->arena, it, "value", value);
-	json_push(r->arena, items, it);
+		json_set(c->arena, it, "value", value);
+	json_push(c->arena, items, it);
 }
 
 /* Does a top-level item of where name the attribute attr? */
 static int
-where_names(struct req *r, const struct json *where, const char *attr)
+where_names(struct ectx *c, const struct json *where, const char *attr)
 {
 	const struct json	*list;
 	const char		*a;
 	size_t			 i;
 
-	if ((list = where_as_list(r->arena, where)) == NULL)
+	if ((list = json_as_list(c->arena, where)) == NULL)
 		return 0;
 	for (i = 0; i < list->n; i++)
 		if ((a = json_gets(list->v[i], "attribute")) != NULL &&
@@ -491,66 +492,69 @@ where_names(struct req *r, const struct json *where, const char *attr)
  * system users).  *out is NULL when nothing is filtered.
  */
 static int
-user_filter(struct req *r, const struct entity *e, const char *pf,
+user_filter(struct ectx *c, const struct entity *e, const char *pf,
     const struct json *where, struct wnode **out)
 {
-	struct arena	*a = r->arena;
+	struct arena	*a = c->arena;
 	struct json	*items, *v;
 
 	*out = NULL;
 	items = json_arr(a);
 	if (pf == NULL || *pf == '\0') {
-		if (where_names(r, where, "type"))
+		if (where_names(c, where, "type"))
 			return 0;
 		v = json_arr(a);
 		json_push(a, v, json_str(a, "api"));
 		json_push(a, v, json_str(a, "system"));
-		item_add(r, items, "notIn", "type", v);
+		item_add(c, items, "notIn", "type", v);
 	} else if (strcmp(pf, "api") == 0 || strcmp(pf, "activeApi") == 0) {
-		item_add(r, items, "equals", "type", json_str(a, "api"));
+		item_add(c, items, "equals", "type", json_str(a, "api"));
 		if (strcmp(pf, "activeApi") == 0)
-			item_add(r, items, "isTrue", "isActive", NULL);
+			item_add(c, items, "isTrue", "isActive", NULL);
 	} else if (strcmp(pf, "active") == 0) {
 		v = json_arr(a);
 		json_push(a, v, json_str(a, "regular"));
 		json_push(a, v, json_str(a, "admin"));
-		item_add(r, items, "in", "type", v);
-		item_add(r, items, "isTrue", "isActive", NULL);
+		item_add(c, items, "in", "type", v);
+		item_add(c, items, "isTrue", "isActive", NULL);
 	} else if (strcmp(pf, "internal") == 0) {
 		v = json_arr(a);
 		json_push(a, v, json_str(a, "api"));
 		json_push(a, v, json_str(a, "portal"));
 		json_push(a, v, json_str(a, "system"));
-		item_add(r, items, "notIn", "type", v);
+		item_add(c, items, "notIn", "type", v);
 	} else
-		return http_fail(r, FCRM_BAD_REQUEST, "Unknown primaryFilter "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Unknown primaryFilter "
 		    "'%.64s' for User (api, activeApi, active, internal).", pf);
-	return where_build(r, e, items, out);
+	return where_build(c, e, items, out);
 }
 
 static int
-prepare(struct req *r, const struct entity *e, int own, struct lq *q)
+prepare(struct ectx *c, const struct entity *e, int own,
+    const struct list_args *args, struct buf *out, struct lq *q)
 {
 	struct json		*p, *sel;
-	const char		*ob, *ord, *asc, *tf, *pf, *hdr;
+	const char		*ob, *ord, *asc, *tf, *pf;
 	struct wnode		*w;
 	char			*s, *tok, *save;
 	size_t			 i;
 	int			 rc;
 
 	memset(q, 0, sizeof(*q));
-	q->r = r;
+	q->c = c;
 	q->e = e;
-	if ((rc = list_params(r, &p)) != 0)
+	q->args = args;
+	q->out = out;
+	if ((rc = list_params(c, args->params, &p)) != 0)
 		return rc;
-	if ((rc = param_uint(r, p, "maxSize", LIST_MAX_SIZE, &q->max)) != 0)
+	if ((rc = param_uint(c, p, "maxSize", LIST_MAX_SIZE, &q->max)) != 0)
 		return rc;
 	if (q->max > LIST_MAX_SIZE)
-		return http_fail(r, FCRM_FORBIDDEN, "Max size should not exceed "
+		return entity_fail(c, FCRM_FORBIDDEN, "Max size should not exceed "
 		    "%d. Use offset and limit.", LIST_MAX_SIZE);
-	if ((rc = param_uint(r, p, "offset", 0, &q->offset)) != 0)
+	if ((rc = param_uint(c, p, "offset", 0, &q->offset)) != 0)
 		return rc;
-	if ((rc = where_build(r, e, json_get(p, "where"), &q->where)) != 0)
+	if ((rc = where_build(c, e, json_get(p, "where"), &q->where)) != 0)
 		return rc;
 	ob = json_gets(p, "orderBy");
 	if (ob == NULL || *ob == '\0')
@@ -562,7 +566,7 @@ prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 		q->desc = 0;
 	if ((q->order = entity_field(e, ob)) == NULL ||
 	    (q->order->flags & F_SECRET))
-		return http_fail(r, FCRM_BAD_REQUEST, "Not existing attribute "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Not existing attribute "
 		    "'%.64s' in orderBy.", ob);
 	if ((ord = json_gets(p, "order")) != NULL && *ord != '\0') {
 		if (strcasecmp(ord, "desc") == 0)
@@ -570,7 +574,7 @@ prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 		else if (strcasecmp(ord, "asc") == 0)
 			q->desc = 0;
 		else
-			return http_fail(r, FCRM_BAD_REQUEST, "Parameter "
+			return entity_fail(c, FCRM_BAD_REQUEST, "Parameter "
 			    "'order' must be asc or desc.");
 	} else if ((asc = json_gets(p, "asc")) != NULL && *asc != '\0')
 		q->desc = strcmp(asc, "false") == 0 || strcmp(asc, "0") == 0;
@@ -579,14 +583,14 @@ prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 		q->desc = !json_get(p, "asc")->b;
 	sel = json_get(p, "select");
 	if (sel != NULL && sel->type == JSON_STRING && sel->len > 0) {
-		s = arena_strdup(r->arena, sel->s);
-		q->select = arena_calloc(r->arena, sel->len + 2,
+		s = arena_strdup(c->arena, sel->s);
+		q->select = arena_calloc(c->arena, sel->len + 2,
 		    sizeof(*q->select));
 		for (tok = strtok_r(s, ",", &save); tok != NULL;
 		    tok = strtok_r(NULL, ",", &save))
 			q->select[q->nselect++] = tok;
-	} else if ((sel = where_as_list(r->arena, sel)) != NULL) {
-		q->select = arena_calloc(r->arena, sel->n + 1,
+	} else if ((sel = json_as_list(c->arena, sel)) != NULL) {
+		q->select = arena_calloc(c->arena, sel->n + 1,
 		    sizeof(*q->select));
 		for (i = 0; i < sel->n; i++)
 			if (sel->v[i]->type == JSON_STRING)
@@ -596,12 +600,12 @@ prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 	if (tf == NULL || *tf == '\0')
 		tf = json_gets(p, "q");
 	if (tf != NULL && *tf != '\0')
-		q->where = where_and(r, q->where, where_text_filter(r, e, tf));
+		q->where = where_and(c, q->where, where_text_filter(c, e, tf));
 	pf = json_gets(p, "primaryFilter");
 	if (strcmp(e->name, "User") == 0) {
-		if ((rc = user_filter(r, e, pf, json_get(p, "where"), &w)) != 0)
+		if ((rc = user_filter(c, e, pf, json_get(p, "where"), &w)) != 0)
 			return rc;
-		q->where = where_and(r, q->where, w);
+		q->where = where_and(c, q->where, w);
 		pf = NULL;
 	}
 	if (pf != NULL && *pf != '\0') {
@@ -609,40 +613,38 @@ prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 
 		if (strcmp(e->name, "Case") != 0 || (strcmp(pf, "open") != 0 &&
 		    strcmp(pf, "closed") != 0))
-			return http_fail(r, FCRM_BAD_REQUEST, "Unknown "
+			return entity_fail(c, FCRM_BAD_REQUEST, "Unknown "
 			    "primaryFilter '%.64s'.", pf);
-		items = json_arr(r->arena);
-		it = json_obj(r->arena);
-		vals = json_arr(r->arena);
-		json_push(r->arena, vals, json_str(r->arena, "Closed"));
-		json_push(r->arena, vals, json_str(r->arena, "Rejected"));
-		json_push(r->arena, vals, json_str(r->arena, "Duplicate"));
-		json_set(r->arena, it, "type", json_str(r->arena,
+		items = json_arr(c->arena);
+		it = json_obj(c->arena);
+		vals = json_arr(c->arena);
+		json_push(c->arena, vals, json_str(c->arena, "Closed"));
+		json_push(c->arena, vals, json_str(c->arena, "Rejected"));
+		json_push(c->arena, vals, json_str(c->arena, "Duplicate"));
+		json_set(c->arena, it, "type", json_str(c->arena,
 		    strcmp(pf, "open") == 0 ? "notIn" : "in"));
-		json_set(r->arena, it, "attribute", json_str(r->arena,
+		json_set(c->arena, it, "attribute", json_str(c->arena,
 		    "status"));
-		json_set(r->arena, it, "value", vals);
-		json_push(r->arena, items, it);
-		if ((rc = where_build(r, e, items, &w)) != 0)
+		json_set(c->arena, it, "value", vals);
+		json_push(c->arena, items, it);
+		if ((rc = where_build(c, e, items, &w)) != 0)
 			return rc;
-		q->where = where_and(r, q->where, w);
+		q->where = where_and(c, q->where, w);
 	}
 	if (own) {
-		w = arena_calloc(r->arena, 1, sizeof(*w));
+		w = arena_calloc(c->arena, 1, sizeof(*w));
 		w->type = W_OWN;
-		q->where = where_and(r, q->where, w);
+		q->where = where_and(c, q->where, w);
 	}
 	if (q->where != NULL && q->where->type != W_AND) {
-		w = arena_calloc(r->arena, 1, sizeof(*w));
+		w = arena_calloc(c->arena, 1, sizeof(*w));
 		w->type = W_AND;
-		w->kids = arena_calloc(r->arena, 1, sizeof(*w->kids));
+		w->kids = arena_calloc(c->arena, 1, sizeof(*w->kids));
 		w->kids[0] = q->where;
 		w->nkids = 1;
 		q->where = w;
 	}
-	hdr = http_header(r, "HTTP_X_NO_TOTAL");
-	q->no_total = hdr != NULL && (strcasecmp(hdr, "true") == 0 ||
-	    strcmp(hdr, "1") == 0);
+	q->no_total = args->no_total;
 	return 0;
 }
 
@@ -650,7 +652,7 @@ prepare(struct req *r, const struct entity *e, int own, struct lq *q)
 static void
 render(struct lq *q)
 {
-	struct buf	*b = &q->r->out;
+	struct buf	*b = q->out;
 	const char	*why;
 	struct json	*rec, *o, *v;
 	size_t		 i, j;
@@ -669,11 +671,11 @@ render(struct lq *q)
 			continue;
 		}
 		rec = q->rows[i].rec;
-		if (rec == NULL && json_parse(q->r->arena, q->rows[i].raw.p,
+		if (rec == NULL && json_parse(q->c->arena, q->rows[i].raw.p,
 		    q->rows[i].raw.len, &rec, &why) != 0)
-			rec = json_obj(q->r->arena);
-		o = json_obj(q->r->arena);
-		json_set(q->r->arena, o, "id", json_get(rec, "id"));
+			rec = json_obj(q->c->arena);
+		o = json_obj(q->c->arena);
+		json_set(q->c->arena, o, "id", json_get(rec, "id"));
 		for (j = 0; j < q->nselect; j++) {
 			const struct field *f = entity_field(q->e,
 			    q->select[j]);
@@ -681,8 +683,8 @@ render(struct lq *q)
 			if (f == NULL || (f->flags & F_SECRET))
 				continue;
 			v = json_get(rec, q->select[j]);
-			json_set(q->r->arena, o, q->select[j],
-			    v != NULL ? v : json_null(q->r->arena));
+			json_set(q->c->arena, o, q->select[j],
+			    v != NULL ? v : json_null(q->c->arena));
 		}
 		json_write(b, o);
 	}
@@ -690,15 +692,16 @@ render(struct lq *q)
 }
 
 static int
-list_fail(struct req *r, int rc)
+list_fail(struct ectx *c, int rc)
 {
-	if (r->reason != NULL)
+	if (c->fault.reason != NULL)
 		return rc;
-	return http_fail(r, rc, "%s", error_reason(rc));
+	return entity_fail(c, rc, "%s", error_reason(rc));
 }
 
 int
-entity_list(struct req *r, const struct entity *e)
+entity_list(struct ectx *c, const struct entity *e,
+    const struct list_args *args, struct buf *out)
 {
 	struct store_txn	**t;
 	struct lq		  q;
@@ -706,15 +709,15 @@ entity_list(struct req *r, const struct entity *e)
 	size_t			  n;
 	int			  rc, found, own;
 
-	if ((rc = entity_authorize(r, e, ACT_READ, &own)) != 0 ||
-	    (rc = prepare(r, e, own, &q)) != 0)
+	if ((rc = entity_authorize(c, e, ACT_READ, &own)) != 0 ||
+	    (rc = prepare(c, e, own, args, out, &q)) != 0)
 		return rc;
-	if ((rc = engine_begin(r, 0, &t)) != 0)
+	if ((rc = entity_begin(c, 0, &t)) != 0)
 		return rc;
 	q.t = *t;
-	where_prepare(r, q.t, q.where);
+	where_prepare(c, q.t, q.where);
 	if ((rc = index_candidates(&q, &ids, &n, &found)) != 0)
-		return list_fail(r, rc);
+		return list_fail(c, rc);
 	if (found)
 		rc = run_ids(&q, ids, n);
 	else
@@ -722,14 +725,14 @@ entity_list(struct req *r, const struct entity *e)
 	if (rc == 0)
 		rc = q.err;
 	if (rc != 0)
-		return list_fail(r, rc);
+		return list_fail(c, rc);
 	render(&q);
 	return 0;
 }
 
 int
-entity_list_related(struct req *r, const struct entity *e, const char *id,
-    const struct link *l)
+entity_list_related(struct ectx *c, const struct entity *e, const char *id,
+    const struct link *l, const struct list_args *args, struct buf *out)
 {
 	struct store_txn	**t;
 	const struct entity	 *fe;
@@ -741,25 +744,25 @@ entity_list_related(struct req *r, const struct entity *e, const char *id,
 	int			  rc, own;
 
 	if ((fe = entity_find(l->foreign)) == NULL)
-		return http_fail(r, FCRM_NOT_FOUND, "Link '%s' not found.",
+		return entity_fail(c, FCRM_NOT_FOUND, "Link '%s' not found.",
 		    l->name);
 	/* The related records are read too (a stream reads Notes). */
-	if ((rc = entity_authorize(r, fe, ACT_READ, &own)) != 0 ||
-	    (rc = prepare(r, fe, own, &q)) != 0)
+	if ((rc = entity_authorize(c, fe, ACT_READ, &own)) != 0 ||
+	    (rc = prepare(c, fe, own, args, out, &q)) != 0)
 		return rc;
-	if ((rc = engine_begin(r, 0, &t)) != 0)
+	if ((rc = entity_begin(c, 0, &t)) != 0)
 		return rc;
 	q.t = *t;
-	where_prepare(r, q.t, q.where);
-	rc = entity_load(r, *t, e, id, ACT_READ, &self, NULL);
+	where_prepare(c, q.t, q.where);
+	rc = entity_load(c, *t, e, id, ACT_READ, &self, NULL);
 	if (rc == FCRM_NOT_FOUND)
-		return http_fail(r, rc, "Record %s '%.64s' not found.",
+		return entity_fail(c, rc, "Record %s '%.64s' not found.",
 		    e->name, id);
 	if (rc != 0)
-		return r->reason != NULL ? rc : list_fail(r, rc);
+		return c->fault.reason != NULL ? rc : list_fail(c, rc);
 	if (l->kind == LINK_SELF_MULTI) {
 		v = json_get(self, l->attr);
-		ids = arena_calloc(r->arena, v != NULL ? v->n + 1 : 1,
+		ids = arena_calloc(c->arena, v != NULL ? v->n + 1 : 1,
 		    sizeof(*ids));
 		for (i = 0; v != NULL && v->type == JSON_ARRAY && i < v->n; i++)
 			if (v->v[i]->type == JSON_STRING)
@@ -767,27 +770,28 @@ entity_list_related(struct req *r, const struct entity *e, const char *id,
 	} else {
 		ff = entity_field(fe, l->attr);
 		if (ff == NULL)
-			return http_fail(r, FCRM_NOT_FOUND, "Link '%s' not "
+			return entity_fail(c, FCRM_NOT_FOUND, "Link '%s' not "
 			    "found.", l->name);
 		if (ff->type == FT_PARENT)
 			q.parent_type = e->name;
-		rc = engine_index_ids(r->arena, *t,
+		rc = engine_index_ids(c->arena, *t,
 		    fe->db_ix[ff - fe->fields], id, &ids, &n);
 		if (rc != 0)
-			return list_fail(r, rc);
+			return list_fail(c, rc);
 	}
 	if ((rc = run_ids(&q, ids, n)) != 0 || (rc = q.err) != 0)
-		return list_fail(r, rc);
+		return list_fail(c, rc);
 	render(&q);
 	return 0;
 }
 
 int
-entity_stream(struct req *r, const struct entity *e, const char *id)
+entity_stream(struct ectx *c, const struct entity *e, const char *id,
+    const struct list_args *args, struct buf *out)
 {
 	static const struct link	 stream = {
 		"stream", "Note", LINK_FOREIGN, "parentId", NULL
 	};
 
-	return entity_list_related(r, e, id, &stream);
+	return entity_list_related(c, e, id, &stream, args, out);
 }

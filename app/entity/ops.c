@@ -24,7 +24,6 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
@@ -970,21 +969,21 @@ out:
 }
 
 int
-entity_probe(struct req *r, struct store_info *si, int readers)
+entity_probe(struct ectx *c, struct store_info *si, int readers)
 {
 	struct store_txn	**t;
 	size_t			  n;
 	int			  rc, db;
 
-	t = arena_calloc(r->arena, 1, sizeof(*t));
-	if ((rc = store_begin(r->store, 0, t)) != 0)
+	t = arena_calloc(c->arena, 1, sizeof(*t));
+	if ((rc = store_begin(c->store, 0, t)) != 0)
 		return rc;
-	arena_cleanup(r->arena, store_abort_cleanup, t);
-	if ((db = store_db(r->store, "meta")) < 0)
+	arena_cleanup(c->arena, store_abort_cleanup, t);
+	if ((db = store_db(c->store, "meta")) < 0)
 		return FCRM_STORE;
 	if ((rc = store_count(*t, db, &n)) != 0)
 		return rc;
 	store_abort(*t);
 	*t = NULL;
-	return store_info(r->store, si, readers);
+	return store_info(c->store, si, readers);
 }

@@ -16,63 +16,52 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/log.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
 #include "where.h"
 
-/* Validation failure in EspoCRM's body and reason. */
+/* Validation failure: EspoCRM's field and type, and the reason. */
 static int
-fail_validation(struct req *r, const struct entity *e, const char *field,
+fail_validation(struct ectx *c, const struct entity *e, const char *field,
     const char *type)
 {
-	struct json	*body, *mt, *data;
-
-	body = json_obj(r->arena);
-	mt = json_obj(r->arena);
-	data = json_obj(r->arena);
-	json_set(r->arena, data, "field", json_str(r->arena, field));
-	json_set(r->arena, data, "type", json_str(r->arena, type));
-	json_set(r->arena, mt, "label", json_str(r->arena, "validationFailure"));
-	json_set(r->arena, mt, "scope", json_null(r->arena));
-	json_set(r->arena, mt, "data", data);
-	json_set(r->arena, body, "messageTranslation", mt);
-	http_fail(r, FCRM_VALIDATION, "Field validation failure; entityType: "
-	    "%s, field: %s, type: %s.", e->name, field, type);
-	r->out.len = 0;
-	json_write(&r->out, body);
-	r->error_body = 1;
+	entity_fail(c, FCRM_VALIDATION, "Field validation failure; "
+	    "entityType: %s, field: %s, type: %s.", e->name, field, type);
+	c->fault.kind = FAULT_VALIDATION;
+	c->fault.entity = e->name;
+	c->fault.field = field;
+	c->fault.type = type;
 	return FCRM_VALIDATION;
 }
 
 /*
- * EspoCRM's 409: the body lists the records in the way (one record is
- * sent as a one-element list).
+ * EspoCRM's 409: the records in the way (one record is sent as a
+ * one-element list).
  */
-static int fail_conflict(struct req *, const struct json *, const char *, ...)
+static int fail_conflict(struct ectx *, const struct json *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
-fail_conflict(struct req *r, const struct json *recs, const char *fmt, ...)
+fail_conflict(struct ectx *c, const struct json *recs, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	*why;
+	struct json	*list;
+	va_list		 ap;
 
+	memset(&c->fault, 0, sizeof(c->fault));
+	c->fault.code = FCRM_CONFLICT;
 	va_start(ap, fmt);
-	why = arena_vprintf(r->arena, fmt, ap);
+	c->fault.reason = arena_vprintf(c->arena, fmt, ap);
 	va_end(ap);
-	r->out.len = 0;
-	if (recs->type == JSON_ARRAY)
-		json_write(&r->out, recs);
-	else {
-		buf_addc(&r->out, '[');
-		json_write(&r->out, recs);
-		buf_addc(&r->out, ']');
+	if (recs->type != JSON_ARRAY) {
+		list = json_arr(c->arena);
+		json_push(c->arena, list, (struct json *)recs);
+		recs = list;
 	}
-	r->error_body = 1;
-	return http_fail(r, FCRM_CONFLICT, "%s", why);
+	c->fault.kind = FAULT_CONFLICT;
+	c->fault.records = recs;
+	return FCRM_CONFLICT;
 }
 
 /* Logs an unknown attribute once per worker, entity and name. */
@@ -222,7 +211,7 @@ engine_convert(struct arena *a, const struct field *f, const struct json *v,
 	case FT_LINKMULTI:
 		arr = json_arr(a);
 		if (v->type == JSON_OBJECT)	/* form body: xsIds[0]=.. */
-			v = where_as_list(a, v);
+			v = json_as_list(a, v);
 		if (v == NULL)
 			return -1;
 		if (v->type == JSON_STRING) {
@@ -245,14 +234,14 @@ engine_convert(struct arena *a, const struct field *f, const struct json *v,
 
 /* Does "" in a body mean "not given" for this caller? */
 static int
-empty_absent(const struct req *r)
+empty_absent(const struct ectx *c)
 {
-	return r->who != NULL && r->who->empty_absent;
+	return c->who != NULL && c->who->empty_absent;
 }
 
 /* One phone or email entry, normalised; NULL when unusable. */
 static const char *
-contact_point(struct req *r, const struct field *f, const char *s)
+contact_point(struct ectx *c, const struct field *f, const char *s)
 {
 	const char	*n, *at;
 
@@ -267,10 +256,10 @@ contact_point(struct req *r, const struct field *f, const char *s)
 			return NULL;
 		return s;
 	}
-	n = util_phone_e164(r->arena, s, r->conf->default_country_code);
+	n = util_phone_e164(c->arena, s, c->conf->default_country_code);
 	if (n != NULL)
 		return n;
-	if (strlen(util_digits(r->arena, s)) < 3 || strlen(s) > 36)
+	if (strlen(util_digits(c->arena, s)) < 3 || strlen(s) > 36)
 		return NULL;
 	return s;
 }
@@ -280,10 +269,10 @@ contact_point(struct req *r, const struct field *f, const char *s)
  * rec.  The data array is the truth; the plain attribute is its primary.
  */
 static int
-apply_points(struct req *r, const struct entity *e, const struct field *f,
+apply_points(struct ectx *c, const struct entity *e, const struct field *f,
     struct json *rec, const struct json *body)
 {
-	struct arena	*a = r->arena;
+	struct arena	*a = c->arena;
 	char		 dname[64];
 	const char	*key, *val, *pv;
 	const struct json *in, *item;
@@ -299,15 +288,15 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 			json_push(a, data, json_copy(a, old->v[i]));
 	if ((in = json_get(body, dname)) != NULL && in->type != JSON_NULL) {
 		if (in->type != JSON_ARRAY || in->n > 10)
-			return fail_validation(r, e, f->name, "valid");
+			return fail_validation(c, e, f->name, "valid");
 		data = json_arr(a);
 		for (i = 0; i < in->n; i++) {
 			item = in->v[i];
 			if (item->type != JSON_OBJECT ||
 			    (val = json_gets(item, key)) == NULL)
-				return fail_validation(r, e, f->name, "valid");
-			if ((val = contact_point(r, f, val)) == NULL)
-				return fail_validation(r, e, f->name, "valid");
+				return fail_validation(c, e, f->name, "valid");
+			if ((val = contact_point(c, f, val)) == NULL)
+				return fail_validation(c, e, f->name, "valid");
 			ent = json_obj(a);
 			json_set(a, ent, key, json_str(a, val));
 			if (f->type == FT_PHONE) {
@@ -326,7 +315,7 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 			json_push(a, data, ent);
 		}
 	} else if ((in = json_get(body, f->name)) != NULL &&
-	    !(in->type == JSON_STRING && in->len == 0 && empty_absent(r))) {
+	    !(in->type == JSON_STRING && in->len == 0 && empty_absent(c))) {
 		val = scalar_text(in);
 		primary = data->n;
 		for (i = 0; i < data->n; i++)
@@ -334,7 +323,7 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 				primary = i;
 		if (val == NULL || *val == '\0') {
 			if (in->type != JSON_NULL && val == NULL)
-				return fail_validation(r, e, f->name, "valid");
+				return fail_validation(c, e, f->name, "valid");
 			if (primary < data->n) {
 				nd = json_arr(a);
 				for (i = 0; i < data->n; i++)
@@ -343,8 +332,8 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 				data = nd;
 			}
 		} else {
-			if ((val = contact_point(r, f, val)) == NULL)
-				return fail_validation(r, e, f->name, "valid");
+			if ((val = contact_point(c, f, val)) == NULL)
+				return fail_validation(c, e, f->name, "valid");
 			for (j = 0; j < data->n; j++)
 				if (strcasecmp(json_gets(data->v[j], key), val)
 				    == 0)
@@ -361,7 +350,7 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
 					    json_str(a, util_lower(a, val)));
 			} else {
 				if (data->n >= 10)
-					return fail_validation(r, e, f->name,
+					return fail_validation(c, e, f->name,
 					    "valid");
 				ent = json_obj(a);
 				json_set(a, ent, key, json_str(a, val));
@@ -401,27 +390,27 @@ apply_points(struct req *r, const struct entity *e, const struct field *f,
  * case, or v itself.
  */
 static const struct json *
-alias(struct req *r, const struct entity *e, const struct field *f,
+alias(struct ectx *c, const struct entity *e, const struct field *f,
     const struct json *v)
 {
 	const struct conf_alias	*al;
 	size_t			 i;
 
-	if (v->type != JSON_STRING || r->conf == NULL)
+	if (v->type != JSON_STRING || c->conf == NULL)
 		return v;
-	for (i = 0; i < r->conf->naliases; i++) {
-		al = &r->conf->aliases[i];
+	for (i = 0; i < c->conf->naliases; i++) {
+		al = &c->conf->aliases[i];
 		if (strcasecmp(al->from, v->s) == 0 &&
 		    strcmp(al->field, f->name) == 0 &&
 		    strcmp(al->entity, e->name) == 0)
-			return json_str(r->arena, al->to);
+			return json_str(c->arena, al->to);
 	}
 	return v;
 }
 
 /* Applies every known, writable attribute of body to rec. */
 static int
-apply_body(struct req *r, const struct entity *e, struct json *rec,
+apply_body(struct ectx *c, const struct entity *e, struct json *rec,
     const struct json *body)
 {
 	const struct field	*f;
@@ -436,15 +425,15 @@ apply_body(struct req *r, const struct entity *e, struct json *rec,
 			warn_unknown(e, body->keys[i]);
 			continue;
 		}
-		if (((f->flags & F_READONLY) && !(r->trusted &&
+		if (((f->flags & F_READONLY) && !(c->trusted &&
 		    (f->type == FT_LINK || f->type == FT_INT))) ||
 		    f->type == FT_DATA ||
 		    f->type == FT_PHONE || f->type == FT_EMAIL ||
 		    f->type == FT_PASSWORD)
 			continue;
-		if (engine_convert(r->arena, f, alias(r, e, f, body->v[i]), &v,
+		if (engine_convert(c->arena, f, alias(c, e, f, body->v[i]), &v,
 		    &etype) != 0)
-			return fail_validation(r, e, f->name, etype);
+			return fail_validation(c, e, f->name, etype);
 		/*
 		 * EspoCRM's rules: "" clears an optional attribute and fails
 		 * a required one (check_required).  A principal with
@@ -452,18 +441,18 @@ apply_body(struct req *r, const struct entity *e, struct json *rec,
 		 * with "") has "" mean "not given", except where "" is a
 		 * value: a text that is not required.
 		 */
-		if (empty_absent(r) && body->v[i]->type == JSON_STRING &&
+		if (empty_absent(c) && body->v[i]->type == JSON_STRING &&
 		    body->v[i]->len == 0 &&
 		    (v == NULL || (f->flags & F_REQUIRED)))
 			continue;
-		json_set(r->arena, rec, f->name,
-		    v != NULL ? v : json_null(r->arena));
+		json_set(c->arena, rec, f->name,
+		    v != NULL ? v : json_null(c->arena));
 	}
 	for (i = 0; i < e->nfields; i++) {
 		f = &e->fields[i];
 		if (f->type != FT_PHONE && f->type != FT_EMAIL)
 			continue;
-		if ((rc = apply_points(r, e, f, rec, body)) != 0)
+		if ((rc = apply_points(c, e, f, rec, body)) != 0)
 			return rc;
 	}
 	return 0;
@@ -479,7 +468,7 @@ is_empty(const struct json *v)
 
 /* Required attributes and hook validation. */
 static int
-check_required(struct req *r, const struct entity *e, const struct json *rec)
+check_required(struct ectx *c, const struct entity *e, const struct json *rec)
 {
 	const char	*field, *type;
 	size_t		 i;
@@ -487,11 +476,11 @@ check_required(struct req *r, const struct entity *e, const struct json *rec)
 	for (i = 0; i < e->nfields; i++)
 		if ((e->fields[i].flags & F_REQUIRED) &&
 		    is_empty(json_get(rec, e->fields[i].name)))
-			return fail_validation(r, e, e->fields[i].name,
+			return fail_validation(c, e, e->fields[i].name,
 			    "required");
 	if (e->hooks != NULL && e->hooks->validate != NULL &&
 	    e->hooks->validate(e, rec, &field, &type) != 0)
-		return fail_validation(r, e, field, type);
+		return fail_validation(c, e, field, type);
 	return 0;
 }
 
@@ -518,7 +507,7 @@ principal_name(const struct conf *conf, const char *id)
  * exception: assigning a record to someone is not reading them.
  */
 static int
-link_name(struct req *r, struct store_txn *t, const char *target,
+link_name(struct ectx *c, struct store_txn *t, const char *target,
     const char *id, const struct json *kept, const char **name)
 {
 	const struct entity	*te;
@@ -527,24 +516,24 @@ link_name(struct req *r, struct store_txn *t, const char *target,
 	int			 rc;
 
 	if (strcmp(target, "User") == 0 &&
-	    (n = principal_name(r->conf, id)) != NULL) {
+	    (n = principal_name(c->conf, id)) != NULL) {
 		*name = n;
 		return 0;
 	}
 	if ((te = entity_find(target)) == NULL)
-		return http_fail(r, FCRM_FORBIDDEN, "Record %s with id "
+		return entity_fail(c, FCRM_FORBIDDEN, "Record %s with id "
 		    "'%.64s' does not exist.", target, id);
 	if (kept != NULL || strcmp(target, "User") == 0) {
-		rc = entity_load(r, t, te, id, ACT_NONE, &rec, NULL);
+		rc = entity_load(c, t, te, id, ACT_NONE, &rec, NULL);
 		if (rc == FCRM_NOT_FOUND && kept != NULL) {
 			/* The target went away since: keep what we had. */
 			*name = kept->type == JSON_STRING ? kept->s : "";
 			return 0;
 		}
 		if (rc == FCRM_NOT_FOUND)
-			rc = entity_load_target(r, t, te, id, ACT_NONE, &rec);
+			rc = entity_load_target(c, t, te, id, ACT_NONE, &rec);
 	} else
-		rc = entity_load_target(r, t, te, id, ACT_READ, &rec);
+		rc = entity_load_target(c, t, te, id, ACT_READ, &rec);
 	if (rc != 0)
 		return rc;
 	n = json_gets(rec, "name");
@@ -593,10 +582,10 @@ engine_name_attr(struct arena *a, const char *attr)
  * link of a new record) must name a record the caller may read.
  */
 static int
-resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
+resolve_links(struct ectx *c, struct store_txn *t, const struct entity *e,
     struct json *rec, const struct json *old)
 {
-	struct arena		*a = r->arena;
+	struct arena		*a = c->arena;
 	const struct field	*f;
 	const char		*id, *name, *ptype, *nattr;
 	struct json		*ids, *names;
@@ -616,7 +605,7 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 					json_set(a, rec, nattr, json_null(a));
 				continue;
 			}
-			if ((rc = link_name(r, t, f->target, id, kept_name(a,
+			if ((rc = link_name(c, t, f->target, id, kept_name(a,
 			    old, f->name, nattr, id), &name)) != 0)
 				return rc;
 			json_set(a, rec, nattr, json_str(a, name));
@@ -627,7 +616,7 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 			for (j = 0; ids != NULL && ids->type == JSON_ARRAY &&
 			    j < ids->n; j++) {
 				id = ids->v[j]->s;
-				if ((rc = link_name(r, t, f->target, id,
+				if ((rc = link_name(c, t, f->target, id,
 				    kept_name(a, old, f->name, nattr, id),
 				    &name)) != 0)
 					return rc;
@@ -643,7 +632,7 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 				continue;
 			}
 			if (ptype == NULL || *ptype == '\0')
-				return fail_validation(r, e, "parentType",
+				return fail_validation(c, e, "parentType",
 				    "required");
 			snprintf(allowed, sizeof(allowed), "%s", f->target);
 			ok = 0;
@@ -652,9 +641,9 @@ resolve_links(struct req *r, struct store_txn *t, const struct entity *e,
 				if (strcmp(tok, ptype) == 0)
 					ok = 1;
 			if (!ok)
-				return fail_validation(r, e, "parentType",
+				return fail_validation(c, e, "parentType",
 				    "valid");
-			if ((rc = link_name(r, t, ptype, id, old != NULL &&
+			if ((rc = link_name(c, t, ptype, id, old != NULL &&
 			    json_gets(old, "parentType") != NULL &&
 			    strcmp(json_gets(old, "parentType"), ptype) == 0 ?
 			    kept_name(a, old, "parentId", "parentName", id) :
@@ -775,7 +764,7 @@ engine_order_key(struct arena *a, const struct field *f,
 
 /* Adds (add != 0) or removes the index entries of rec. */
 static int
-index_apply(struct req *r, struct store_txn *t, const struct entity *e,
+index_apply(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *rec, int add)
 {
 	const char	**keys, *id;
@@ -786,7 +775,7 @@ index_apply(struct req *r, struct store_txn *t, const struct entity *e,
 	id = json_gets(rec, "id");
 	for (i = 0; i < e->nfields; i++) {
 		if (e->db_ix[i] >= 0) {
-			n = engine_index_keys(r->arena, e, i, rec, &keys);
+			n = engine_index_keys(c->arena, e, i, rec, &keys);
 			for (j = 0; j < n; j++) {
 				rc = add ? store_put(t, e->db_ix[i], keys[j],
 				    strlen(keys[j]), id, UTIL_ID_LEN) :
@@ -797,7 +786,7 @@ index_apply(struct req *r, struct store_txn *t, const struct entity *e,
 			}
 		}
 		if (e->db_ox[i] >= 0) {
-			ok = engine_order_key(r->arena, &e->fields[i],
+			ok = engine_order_key(c->arena, &e->fields[i],
 			    json_get(rec, e->fields[i].name), id, &oklen);
 			rc = add ? store_put(t, e->db_ox[i], ok, oklen, id,
 			    UTIL_ID_LEN) : store_del(t, e->db_ox[i], ok, oklen,
@@ -811,83 +800,91 @@ index_apply(struct req *r, struct store_txn *t, const struct entity *e,
 
 /* Stores rec (replacing old, if any) with its index entries. */
 static int
-store_record(struct req *r, struct store_txn *t, const struct entity *e,
+store_record(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *old, const struct json *rec)
 {
 	struct buf	 b;
 	const char	*id;
 	int		 rc;
 
-	if (old != NULL && (rc = index_apply(r, t, e, old, 0)) != 0)
+	if (old != NULL && (rc = index_apply(c, t, e, old, 0)) != 0)
 		return rc;
 	if (!json_truthy(json_get(rec, "deleted")) &&
-	    (rc = index_apply(r, t, e, rec, 1)) != 0)
+	    (rc = index_apply(c, t, e, rec, 1)) != 0)
 		return rc;
-	buf_init(&b, r->arena);
+	buf_init(&b, c->arena);
 	json_write(&b, rec);
 	id = json_gets(rec, "id");
 	return store_put(t, e->db_rec, id, strlen(id), b.p, b.len);
 }
 
-/* Begins a write txn that the arena aborts unless it was committed. */
+/* Begins a txn that the arena aborts unless it was committed. */
 int
-engine_begin(struct req *r, int write, struct store_txn ***tp)
+entity_begin(struct ectx *c, int write, struct store_txn ***tp)
 {
 	struct store_txn	**t;
 	int			  rc;
 
-	t = arena_calloc(r->arena, 1, sizeof(*t));
-	if ((rc = store_begin(r->store, write, t)) != 0)
-		return http_fail(r, rc, "%s", rc == FCRM_MAP_FULL ?
+	t = arena_calloc(c->arena, 1, sizeof(*t));
+	if ((rc = store_begin(c->store, write, t)) != 0)
+		return entity_fail(c, rc, "%s", rc == FCRM_MAP_FULL ?
 		    "Storage is full; raise map_size." :
 		    "Cannot open a storage transaction.");
-	arena_cleanup(r->arena, store_abort_cleanup, t);
+	arena_cleanup(c->arena, store_abort_cleanup, t);
 	*tp = t;
 	return 0;
 }
 
 int
-engine_commit(struct req *r, struct store_txn **t)
+entity_commit(struct ectx *c, struct store_txn **t)
 {
 	int	 rc;
 
 	/* Past its memory ceiling a request writes nothing. */
-	if (arena_over(r->arena)) {
+	if (arena_over(c->arena)) {
 		store_abort(*t);
 		*t = NULL;
-		return http_fail_memory(r);
+		return entity_fail(c, FCRM_TOO_LARGE, "The request passed "
+		    "its memory ceiling (%zu bytes).", arena_limit(c->arena));
 	}
 	rc = store_commit(*t);
 	*t = NULL;
 	if (rc == FCRM_MAP_FULL)
-		return http_fail(r, rc, "Storage is full; raise map_size.");
+		return entity_fail(c, rc, "Storage is full; raise map_size.");
 	if (rc != 0)
-		return http_fail(r, rc, "Storage commit failed.");
+		return entity_fail(c, rc, "Storage commit failed.");
 	return 0;
 }
 
+void
+entity_end(struct store_txn **t)
+{
+	store_abort(*t);
+	*t = NULL;
+}
+
 static int
-store_fail(struct req *r, int rc)
+store_fail(struct ectx *c, int rc)
 {
 	if (rc == FCRM_MAP_FULL)
-		return http_fail(r, rc, "Storage is full; raise map_size.");
-	if (r->reason == NULL)
-		return http_fail(r, rc, "%s", error_reason(rc));
+		return entity_fail(c, rc, "Storage is full; raise map_size.");
+	if (c->fault.reason == NULL)
+		return entity_fail(c, rc, "%s", error_reason(rc));
 	return rc;
 }
 
 /* The route's record for act: 404 naming it, 403, or a store error. */
 static int
-load_for(struct req *r, struct store_txn *t, const struct entity *e,
+load_for(struct ectx *c, struct store_txn *t, const struct entity *e,
     const char *id, enum action act, struct json **rec)
 {
 	int	 rc;
 
-	rc = entity_load(r, t, e, id, act, rec, NULL);
+	rc = entity_load(c, t, e, id, act, rec, NULL);
 	if (rc == FCRM_NOT_FOUND)
-		return http_fail(r, rc, "Record %s '%.64s' not found.",
+		return entity_fail(c, rc, "Record %s '%.64s' not found.",
 		    e->name, id);
-	return rc != 0 ? store_fail(r, rc) : 0;
+	return rc != 0 ? store_fail(c, rc) : 0;
 }
 
 struct ids {
@@ -937,7 +934,7 @@ engine_index_ids(struct arena *a, struct store_txn *t, int db,
  * NULL and *hidden names the attribute.
  */
 static int
-check_unique(struct req *r, struct store_txn *t, const struct entity *e,
+check_unique(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *rec, struct json **dup, int *ret, const char **hidden)
 {
 	const char	**keys, **ids, *self;
@@ -950,9 +947,9 @@ check_unique(struct req *r, struct store_txn *t, const struct entity *e,
 	for (i = 0; i < e->nfields; i++) {
 		if (!(e->fields[i].flags & F_UNIQUE) || e->db_ix[i] < 0)
 			continue;
-		n = engine_index_keys(r->arena, e, i, rec, &keys);
+		n = engine_index_keys(c->arena, e, i, rec, &keys);
 		for (j = 0; j < n; j++) {
-			if ((rc = engine_index_ids(r->arena, t, e->db_ix[i],
+			if ((rc = engine_index_ids(c->arena, t, e->db_ix[i],
 			    keys[j], &ids, &nids)) != 0)
 				return rc;
 			if (nids == 0 || (self != NULL &&
@@ -960,10 +957,10 @@ check_unique(struct req *r, struct store_txn *t, const struct entity *e,
 				continue;
 			if (self != NULL && strcmp(ids[0], self) == 0)
 				ids++;
-			rc = entity_load(r, t, e, ids[0], ACT_NONE, dup, NULL);
+			rc = entity_load(c, t, e, ids[0], ACT_NONE, dup, NULL);
 			if (rc != 0)
 				return rc == FCRM_NOT_FOUND ? 0 : rc;
-			if (!entity_may(r, e, ACT_READ, *dup)) {
+			if (!entity_may(c, e, ACT_READ, *dup)) {
 				*dup = NULL;
 				*hidden = e->fields[i].name;
 				return 0;
@@ -977,7 +974,7 @@ check_unique(struct req *r, struct store_txn *t, const struct entity *e,
 
 /* 1 if every attribute given in body has the same value in rec. */
 static int
-same_as_body(struct req *r, const struct entity *e, const struct json *body,
+same_as_body(struct ectx *c, const struct entity *e, const struct json *body,
     const struct json *rec)
 {
 	const struct field	*f;
@@ -991,22 +988,22 @@ same_as_body(struct req *r, const struct entity *e, const struct json *body,
 		    f->type == FT_DATA)
 			continue;
 		if (f->type == FT_PHONE || f->type == FT_EMAIL) {
-			tmp = json_obj(r->arena);
-			json_set(r->arena, tmp, f->name, body->v[i]);
-			v = json_obj(r->arena);
-			if (apply_points(r, e, f, v, tmp) != 0) {
-				r->reason = NULL;
+			tmp = json_obj(c->arena);
+			json_set(c->arena, tmp, f->name, body->v[i]);
+			v = json_obj(c->arena);
+			if (apply_points(c, e, f, v, tmp) != 0) {
+				c->fault.reason = NULL;
 				return 0;
 			}
 			v = json_get(v, f->name);
-		} else if (engine_convert(r->arena, f, alias(r, e, f,
+		} else if (engine_convert(c->arena, f, alias(c, e, f,
 		    body->v[i]), &v, &etype) != 0)
 			return 0;
 		if (v == NULL)
-			v = json_null(r->arena);
+			v = json_null(c->arena);
 		tmp = json_get(rec, f->name);
 		if (tmp == NULL)
-			tmp = json_null(r->arena);
+			tmp = json_null(c->arena);
 		if (!json_equal(v, tmp))
 			return 0;
 	}
@@ -1015,7 +1012,7 @@ same_as_body(struct req *r, const struct entity *e, const struct json *body,
 
 /* EspoCRM's duplicate check: records that look like rec. */
 static int
-find_duplicates(struct req *r, struct store_txn *t, const struct entity *e,
+find_duplicates(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *rec, struct json **list)
 {
 	const struct field	*f;
@@ -1024,29 +1021,29 @@ find_duplicates(struct req *r, struct store_txn *t, const struct entity *e,
 	size_t			  i, j, k, n, nids, fi;
 	int			  rc;
 
-	*list = json_arr(r->arena);
+	*list = json_arr(c->arena);
 	for (i = 0; e->dup_attrs != NULL && e->dup_attrs[i] != NULL; i++) {
 		f = entity_field(e, e->dup_attrs[i]);
 		fi = (size_t)(f - e->fields);
 		if (e->db_ix[fi] < 0)
 			continue;
-		n = engine_index_keys(r->arena, e, fi, rec, &keys);
+		n = engine_index_keys(c->arena, e, fi, rec, &keys);
 		for (j = 0; j < n; j++) {
-			if ((rc = engine_index_ids(r->arena, t, e->db_ix[fi],
+			if ((rc = engine_index_ids(c->arena, t, e->db_ix[fi],
 			    keys[j], &ids, &nids)) != 0)
 				return rc;
 			for (k = 0; k < nids && (*list)->n < 20; k++) {
 				/* EspoCRM's duplicate finder applies access
 				   control: what the caller may not read is
 				   no duplicate of theirs. */
-				rc = entity_load(r, t, e, ids[k], ACT_NONE,
+				rc = entity_load(c, t, e, ids[k], ACT_NONE,
 				    &dup, NULL);
 				if (rc == FCRM_NOT_FOUND ||
-				    (rc == 0 && !entity_may(r, e, ACT_READ, dup)))
+				    (rc == 0 && !entity_may(c, e, ACT_READ, dup)))
 					continue;
 				if (rc != 0)
 					return rc;
-				json_push(r->arena, *list, dup);
+				json_push(c->arena, *list, dup);
 			}
 		}
 	}
@@ -1054,25 +1051,25 @@ find_duplicates(struct req *r, struct store_txn *t, const struct entity *e,
 }
 
 static void
-set_system(struct req *r, struct json *rec, int create)
+set_system(struct ectx *c, struct json *rec, int create)
 {
-	struct arena	*a = r->arena;
+	struct arena	*a = c->arena;
 	char		 now[20];
 
 	util_now(now);
 	if (create) {
 		json_set(a, rec, "createdAt", json_str(a, now));
-		json_set(a, rec, "createdById", json_str(a, r->who->id));
-		json_set(a, rec, "createdByName", json_str(a, r->who->name));
+		json_set(a, rec, "createdById", json_str(a, c->who->id));
+		json_set(a, rec, "createdByName", json_str(a, c->who->name));
 	}
 	json_set(a, rec, "modifiedAt", json_str(a, now));
-	json_set(a, rec, "modifiedById", json_str(a, r->who->id));
-	json_set(a, rec, "modifiedByName", json_str(a, r->who->name));
+	json_set(a, rec, "modifiedById", json_str(a, c->who->id));
+	json_set(a, rec, "modifiedByName", json_str(a, c->who->name));
 }
 
 /* Typed defaults of a new record. */
 static void
-set_defaults(struct req *r, const struct entity *e, struct json *rec)
+set_defaults(struct ectx *c, const struct entity *e, struct json *rec)
 {
 	const struct field	*f;
 	struct json		*v;
@@ -1083,11 +1080,11 @@ set_defaults(struct req *r, const struct entity *e, struct json *rec)
 		f = &e->fields[i];
 		if (f->def == NULL)
 			continue;
-		if (engine_convert(r->arena, f, json_str(r->arena, f->def), &v,
+		if (engine_convert(c->arena, f, json_str(c->arena, f->def), &v,
 		    &etype) == 0 && v != NULL)
-			json_set(r->arena, rec, f->name, v);
+			json_set(c->arena, rec, f->name, v);
 		else if (f->type == FT_ENUM && *f->def == '\0')
-			json_set(r->arena, rec, f->name, json_str(r->arena, ""));
+			json_set(c->arena, rec, f->name, json_str(c->arena, ""));
 	}
 }
 
@@ -1096,7 +1093,7 @@ set_defaults(struct req *r, const struct entity *e, struct json *rec)
  * here, before any transaction, because hashing is slow on purpose.
  */
 static int
-password_from_body(struct req *r, const struct entity *e,
+password_from_body(struct ectx *c, const struct entity *e,
     const struct json *body, const char **hash)
 {
 	const char	*pw;
@@ -1109,14 +1106,14 @@ password_from_body(struct req *r, const struct entity *e,
 		pw = json_gets(body, e->fields[i].name);
 		if (pw == NULL || *pw == '\0')
 			continue;
-		if (r->who == NULL || !r->who->admin)
-			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
+		if (c->who == NULL || !c->who->admin)
+			return entity_fail(c, FCRM_FORBIDDEN, "Only an admin may "
 			    "set '%s' of a %s.", e->fields[i].name, e->name);
 		if (strlen(pw) < 8 || strlen(pw) > 200)
-			return fail_validation(r, e, e->fields[i].name,
+			return fail_validation(c, e, e->fields[i].name,
 			    "valid");
-		if ((*hash = auth_password_hash(r->arena, pw)) == NULL)
-			return http_fail(r, FCRM_IO, "Cannot hash the "
+		if ((*hash = auth_password_hash(c->arena, pw)) == NULL)
+			return entity_fail(c, FCRM_IO, "Cannot hash the "
 			    "password.");
 	}
 	return 0;
@@ -1124,7 +1121,7 @@ password_from_body(struct req *r, const struct entity *e,
 
 /* Stores a password hash beside the record (never in it). */
 static int
-password_store(struct req *r, struct store_txn *t, const char *id,
+password_store(struct ectx *c, struct store_txn *t, const char *id,
     const char *hash)
 {
 	char	 key[40];
@@ -1132,7 +1129,7 @@ password_store(struct req *r, struct store_txn *t, const char *id,
 	if (hash == NULL)
 		return 0;
 	snprintf(key, sizeof(key), "pw:%s", id);
-	return store_put(t, store_db(r->store, "meta"), key, strlen(key), hash,
+	return store_put(t, store_db(c->store, "meta"), key, strlen(key), hash,
 	    strlen(hash));
 }
 
@@ -1143,54 +1140,48 @@ static const char *const kept[] = {
 };
 
 int
-entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
+entity_create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *body, struct json **out)
 {
-	struct arena		 *a = r->arena;
+	struct arena		 *a = c->arena;
 	struct json		 *rec, *dup, *dups, *v;
-	const char		 *skip, *hidden;
+	const char		 *hidden;
 	char			  id[UTIL_ID_LEN + 1];
 	long long		  num;
 	const char		 *pwhash;
 	size_t			  i;
 	int			  rc, ret = 0;
 
-	if ((rc = password_from_body(r, e, body, &pwhash)) != 0)
+	if ((rc = password_from_body(c, e, body, &pwhash)) != 0)
 		return rc;
 	rec = json_obj(a);
-	set_defaults(r, e, rec);
-	if ((rc = apply_body(r, e, rec, body)) != 0)
+	set_defaults(c, e, rec);
+	if ((rc = apply_body(c, e, rec, body)) != 0)
 		return rc;
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(a, e, rec, NULL);
 	engine_link_twins(a, e, rec, NULL);
-	if ((rc = check_required(r, e, rec)) != 0)
+	if ((rc = check_required(c, e, rec)) != 0)
 		return rc;
-	if ((rc = check_unique(r, t, e, rec, &dup, &ret, &hidden)) != 0)
-		return store_fail(r, rc);
+	if ((rc = check_unique(c, t, e, rec, &dup, &ret, &hidden)) != 0)
+		return store_fail(c, rc);
 	if (hidden != NULL)
-		return http_fail(r, FCRM_CONFLICT, "Duplicate: a %s you may "
+		return entity_fail(c, FCRM_CONFLICT, "Duplicate: a %s you may "
 		    "not read has this %s.", e->name, hidden);
 	if (dup != NULL) {
-		if (ret || same_as_body(r, e, body, dup)) {
+		if (ret || same_as_body(c, e, body, dup)) {
 			*out = dup;
 			return 0;
 		}
-		return fail_conflict(r, dup, "Duplicate: a %s with this "
+		return fail_conflict(c, dup, "Duplicate: a %s with this "
 		    "unique value exists.", e->name);
 	}
-	/* The header, or (beyond EspoCRM) a query parameter for clients
-	   that cannot send headers, such as Ringotel's hooks. */
-	skip = http_header(r, "HTTP_X_SKIP_DUPLICATE_CHECK");
-	if (skip == NULL)
-		skip = json_gets(r->params, "skipDuplicateCheck");
-	if (e->dup_attrs != NULL && (!r->import || r->import_dups) &&
-	    (skip == NULL ||
-	    (strcasecmp(skip, "true") != 0 && strcmp(skip, "1") != 0))) {
-		if ((rc = find_duplicates(r, t, e, rec, &dups)) != 0)
-			return store_fail(r, rc);
+	if (e->dup_attrs != NULL && (!c->import || c->import_dups) &&
+	    !c->skip_dups) {
+		if ((rc = find_duplicates(c, t, e, rec, &dups)) != 0)
+			return store_fail(c, rc);
 		for (i = 0; i < dups->n; i++)
-			if (same_as_body(r, e, body, dups->v[i])) {
+			if (same_as_body(c, e, body, dups->v[i])) {
 				*out = dups->v[i];
 				return 0;
 			}
@@ -1200,141 +1191,141 @@ entity_create_in(struct req *r, struct store_txn *t, const struct entity *e,
 			log_info("409 duplicate: a similar %s exists; the "
 			    "client may send X-Skip-Duplicate-Check: true to "
 			    "create it anyway", e->name);
-			return fail_conflict(r, dups, "duplicate");
+			return fail_conflict(c, dups, "duplicate");
 		}
 	}
-	if ((rc = resolve_links(r, t, e, rec, NULL)) != 0)
+	if ((rc = resolve_links(c, t, e, rec, NULL)) != 0)
 		return rc;
-	if ((r->trusted || r->import) && json_gets(body, "id") != NULL &&
+	if ((c->trusted || c->import) && json_gets(body, "id") != NULL &&
 	    util_id_valid(json_gets(body, "id")))
 		snprintf(id, sizeof(id), "%s", json_gets(body, "id"));
 	else
 		util_id_new(id);
-	if (r->import) {
+	if (c->import) {
 		struct store_val sv;
 
 		if (store_get(t, e->db_rec, id, UTIL_ID_LEN, &sv) == 0)
-			return http_fail(r, FCRM_CONFLICT, "A %s with id %s "
+			return entity_fail(c, FCRM_CONFLICT, "A %s with id %s "
 			    "exists already.", e->name, id);
 	}
 	json_set(a, rec, "id", json_str(a, id));
 	json_set(a, rec, "deleted", json_bool(a, 0));
-	set_system(r, rec, 1);
+	set_system(c, rec, 1);
 	if (e->counter != NULL) {
-		v = r->import ? json_get(body, "number") : NULL;
+		v = c->import ? json_get(body, "number") : NULL;
 		if (v != NULL && json_tonum(v, &(double){ 0 })) {
 			json_set(a, rec, "number", json_int(a,
 			    strtoll(v->s, NULL, 10)));
 		} else {
-			if ((rc = store_counter_next(t, store_db(r->store,
+			if ((rc = store_counter_next(t, store_db(c->store,
 			    "counters"), e->counter, &num)) != 0)
-				return store_fail(r, rc);
+				return store_fail(c, rc);
 			json_set(a, rec, "number", json_int(a, num));
 		}
 	}
-	for (i = 0; r->import && kept[i] != NULL; i++)
+	for (i = 0; c->import && kept[i] != NULL; i++)
 		if ((v = json_get(body, kept[i])) != NULL &&
 		    v->type == JSON_STRING && entity_field(e, kept[i]) != NULL)
 			json_set(a, rec, kept[i], v);
 	rec = normalise(a, e, rec);
 	if (e->hooks != NULL && e->hooks->guard != NULL &&
-	    (rc = e->hooks->guard(r, t, e, NULL, rec, body)) != 0)
+	    (rc = e->hooks->guard(c, t, e, NULL, rec, body)) != 0)
 		return rc;
-	if ((rc = store_record(r, t, e, NULL, rec)) != 0 ||
-	    (rc = password_store(r, t, id, pwhash)) != 0)
-		return store_fail(r, rc);
+	if ((rc = store_record(c, t, e, NULL, rec)) != 0 ||
+	    (rc = password_store(c, t, id, pwhash)) != 0)
+		return store_fail(c, rc);
 	*out = rec;
 	return 0;
 }
 
 int
-entity_create(struct req *r, const struct entity *e, const struct json *body,
+entity_create(struct ectx *c, const struct entity *e, const struct json *body,
     struct json **out)
 {
 	struct store_txn	**t;
 	int			  rc;
 
-	if ((rc = engine_begin(r, 1, &t)) != 0)
+	if ((rc = entity_begin(c, 1, &t)) != 0)
 		return rc;
-	if ((rc = entity_create_in(r, *t, e, body, out)) != 0)
+	if ((rc = entity_create_in(c, *t, e, body, out)) != 0)
 		return rc;
-	return engine_commit(r, t);
+	return entity_commit(c, t);
 }
 
 int
-entity_update_in(struct req *r, struct store_txn *t, const struct entity *e,
+entity_update_in(struct ectx *c, struct store_txn *t, const struct entity *e,
     const char *id, const struct json *body, struct json **out)
 {
-	struct arena		 *a = r->arena;
+	struct arena		 *a = c->arena;
 	struct json		 *old, *rec, *dup;
 	const char		 *pwhash, *hidden;
 	int			  rc, ret = 0;
 
-	if ((rc = password_from_body(r, e, body, &pwhash)) != 0)
+	if ((rc = password_from_body(c, e, body, &pwhash)) != 0)
 		return rc;
-	if ((rc = load_for(r, t, e, id, ACT_EDIT, &old)) != 0)
+	if ((rc = load_for(c, t, e, id, ACT_EDIT, &old)) != 0)
 		return rc;
 	rec = json_copy(a, old);
-	if ((rc = apply_body(r, e, rec, body)) != 0)
+	if ((rc = apply_body(c, e, rec, body)) != 0)
 		return rc;
 	if (e->hooks != NULL && e->hooks->compute != NULL)
 		e->hooks->compute(a, e, rec, old);
 	engine_link_twins(a, e, rec, old);
-	if ((rc = check_required(r, e, rec)) != 0)
+	if ((rc = check_required(c, e, rec)) != 0)
 		return rc;
-	if ((rc = check_unique(r, t, e, rec, &dup, &ret, &hidden)) != 0)
-		return store_fail(r, rc);
+	if ((rc = check_unique(c, t, e, rec, &dup, &ret, &hidden)) != 0)
+		return store_fail(c, rc);
 	if (hidden != NULL)
-		return http_fail(r, FCRM_CONFLICT, "Duplicate: a %s you may "
+		return entity_fail(c, FCRM_CONFLICT, "Duplicate: a %s you may "
 		    "not read has this %s.", e->name, hidden);
 	if (dup != NULL)
-		return fail_conflict(r, dup, "Duplicate: another %s has this "
+		return fail_conflict(c, dup, "Duplicate: another %s has this "
 		    "unique value.", e->name);
-	if ((rc = resolve_links(r, t, e, rec, old)) != 0)
+	if ((rc = resolve_links(c, t, e, rec, old)) != 0)
 		return rc;
-	set_system(r, rec, 0);
+	set_system(c, rec, 0);
 	rec = normalise(a, e, rec);
 	if (e->hooks != NULL && e->hooks->guard != NULL &&
-	    (rc = e->hooks->guard(r, t, e, old, rec, body)) != 0)
+	    (rc = e->hooks->guard(c, t, e, old, rec, body)) != 0)
 		return rc;
-	if ((rc = store_record(r, t, e, old, rec)) != 0 ||
-	    (rc = password_store(r, t, id, pwhash)) != 0)
-		return store_fail(r, rc);
+	if ((rc = store_record(c, t, e, old, rec)) != 0 ||
+	    (rc = password_store(c, t, id, pwhash)) != 0)
+		return store_fail(c, rc);
 	*out = rec;
 	return 0;
 }
 
 int
-entity_update(struct req *r, const struct entity *e, const char *id,
+entity_update(struct ectx *c, const struct entity *e, const char *id,
     const struct json *body, struct json **out)
 {
 	struct store_txn	**t;
 	int			  rc;
 
-	if ((rc = engine_begin(r, 1, &t)) != 0)
+	if ((rc = entity_begin(c, 1, &t)) != 0)
 		return rc;
-	if ((rc = entity_update_in(r, *t, e, id, body, out)) != 0)
+	if ((rc = entity_update_in(c, *t, e, id, body, out)) != 0)
 		return rc;
-	return engine_commit(r, t);
+	return entity_commit(c, t);
 }
 
 int
-entity_delete(struct req *r, const struct entity *e, const char *id)
+entity_delete(struct ectx *c, const struct entity *e, const char *id)
 {
 	struct store_txn	**t;
 	struct json		 *old, *rec;
 	int			  rc;
 
-	if ((rc = engine_begin(r, 1, &t)) != 0)
+	if ((rc = entity_begin(c, 1, &t)) != 0)
 		return rc;
-	if ((rc = load_for(r, *t, e, id, ACT_DELETE, &old)) != 0)
+	if ((rc = load_for(c, *t, e, id, ACT_DELETE, &old)) != 0)
 		return rc;
-	rec = json_copy(r->arena, old);
-	json_set(r->arena, rec, "deleted", json_bool(r->arena, 1));
-	set_system(r, rec, 0);
-	if ((rc = store_record(r, *t, e, old, rec)) != 0)
-		return store_fail(r, rc);
-	return engine_commit(r, t);
+	rec = json_copy(c->arena, old);
+	json_set(c->arena, rec, "deleted", json_bool(c->arena, 1));
+	set_system(c, rec, 0);
+	if ((rc = store_record(c, *t, e, old, rec)) != 0)
+		return store_fail(c, rc);
+	return entity_commit(c, t);
 }
 
 /* Adds or removes id in the array attribute attr of rec; 1 if changed. */
@@ -1365,28 +1356,28 @@ ids_edit(struct arena *a, struct json *rec, const char *attr,
 
 /* Rewrites one record after a relation change. */
 static int
-rewrite(struct req *r, struct store_txn *t, const struct entity *e,
+rewrite(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *old, struct json *rec)
 {
 	int	 rc;
 
 	if (e->hooks != NULL && e->hooks->compute != NULL)
-		e->hooks->compute(r->arena, e, rec, old);
-	engine_link_twins(r->arena, e, rec, old);
-	if ((rc = resolve_links(r, t, e, rec, old)) != 0)
+		e->hooks->compute(c->arena, e, rec, old);
+	engine_link_twins(c->arena, e, rec, old);
+	if ((rc = resolve_links(c, t, e, rec, old)) != 0)
 		return rc;
-	set_system(r, rec, 0);
-	rec = normalise(r->arena, e, rec);
-	if ((rc = store_record(r, t, e, old, rec)) != 0)
-		return store_fail(r, rc);
+	set_system(c, rec, 0);
+	rec = normalise(c->arena, e, rec);
+	if ((rc = store_record(c, t, e, old, rec)) != 0)
+		return store_fail(c, rc);
 	return 0;
 }
 
 int
-entity_relate(struct req *r, const struct entity *e, const char *id,
+entity_relate(struct ectx *c, const struct entity *e, const char *id,
     const struct link *l, const struct json *ids, int add)
 {
-	struct arena		 *a = r->arena;
+	struct arena		 *a = c->arena;
 	struct store_txn	**t;
 	const struct entity	 *fe;
 	const struct field	 *ff;
@@ -1396,20 +1387,20 @@ entity_relate(struct req *r, const struct entity *e, const char *id,
 	int			  rc;
 
 	if ((fe = entity_find(l->foreign)) == NULL)
-		return http_fail(r, FCRM_NOT_FOUND, "Link '%s' not found.",
+		return entity_fail(c, FCRM_NOT_FOUND, "Link '%s' not found.",
 		    l->name);
-	if ((rc = engine_begin(r, 1, &t)) != 0)
+	if ((rc = entity_begin(c, 1, &t)) != 0)
 		return rc;
-	if ((rc = load_for(r, *t, e, id, ACT_EDIT, &self)) != 0)
+	if ((rc = load_for(c, *t, e, id, ACT_EDIT, &self)) != 0)
 		return rc;
 	rec = json_copy(a, self);
 	for (i = 0; i < ids->n; i++) {
 		/* Relating changes the foreign record too: EspoCRM's link
 		   check wants edit on both. */
 		fid = ids->v[i]->s;
-		if ((rc = entity_load_target(r, *t, fe, fid, ACT_EDIT,
+		if ((rc = entity_load_target(c, *t, fe, fid, ACT_EDIT,
 		    &frec)) != 0)
-			return store_fail(r, rc);
+			return store_fail(c, rc);
 		if (l->kind == LINK_SELF_MULTI) {
 			ids_edit(a, rec, l->attr, fid, add);
 			continue;
@@ -1433,33 +1424,33 @@ entity_relate(struct req *r, const struct entity *e, const char *id,
 			if (ff->type == FT_PARENT)
 				json_set(a, frec, "parentType", json_null(a));
 		}
-		if ((rc = rewrite(r, *t, fe, old, frec)) != 0)
+		if ((rc = rewrite(c, *t, fe, old, frec)) != 0)
 			return rc;
 	}
 	if (l->kind == LINK_SELF_MULTI &&
-	    (rc = rewrite(r, *t, e, self, rec)) != 0)
+	    (rc = rewrite(c, *t, e, self, rec)) != 0)
 		return rc;
-	return engine_commit(r, t);
+	return entity_commit(c, t);
 }
 
 /* same_as_body for the importer (import.c): an unchanged row is no write. */
 int
-engine_same_as_body(struct req *r, const struct entity *e,
+engine_same_as_body(struct ectx *c, const struct entity *e,
     const struct json *body, const struct json *rec)
 {
-	return same_as_body(r, e, body, rec);
+	return same_as_body(c, e, body, rec);
 }
 
 /* Removes rec for good with its index entries (purge, erase: erase.c). */
 int
-engine_remove(struct req *r, struct store_txn *t, const struct entity *e,
+engine_remove(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *rec)
 {
 	const char	*id;
 	int		 rc;
 
 	if (!json_truthy(json_get(rec, "deleted")) &&
-	    (rc = index_apply(r, t, e, rec, 0)) != 0)
+	    (rc = index_apply(c, t, e, rec, 0)) != 0)
 		return rc;
 	id = json_gets(rec, "id");
 	return store_del(t, e->db_rec, id, strlen(id), NULL, 0);

@@ -13,7 +13,6 @@
 
 #include "fastcrm/conf.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
@@ -76,48 +75,6 @@ static const struct {
 	{ "isNotLinked", W_IS_NOT_LINKED, V_ISLINK },
 };
 
-struct kv {
-	long		 k;
-	struct json	*v;
-};
-
-static int
-kv_cmp(const void *a, const void *b)
-{
-	const struct kv	*x = a, *y = b;
-
-	return x->k < y->k ? -1 : x->k > y->k;
-}
-
-struct json *
-where_as_list(struct arena *a, const struct json *v)
-{
-	struct json	*out;
-	struct kv	*kv;
-	size_t		 i;
-	char		*end;
-
-	if (v == NULL)
-		return NULL;
-	if (v->type == JSON_ARRAY)
-		return (struct json *)v;
-	if (v->type != JSON_OBJECT)
-		return NULL;
-	/* PHP arrays from a query: integer keys, taken in numeric order. */
-	kv = arena_alloc(a, (v->n + 1) * sizeof(*kv));
-	for (i = 0; i < v->n; i++) {
-		kv[i].k = strtol(v->keys[i], &end, 10);
-		if (*end != '\0' || end == v->keys[i] || kv[i].k < 0)
-			return NULL;
-		kv[i].v = v->v[i];
-	}
-	qsort(kv, v->n, sizeof(*kv), kv_cmp);
-	out = json_arr(a);
-	for (i = 0; i < v->n; i++)
-		json_push(a, out, kv[i].v);
-	return out;
-}
-
 static const char *
 scalar(const struct json *v)
 {
@@ -142,7 +99,7 @@ day_bound(char out[20], long long day_offset, int end_of_day)
 
 /* The [lo, hi] datetime range of a date type; open ends are NULL. */
 static void
-date_range(struct req *r, struct wnode *n, long long days)
+date_range(struct ectx *c, struct wnode *n, long long days)
 {
 	char		 lo[40], hi[40], now[20];
 	struct tm	 tm;
@@ -160,10 +117,10 @@ date_range(struct req *r, struct wnode *n, long long days)
 		day_bound(hi, 0, 1);
 		break;
 	case W_PAST:
-		n->hi = arena_strdup(r->arena, now);
+		n->hi = arena_strdup(c->arena, now);
 		return;
 	case W_FUTURE:
-		n->lo = arena_strdup(r->arena, now);
+		n->lo = arena_strdup(c->arena, now);
 		return;
 	case W_LAST_SEVEN_DAYS:
 		day_bound(lo, -7, 0);
@@ -179,11 +136,11 @@ date_range(struct req *r, struct wnode *n, long long days)
 		break;
 	case W_OLDER_THAN_X_DAYS:
 		day_bound(hi, -days - 1, 1);
-		n->hi = arena_strdup(r->arena, hi);
+		n->hi = arena_strdup(c->arena, hi);
 		return;
 	case W_AFTER_X_DAYS:
 		day_bound(lo, days + 1, 0);
-		n->lo = arena_strdup(r->arena, lo);
+		n->lo = arena_strdup(c->arena, lo);
 		return;
 	case W_CURRENT_MONTH:
 		snprintf(lo, sizeof(lo), "%04d-%02d-01 00:00:00", y, m);
@@ -204,8 +161,8 @@ date_range(struct req *r, struct wnode *n, long long days)
 	default:
 		return;
 	}
-	n->lo = arena_strdup(r->arena, lo);
-	n->hi = arena_strdup(r->arena, hi);
+	n->lo = arena_strdup(c->arena, lo);
+	n->hi = arena_strdup(c->arena, hi);
 }
 
 static int	 numeric(const struct field *);
@@ -271,40 +228,40 @@ vals_has(const struct wnode *n, const char *s)
 
 /* Lower-cased comparison texts for a node's value(s). */
 static void
-node_vals(struct req *r, struct wnode *n, const struct json *list)
+node_vals(struct ectx *c, struct wnode *n, const struct json *list)
 {
 	const char	*s, *e164;
 	size_t		 i, k = 0;
 
-	n->vals = arena_calloc(r->arena, list->n * 2 + 1, sizeof(*n->vals));
+	n->vals = arena_calloc(c->arena, list->n * 2 + 1, sizeof(*n->vals));
 	for (i = 0; i < list->n; i++) {
 		if ((s = scalar(list->v[i])) == NULL)
 			continue;
 		if (n->f != NULL && n->f->type == FT_PHONE) {
-			n->vals[k++] = util_digits(r->arena, s);
-			e164 = util_phone_e164(r->arena, s,
-			    r->conf->default_country_code);
+			n->vals[k++] = util_digits(c->arena, s);
+			e164 = util_phone_e164(c->arena, s,
+			    c->conf->default_country_code);
 			if (e164 != NULL)
-				n->vals[k++] = util_digits(r->arena, e164);
+				n->vals[k++] = util_digits(c->arena, e164);
 		} else
-			n->vals[k++] = util_lower(r->arena, s);
+			n->vals[k++] = util_lower(c->arena, s);
 	}
 	n->nvals = k;
 }
 
-static int bad(struct req *, const char *, ...)
+static int bad(struct ectx *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
 static int
-bad(struct req *r, const char *fmt, ...)
+bad(struct ectx *c, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*s;
 
 	va_start(ap, fmt);
-	s = arena_vprintf(r->arena, fmt, ap);
+	s = arena_vprintf(c->arena, fmt, ap);
 	va_end(ap);
-	return http_fail(r, FCRM_BAD_REQUEST, "%s", s);
+	return entity_fail(c, FCRM_BAD_REQUEST, "%s", s);
 }
 
 /*
@@ -312,7 +269,7 @@ bad(struct req *r, const char *fmt, ...)
  * link field ("accountsIds", "accountId", or "account" for it).
  */
 static int
-build_is_linked(struct req *r, const struct entity *e, struct wnode *n,
+build_is_linked(struct ectx *c, const struct entity *e, struct wnode *n,
     const char *attr, struct wnode **out)
 {
 	const struct field	*f;
@@ -323,12 +280,12 @@ build_is_linked(struct req *r, const struct entity *e, struct wnode *n,
 	}
 	f = entity_field(e, attr);
 	if (f == NULL)
-		f = entity_field(e, arena_printf(r->arena, "%sIds", attr));
+		f = entity_field(e, arena_printf(c->arena, "%sIds", attr));
 	if (f == NULL)
-		f = entity_field(e, arena_printf(r->arena, "%sId", attr));
+		f = entity_field(e, arena_printf(c->arena, "%sId", attr));
 	if (f == NULL || (f->type != FT_LINK && f->type != FT_LINKMULTI &&
 	    f->type != FT_PARENT))
-		return bad(r, "Where '%s' needs a link, and '%.64s' is none.",
+		return bad(c, "Where '%s' needs a link, and '%.64s' is none.",
 		    n->type == W_IS_LINKED ? "isLinked" : "isNotLinked", attr);
 	n->f = f;
 	*out = n;
@@ -336,7 +293,7 @@ build_is_linked(struct req *r, const struct entity *e, struct wnode *n,
 }
 
 static int
-build(struct req *r, const struct entity *e, const struct json *item,
+build(struct ectx *c, const struct entity *e, const struct json *item,
     struct wnode **out, size_t *count, int depth)
 {
 	struct wnode		*n;
@@ -348,13 +305,13 @@ build(struct req *r, const struct entity *e, const struct json *item,
 	enum wval		 val = V_NONE;
 
 	if (++*count > WHERE_MAX_ITEMS)
-		return http_fail(r, FCRM_BAD_REQUEST, "Too many where items "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Too many where items "
 		    "(more than %d).", WHERE_MAX_ITEMS);
 	if (depth > 10)
-		return http_fail(r, FCRM_BAD_REQUEST, "Where is nested too "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Where is nested too "
 		    "deeply.");
 	if (item == NULL || item->type != JSON_OBJECT)
-		return http_fail(r, FCRM_BAD_REQUEST, "Bad where item: not an "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Bad where item: not an "
 		    "object.");
 	for (i = 0; i < item->n; i++)
 		if (strcmp(item->keys[i], "type") != 0 &&
@@ -363,12 +320,12 @@ build(struct req *r, const struct entity *e, const struct json *item,
 		    strcmp(item->keys[i], "value") != 0 &&
 		    strcmp(item->keys[i], "dateTime") != 0 &&
 		    strcmp(item->keys[i], "timeZone") != 0)
-			return bad(r, "Unknown key '%.64s' in where item.",
+			return bad(c, "Unknown key '%.64s' in where item.",
 			    item->keys[i]);
 	if ((type = json_gets(item, "type")) == NULL)
-		return http_fail(r, FCRM_BAD_REQUEST, "Where item has no "
+		return entity_fail(c, FCRM_BAD_REQUEST, "Where item has no "
 		    "type.");
-	n = arena_calloc(r->arena, 1, sizeof(*n));
+	n = arena_calloc(c->arena, 1, sizeof(*n));
 	for (i = 0; i < sizeof(wtypes) / sizeof(wtypes[0]); i++)
 		if (strcmp(wtypes[i].name, type) == 0) {
 			n->type = wtypes[i].type;
@@ -376,18 +333,18 @@ build(struct req *r, const struct entity *e, const struct json *item,
 			break;
 		}
 	if (i == sizeof(wtypes) / sizeof(wtypes[0]))
-		return bad(r, "Unknown where type '%.64s'.", type);
+		return bad(c, "Unknown where type '%.64s'.", type);
 	value = json_get(item, "value");
 	n->value = value;
 	attr = json_gets(item, "attribute");
 	if (attr == NULL)
 		attr = json_gets(item, "field");
 	if (val == V_ITEMS) {
-		if ((list = where_as_list(r->arena, value)) == NULL)
-			return bad(r, "Where '%s' needs a list of items.", type);
-		n->kids = arena_calloc(r->arena, list->n + 1, sizeof(*n->kids));
+		if ((list = json_as_list(c->arena, value)) == NULL)
+			return bad(c, "Where '%s' needs a list of items.", type);
+		n->kids = arena_calloc(c->arena, list->n + 1, sizeof(*n->kids));
 		for (i = 0; i < list->n; i++) {
-			rc = build(r, e, list->v[i], &n->kids[n->nkids],
+			rc = build(c, e, list->v[i], &n->kids[n->nkids],
 			    count, depth + 1);
 			if (rc != 0)
 				return rc;
@@ -397,75 +354,75 @@ build(struct req *r, const struct entity *e, const struct json *item,
 		return 0;
 	}
 	if (attr == NULL)
-		return bad(r, "Where '%s' needs an attribute.", type);
+		return bad(c, "Where '%s' needs an attribute.", type);
 	if (val == V_ISLINK)
-		return build_is_linked(r, e, n, attr, out);
+		return build_is_linked(c, e, n, attr, out);
 	if (val == V_LINK) {
 		n->link = entity_link(e, attr);
 		if (n->link == NULL && ((n->f = entity_field(e, attr)) == NULL ||
 		    (n->f->flags & F_SECRET))) {
-			char	*idattr = arena_printf(r->arena, "%sId", attr);
+			char	*idattr = arena_printf(c->arena, "%sId", attr);
 
 			if ((n->f = entity_field(e, idattr)) == NULL)
-				return bad(r, "Not existing attribute '%.64s' "
+				return bad(c, "Not existing attribute '%.64s' "
 				    "in where.", attr);
 		}
-		if ((list = where_as_list(r->arena, value)) == NULL) {
+		if ((list = json_as_list(c->arena, value)) == NULL) {
 			if (scalar(value) == NULL)
-				return bad(r, "Where '%s' needs an id or a "
+				return bad(c, "Where '%s' needs an id or a "
 				    "list of ids.", type);
-			list = json_arr(r->arena);
-			json_push(r->arena, (struct json *)list,
+			list = json_arr(c->arena);
+			json_push(c->arena, (struct json *)list,
 			    (struct json *)value);
 		}
 		if (list->n > WHERE_MAX_VALUES)
-			return bad(r, "Where '%s' has more than %d values.",
+			return bad(c, "Where '%s' has more than %d values.",
 			    type, WHERE_MAX_VALUES);
 		n->value = list;
-		node_vals(r, n, list);
+		node_vals(c, n, list);
 		vals_sort(n);
 		*out = n;
 		return 0;
 	}
 	if ((n->f = entity_field(e, attr)) == NULL ||
 	    (n->f->flags & F_SECRET))
-		return bad(r, "Not existing attribute '%.64s' in where.", attr);
+		return bad(c, "Not existing attribute '%.64s' in where.", attr);
 	switch (val) {
 	case V_ONE:
 		if (scalar(value) == NULL)
-			return bad(r, "Where '%s' needs a value.", type);
-		list = json_arr(r->arena);
-		json_push(r->arena, (struct json *)list, (struct json *)value);
-		node_vals(r, n, list);
+			return bad(c, "Where '%s' needs a value.", type);
+		list = json_arr(c->arena);
+		json_push(c->arena, (struct json *)list, (struct json *)value);
+		node_vals(c, n, list);
 		break;
 	case V_LIST:
 		/* As EspoCRM: a list, never a lone value. */
-		if ((list = where_as_list(r->arena, value)) == NULL)
-			return bad(r, "Where '%s' needs a list of values, "
+		if ((list = json_as_list(c->arena, value)) == NULL)
+			return bad(c, "Where '%s' needs a list of values, "
 			    "not %s.", type, value == NULL ? "none" :
 			    "a single value");
 		if (list->n > WHERE_MAX_VALUES)
-			return bad(r, "Where '%s' has more than %d values.",
+			return bad(c, "Where '%s' has more than %d values.",
 			    type, WHERE_MAX_VALUES);
-		node_vals(r, n, list);
+		node_vals(c, n, list);
 		vals_sort(n);
 		break;
 	case V_PAIR:
-		pair = where_as_list(r->arena, value);
+		pair = json_as_list(c->arena, value);
 		if (pair == NULL || pair->n != 2 || scalar(pair->v[0]) == NULL ||
 		    scalar(pair->v[1]) == NULL)
-			return bad(r, "Where '%s' needs two values, as a list "
+			return bad(c, "Where '%s' needs two values, as a list "
 			    "[from, to].", type);
-		node_vals(r, n, pair);
+		node_vals(c, n, pair);
 		break;
 	case V_DAYS:
 		if (!json_tonum(value, &days) || days < 0 || days > 100000)
-			return bad(r, "Where '%s' needs a number of days.",
+			return bad(c, "Where '%s' needs a number of days.",
 			    type);
-		date_range(r, n, (long long)days);
+		date_range(c, n, (long long)days);
 		break;
 	default:
-		date_range(r, n, 0);
+		date_range(c, n, 0);
 		break;
 	}
 	*out = n;
@@ -473,7 +430,7 @@ build(struct req *r, const struct entity *e, const struct json *item,
 }
 
 int
-where_build(struct req *r, const struct entity *e, const struct json *items,
+where_build(struct ectx *c, const struct entity *e, const struct json *items,
     struct wnode **out)
 {
 	struct json	*list;
@@ -484,16 +441,16 @@ where_build(struct req *r, const struct entity *e, const struct json *items,
 	*out = NULL;
 	if (items == NULL)
 		return 0;
-	if ((list = where_as_list(r->arena, items)) == NULL)
-		return http_fail(r, FCRM_BAD_REQUEST, "Bad where: expected a "
+	if ((list = json_as_list(c->arena, items)) == NULL)
+		return entity_fail(c, FCRM_BAD_REQUEST, "Bad where: expected a "
 		    "list of items.");
 	if (list->n == 0)
 		return 0;
-	n = arena_calloc(r->arena, 1, sizeof(*n));
+	n = arena_calloc(c->arena, 1, sizeof(*n));
 	n->type = W_AND;
-	n->kids = arena_calloc(r->arena, list->n, sizeof(*n->kids));
+	n->kids = arena_calloc(c->arena, list->n, sizeof(*n->kids));
 	for (i = 0; i < list->n; i++) {
-		if ((rc = build(r, e, list->v[i], &n->kids[i], &count, 0)) != 0)
+		if ((rc = build(c, e, list->v[i], &n->kids[i], &count, 0)) != 0)
 			return rc;
 		n->nkids++;
 	}
@@ -502,7 +459,7 @@ where_build(struct req *r, const struct entity *e, const struct json *items,
 }
 
 struct wnode *
-where_and(struct req *r, struct wnode *a, struct wnode *b)
+where_and(struct ectx *c, struct wnode *a, struct wnode *b)
 {
 	struct wnode	*n;
 
@@ -510,9 +467,9 @@ where_and(struct req *r, struct wnode *a, struct wnode *b)
 		return b;
 	if (b == NULL)
 		return a;
-	n = arena_calloc(r->arena, 1, sizeof(*n));
+	n = arena_calloc(c->arena, 1, sizeof(*n));
 	n->type = W_AND;
-	n->kids = arena_calloc(r->arena, 2, sizeof(*n->kids));
+	n->kids = arena_calloc(c->arena, 2, sizeof(*n->kids));
 	n->kids[0] = a;
 	n->kids[1] = b;
 	n->nkids = 2;
@@ -520,39 +477,39 @@ where_and(struct req *r, struct wnode *a, struct wnode *b)
 }
 
 struct wnode *
-where_text_filter(struct req *r, const struct entity *e, const char *text)
+where_text_filter(struct ectx *c, const struct entity *e, const char *text)
 {
 	struct wnode	*or, *k;
 	struct json	*list;
 	const char	*digits;
 	size_t		 i, ndig;
 
-	or = arena_calloc(r->arena, 1, sizeof(*or));
+	or = arena_calloc(c->arena, 1, sizeof(*or));
 	or->type = W_OR;
-	or->kids = arena_calloc(r->arena, e->nfields + 1, sizeof(*or->kids));
-	list = json_arr(r->arena);
-	json_push(r->arena, list, json_str(r->arena, text));
+	or->kids = arena_calloc(c->arena, e->nfields + 1, sizeof(*or->kids));
+	list = json_arr(c->arena);
+	json_push(c->arena, list, json_str(c->arena, text));
 	for (i = 0; i < e->nfields; i++) {
 		if (!(e->fields[i].flags & F_TEXT))
 			continue;
-		k = arena_calloc(r->arena, 1, sizeof(*k));
+		k = arena_calloc(c->arena, 1, sizeof(*k));
 		k->type = W_STARTS_WITH;
 		k->f = &e->fields[i];
-		node_vals(r, k, list);
+		node_vals(c, k, list);
 		or->kids[or->nkids++] = k;
 	}
 	/* A phone-looking text also matches numbers by digits. */
-	digits = util_digits(r->arena, text);
+	digits = util_digits(c->arena, text);
 	ndig = strlen(digits);
 	if (ndig >= 3 && strspn(text, "0123456789+ -().") == strlen(text) &&
 	    (e->nfields > 0)) {
 		const struct field *pf = entity_field(e, "phoneNumber");
 
 		if (pf != NULL) {
-			k = arena_calloc(r->arena, 1, sizeof(*k));
+			k = arena_calloc(c->arena, 1, sizeof(*k));
 			k->type = W_PHONE_PREFIX;
 			k->f = pf;
-			node_vals(r, k, list);
+			node_vals(c, k, list);
 			or->kids[or->nkids++] = k;
 		}
 	}
@@ -561,7 +518,7 @@ where_text_filter(struct req *r, const struct entity *e, const char *text)
 
 /* The record's comparison texts for attribute f (lower-cased). */
 static size_t
-rec_texts(struct req *r, const struct field *f, const struct json *rec,
+rec_texts(struct ectx *c, const struct field *f, const struct json *rec,
     const char ***out)
 {
 	const struct json	*v, *data;
@@ -574,14 +531,14 @@ rec_texts(struct req *r, const struct field *f, const struct json *rec,
 		    "emailAddressData");
 		if (data == NULL || data->type != JSON_ARRAY)
 			return 0;
-		t = arena_alloc(r->arena, (data->n + 1) * sizeof(*t));
+		t = arena_alloc(c->arena, (data->n + 1) * sizeof(*t));
 		for (i = 0; i < data->n; i++) {
 			s = json_gets(data->v[i], f->type == FT_PHONE ?
 			    "phoneNumber" : "emailAddress");
 			if (s != NULL)
 				t[n++] = f->type == FT_PHONE ?
-				    util_digits(r->arena, s) :
-				    util_lower(r->arena, s);
+				    util_digits(c->arena, s) :
+				    util_lower(c->arena, s);
 		}
 		*out = t;
 		return n;
@@ -590,17 +547,17 @@ rec_texts(struct req *r, const struct field *f, const struct json *rec,
 	if (v == NULL || v->type == JSON_NULL)
 		return 0;
 	if (v->type == JSON_ARRAY) {
-		t = arena_alloc(r->arena, (v->n + 1) * sizeof(*t));
+		t = arena_alloc(c->arena, (v->n + 1) * sizeof(*t));
 		for (i = 0; i < v->n; i++)
 			if ((s = scalar(v->v[i])) != NULL)
-				t[n++] = util_lower(r->arena, s);
+				t[n++] = util_lower(c->arena, s);
 		*out = t;
 		return n;
 	}
 	if ((s = scalar(v)) == NULL)
 		return 0;
-	t = arena_alloc(r->arena, sizeof(*t));
-	t[0] = util_lower(r->arena, s);
+	t = arena_alloc(c->arena, sizeof(*t));
+	t[0] = util_lower(c->arena, s);
 	*out = t;
 	return 1;
 }
@@ -755,7 +712,7 @@ in_range(const struct wnode *n, const char **t, size_t nt)
 }
 
 static int
-linked(struct req *r, struct store_txn *t, const struct entity *e,
+linked(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct wnode *n, const struct json *rec)
 {
 	const struct entity	*fe;
@@ -764,7 +721,7 @@ linked(struct req *r, struct store_txn *t, const struct entity *e,
 	size_t			  i, j, nt;
 
 	if (n->f != NULL) {
-		nt = rec_texts(r, n->f, rec, &texts);
+		nt = rec_texts(c, n->f, rec, &texts);
 		return any(n, texts, nt, W_IN);
 	}
 	if (n->link->kind == LINK_SELF_MULTI) {
@@ -788,8 +745,8 @@ linked(struct req *r, struct store_txn *t, const struct entity *e,
 	for (j = 0; j < n->nvals; j++) {
 		struct json *fr;
 
-		if (entity_load(r, t, fe, n->vals[j], ACT_NONE, &fr,
-		    NULL) != 0 || !entity_may(r, fe, ACT_READ, fr))
+		if (entity_load(c, t, fe, n->vals[j], ACT_NONE, &fr,
+		    NULL) != 0 || !entity_may(c, fe, ACT_READ, fr))
 			continue;
 		frec = fr;
 		v = json_get(frec, n->link->attr);
@@ -807,7 +764,7 @@ linked(struct req *r, struct store_txn *t, const struct entity *e,
 
 /* Has rec any record on the other side of n's link or link field? */
 static int
-is_linked(struct req *r, struct store_txn *t, const struct entity *e,
+is_linked(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct wnode *n, const struct json *rec)
 {
 	const struct entity	*fe;
@@ -831,11 +788,11 @@ is_linked(struct req *r, struct store_txn *t, const struct entity *e,
 	    (ff = entity_field(fe, n->link->attr)) == NULL ||
 	    fe->db_ix[ff - fe->fields] < 0 || (id = json_gets(rec, "id")) == NULL)
 		return 0;
-	if (engine_index_ids(r->arena, t, fe->db_ix[ff - fe->fields], id, &ids,
+	if (engine_index_ids(c->arena, t, fe->db_ix[ff - fe->fields], id, &ids,
 	    &nids) != 0)
 		return 0;
 	for (i = 0; i < nids; i++)
-		if (entity_load(r, t, fe, ids[i], ACT_NONE, &fr, NULL) == 0)
+		if (entity_load(c, t, fe, ids[i], ACT_NONE, &fr, NULL) == 0)
 			return 1;
 	return 0;
 }
@@ -867,10 +824,10 @@ add_linked(struct arena *a, struct wnode *n, size_t *cap,
 
 /* where_prepare for one foreign linkedWith node. */
 static void
-prepare_foreign(struct req *r, struct store_txn *t, struct wnode *n)
+prepare_foreign(struct ectx *c, struct store_txn *t, struct wnode *n)
 {
 	const struct entity	*fe;
-	struct arena		*a = r->arena, *tmp;
+	struct arena		*a = c->arena, *tmp;
 	struct json		*fr;
 	const struct json	*v;
 	size_t			 j, k, cap = 0;
@@ -882,13 +839,13 @@ prepare_foreign(struct req *r, struct store_txn *t, struct wnode *n)
 	/* Each foreign record is parsed into tmp, its ids kept in a. */
 	for (j = 0; j < n->nvals; j++) {
 		arena_reset(tmp);
-		r->arena = tmp;
+		c->arena = tmp;
 		/* Only a foreign record the caller may read links. */
-		if (entity_load(r, t, fe, n->vals[j], ACT_NONE, &fr,
-		    NULL) == 0 && entity_may(r, fe, ACT_READ, fr) &&
+		if (entity_load(c, t, fe, n->vals[j], ACT_NONE, &fr,
+		    NULL) == 0 && entity_may(c, fe, ACT_READ, fr) &&
 		    (v = json_get(fr, n->link->attr)) != NULL)
 			add_linked(a, n, &cap, v);
-		r->arena = a;
+		c->arena = a;
 	}
 	arena_free(tmp);
 	if (n->nlinked > 1)
@@ -900,22 +857,22 @@ prepare_foreign(struct req *r, struct store_txn *t, struct wnode *n)
 }
 
 void
-where_prepare(struct req *r, struct store_txn *t, struct wnode *n)
+where_prepare(struct ectx *c, struct store_txn *t, struct wnode *n)
 {
 	size_t	 i;
 
 	if (n == NULL || t == NULL)
 		return;
 	for (i = 0; i < n->nkids; i++)
-		where_prepare(r, t, n->kids[i]);
+		where_prepare(c, t, n->kids[i]);
 	if ((n->type == W_LINKED_WITH || n->type == W_NOT_LINKED_WITH) &&
 	    n->f == NULL && n->link != NULL &&
 	    n->link->kind != LINK_SELF_MULTI && !n->prepared)
-		prepare_foreign(r, t, n);
+		prepare_foreign(c, t, n);
 }
 
 int
-where_eval(struct req *r, struct store_txn *t, const struct entity *e,
+where_eval(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct wnode *n, const struct json *rec)
 {
 	const char		**texts;
@@ -927,28 +884,28 @@ where_eval(struct req *r, struct store_txn *t, const struct entity *e,
 	switch (n->type) {
 	case W_AND:
 		for (i = 0; i < n->nkids; i++)
-			if (!where_eval(r, t, e, n->kids[i], rec))
+			if (!where_eval(c, t, e, n->kids[i], rec))
 				return 0;
 		return 1;
 	case W_OR:
 		for (i = 0; i < n->nkids; i++)
-			if (where_eval(r, t, e, n->kids[i], rec))
+			if (where_eval(c, t, e, n->kids[i], rec))
 				return 1;
 		return 0;
 	case W_OWN:
-		return entity_owns(r, rec);
+		return entity_owns(c, rec);
 	case W_LINKED_WITH:
-		return linked(r, t, e, n, rec);
+		return linked(c, t, e, n, rec);
 	case W_NOT_LINKED_WITH:
-		return !linked(r, t, e, n, rec);
+		return !linked(c, t, e, n, rec);
 	case W_IS_LINKED:
-		return is_linked(r, t, e, n, rec);
+		return is_linked(c, t, e, n, rec);
 	case W_IS_NOT_LINKED:
-		return !is_linked(r, t, e, n, rec);
+		return !is_linked(c, t, e, n, rec);
 	default:
 		break;
 	}
-	nt = rec_texts(r, n->f, rec, &texts);
+	nt = rec_texts(c, n->f, rec, &texts);
 	switch (n->type) {
 	case W_EQUALS:
 	case W_IN:

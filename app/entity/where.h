@@ -9,7 +9,7 @@
 #include "fastcrm/entity.h"
 #include "fastcrm/json.h"
 
-struct req;
+struct ectx;
 struct store_txn;
 
 enum wtype {
@@ -47,10 +47,10 @@ struct wnode {
  * integer keys).  Returns 0, or an error set on r (400 with a reason).
  * *out is NULL for an empty list.
  */
-int	 where_build(struct req *, const struct entity *, const struct json *,
+int	 where_build(struct ectx *, const struct entity *, const struct json *,
 	    struct wnode **out);
 /* A node matching the record's prefix over the entity's text fields. */
-struct wnode *where_text_filter(struct req *, const struct entity *,
+struct wnode *where_text_filter(struct ectx *, const struct entity *,
 	    const char *);
 /*
  * Reads, once, what linkedWith / notLinkedWith on a foreign link needs
@@ -59,12 +59,10 @@ struct wnode *where_text_filter(struct req *, const struct entity *,
  * evaluating; without it such a node loads its foreign records per
  * record (and with no transaction matches nothing).
  */
-void	 where_prepare(struct req *, struct store_txn *, struct wnode *);
+void	 where_prepare(struct ectx *, struct store_txn *, struct wnode *);
 /* 1 if rec satisfies n (NULL matches everything). */
-int	 where_eval(struct req *, struct store_txn *, const struct entity *,
+int	 where_eval(struct ectx *, struct store_txn *, const struct entity *,
 	    const struct wnode *, const struct json *rec);
-/* A list-like JSON value (array or integer-keyed object) as an array. */
-struct json *where_as_list(struct arena *, const struct json *);
-struct wnode *where_and(struct req *, struct wnode *, struct wnode *);
+struct wnode *where_and(struct ectx *, struct wnode *, struct wnode *);
 
 #endif

@@ -19,11 +19,13 @@ int
 ops_h_healthz(struct req *r)
 {
 	struct store_info	 si;
+	struct ectx		 c;
 	double			 fill;
 	int			 rc;
 
 	http_add_header(r, "Cache-Control", "no-store");
-	if ((rc = entity_probe(r, &si, 0)) != 0)
+	http_ectx(r, &c);
+	if ((rc = entity_probe(&c, &si, 0)) != 0)
 		return http_fail(r, FCRM_UNAVAILABLE, "The store cannot be "
 		    "read: %s", error_reason(rc));
 	fill = si.map_size > 0 ? (double)si.used / (double)si.map_size : 1.0;
@@ -73,6 +75,7 @@ ops_h_metrics(struct req *r)
 {
 	const struct route	*row = r->route;
 	struct store_info	 si;
+	struct ectx		 c;
 	int			 rc;
 
 	if (!allowed(r)) {
@@ -92,6 +95,7 @@ ops_h_metrics(struct req *r)
 	}
 	http_add_header(r, "Cache-Control", "no-store");
 	r->out_type = "text/plain; version=0.0.4; charset=utf-8";
-	metrics_render(&r->out, entity_probe(r, &si, 1) == 0 ? &si : NULL);
+	http_ectx(r, &c);
+	metrics_render(&r->out, entity_probe(&c, &si, 1) == 0 ? &si : NULL);
 	return 0;
 }

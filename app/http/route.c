@@ -132,6 +132,7 @@ route_dispatch(struct req *r)
 	const struct route	*rt = NULL, *shape = NULL;
 	const struct entity	*fe;
 	struct match		 found;
+	struct ectx		 c;
 	struct buf		 allow;
 	char			*segs[MAX_SEGS];
 	const char		*why;
@@ -191,13 +192,22 @@ route_dispatch(struct req *r)
 		return;
 	/* The route's check; each record is checked again as it is reached
 	   (entity_load), with `own` scope. */
+	http_ectx(r, &c);
 	if (r->ent != NULL &&
-	    entity_authorize(r, r->ent, rt->action, &own) != 0)
+	    (rc = entity_authorize(&c, r->ent, rt->action, &own)) != 0) {
+		http_fault(r, &c, rc);
 		return;
+	}
 	if (r->link != NULL) {
-		fe = entity_find(r->link->foreign);
-		if (fe == NULL || entity_authorize(r, fe, ACT_READ, &own) != 0)
+		if ((fe = entity_find(r->link->foreign)) == NULL) {
+			http_fail(r, FCRM_NOT_FOUND, "Link '%.64s' does not "
+			    "exist on %s.", r->link->name, r->ent->name);
 			return;
+		}
+		if ((rc = entity_authorize(&c, fe, ACT_READ, &own)) != 0) {
+			http_fault(r, &c, rc);
+			return;
+		}
 	}
 	/* The request's memory ceiling follows from its body limit. */
 	arena_set_limit(r->arena, http_memory_limit(r));

@@ -9,7 +9,6 @@
 #include "common.h"
 #include "fastcrm/auth.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 
 static const char *const types[] = {
 	"regular", "admin", "api", "portal", "system", NULL
@@ -65,32 +64,32 @@ changed(const struct entity *e, const struct json *old,
 }
 
 static int
-user_guard(struct req *r, struct store_txn *t, const struct entity *e,
+user_guard(struct ectx *c, struct store_txn *t, const struct entity *e,
     const struct json *old, const struct json *rec, const struct json *body)
 {
 	const char	*pw;
 	size_t		 i;
 	int		 admin, revoke = 0;
 
-	admin = r->import || (r->who != NULL && r->who->admin);
+	admin = c->import || (c->who != NULL && c->who->admin);
 	for (i = 0; admin_only[i] != NULL; i++) {
 		if (!changed(e, old, rec, admin_only[i]))
 			continue;
 		if (!admin)
-			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
+			return entity_fail(c, FCRM_FORBIDDEN, "Only an admin may "
 			    "set '%s' of a User.", admin_only[i]);
 		revoke = 1;
 	}
 	if ((pw = json_gets(body, "password")) != NULL && *pw != '\0') {
 		if (!admin)
-			return http_fail(r, FCRM_FORBIDDEN, "Only an admin may "
+			return entity_fail(c, FCRM_FORBIDDEN, "Only an admin may "
 			    "set 'password' of a User.");
 		revoke = 1;
 	}
 	/* A new User has no sessions; a changed one loses them all. */
 	if (revoke && old != NULL &&
-	    auth_user_revoke(r, t, json_gets(rec, "id")) != 0)
-		return http_fail(r, FCRM_STORE, "Cannot end the user's "
+	    auth_user_revoke(c, t, json_gets(rec, "id")) != 0)
+		return entity_fail(c, FCRM_STORE, "Cannot end the user's "
 		    "sessions.");
 	return 0;
 }

@@ -83,7 +83,7 @@ int		 auth_current(struct req *, struct store_txn *,
 void		 auth_gen(const char *type, const char *hash,
 		    const char *nonce, char out[65]);
 /* Ends every session and token of User id, in the caller's write txn. */
-int		 auth_user_revoke(struct req *, struct store_txn *,
+int		 auth_user_revoke(struct ectx *, struct store_txn *,
 		    const char *id);
 /* Runs crypt(3) on pass with a dummy yescrypt hash, for the time only. */
 void		 auth_password_dummy(struct arena *, const char *pass);

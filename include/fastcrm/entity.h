@@ -11,13 +11,100 @@
 #include <stdio.h>
 
 #include "fastcrm/arena.h"
-#include "fastcrm/http.h"
 #include "fastcrm/json.h"
 
 struct conf;
-struct req;
+struct conf_role;
 struct store;
 struct store_txn;
+
+enum action {
+	ACT_NONE = 0,	/* any authenticated principal */
+	ACT_READ,
+	ACT_CREATE,
+	ACT_EDIT,
+	ACT_DELETE,
+	ACT_PUBLIC,	/* no credentials needed */
+};
+
+/* The authenticated caller. */
+struct principal {
+	const char		*id;
+	const char		*name;		/* display name */
+	const char		*user_name;	/* the name it signs in with */
+	const char		*type;		/* "api" or "regular" */
+	const struct conf_role	*role;
+	int			 admin;
+	const char		*csrf;		/* session's token, or NULL */
+	int			 empty_absent;	/* "" in a body = not given
+						   (empty_means_absent) */
+	const char		*token;		/* the auth token it signed in
+						   with (Espo-Authorization) */
+	int			 espo_password;	/* Espo-Authorization with a
+						   password: App/user issues
+						   a token */
+};
+
+/*
+ * What went wrong in an engine call, for the caller to render (app/http/
+ * fault.c for HTTP, a reason on the command line).  code is the
+ * enum fcrm_err returned; reason one line (NULL: error_reason(code)).
+ */
+enum fault_kind {
+	FAULT_PLAIN,		/* code and reason */
+	FAULT_VALIDATION,	/* EspoCRM's validationFailure: entity, field,
+				   type */
+	FAULT_CONFLICT,		/* 409: records, the ones in the way */
+	FAULT_RELATE,		/* 403 with EspoCRM's label: foreign, action */
+};
+struct fault {
+	int			 code;
+	const char		*reason;
+	enum fault_kind		 kind;
+	const char		*entity;	/* validation: entityType */
+	const char		*field;		/* validation: the attribute */
+	const char		*type;		/* validation: "required" ... */
+	const struct json	*records;	/* conflict: an array */
+	const char		*label;		/* relate: cannotRelate... */
+	const char		*foreign;	/* relate: foreignEntityType */
+	const char		*action;	/* relate: "read", or NULL */
+};
+
+/*
+ * The context of an engine call: whose behalf, which store, where memory
+ * comes from, and the fault of the last call that failed.  Built by the
+ * caller (a handler from its request, the command line for itself).
+ */
+struct ectx {
+	struct arena		*arena;
+	const struct conf	*conf;
+	struct store		*store;
+	struct principal	*who;		/* NULL: the system */
+	int			 system;	/* the engine working for itself
+						   (CLI, start-up): no role */
+	int			 trusted;	/* may set read-only attributes
+						   (system writes) */
+	int			 import;	/* bulk import: keep exported
+						   system values, no duplicate
+						   check */
+	int			 import_dups;	/* import, yet with the
+						   duplicate check */
+	int			 skip_dups;	/* the caller asked to skip the
+						   duplicate check */
+	struct fault		 fault;
+};
+
+/* A context on a, for the system (no principal). */
+void		 entity_ctx(struct ectx *, struct arena *, const struct conf *,
+		    struct store *);
+/*
+ * Records a plain fault: code and a one-line reason (a printf format).
+ * Returns code so that engine code can `return entity_fail(c, ...)`.
+ */
+int		 entity_fail(struct ectx *, int code, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+/* The fault's reason, or error_reason(code). */
+const char	*entity_reason(const struct ectx *, int code);
 
 enum ftype {
 	FT_ID,		/* 17 hex */
@@ -93,7 +180,7 @@ struct entity_hooks {
 	 * error set on r (the write is then abandoned).  It may write in t
 	 * what goes with the change (User: end the user's sessions).
 	 */
-	int	(*guard)(struct req *, struct store_txn *,
+	int	(*guard)(struct ectx *, struct store_txn *,
 		    const struct entity *, const struct json *old,
 		    const struct json *rec, const struct json *body);
 };
@@ -189,39 +276,67 @@ struct store_val;
  * entity_may: 1 if the role allows act on rec (rec NULL: on some record).
  * entity_owns: 1 if the principal owns rec (assigned user, else creator).
  */
-int		 entity_authorize(struct req *, const struct entity *,
+int		 entity_authorize(struct ectx *, const struct entity *,
 		    enum action, int *own);
-int		 entity_load(struct req *, struct store_txn *,
+int		 entity_load(struct ectx *, struct store_txn *,
 		    const struct entity *, const char *id, enum action,
 		    struct json **rec, struct store_val *raw);
-int		 entity_load_target(struct req *, struct store_txn *,
+int		 entity_load_target(struct ectx *, struct store_txn *,
 		    const struct entity *, const char *id, enum action,
 		    struct json **rec);
-int		 entity_may(const struct req *, const struct entity *,
+int		 entity_may(const struct ectx *, const struct entity *,
 		    enum action, const struct json *rec);
-int		 entity_owns(const struct req *, const struct json *rec);
+int		 entity_owns(const struct ectx *, const struct json *rec);
 /* Creates from body; *out is the stored record (or the existing one for
    an idempotent retry). */
-int		 entity_create(struct req *, const struct entity *,
+int		 entity_create(struct ectx *, const struct entity *,
 		    const struct json *body, struct json **out);
+/*
+ * The one door to the store for everything above the engine: a txn
+ * (write != 0: LMDB's single writer) registered on c's arena, aborted when
+ * the arena is reset unless entity_commit committed it (durably; inside a
+ * group commit, into the batch).  Past the arena's ceiling nothing is
+ * committed (FCRM_TOO_LARGE).
+ */
+int		 entity_begin(struct ectx *, int write, struct store_txn ***);
+int		 entity_commit(struct ectx *, struct store_txn **);
+/* Ends *t at once (a read done early); *t becomes NULL. */
+void		 entity_end(struct store_txn **);
 /* The same inside the caller's write txn, which it neither commits nor
    aborts (bulk import). */
-int		 entity_create_in(struct req *, struct store_txn *,
+int		 entity_create_in(struct ectx *, struct store_txn *,
 		    const struct entity *, const struct json *body,
 		    struct json **out);
 /* Partial update by id. */
-int		 entity_update(struct req *, const struct entity *,
+int		 entity_update(struct ectx *, const struct entity *,
 		    const char *id, const struct json *body, struct json **out);
 /* The same inside the caller's write txn, which it neither commits nor
    aborts. */
-int		 entity_update_in(struct req *, struct store_txn *,
+int		 entity_update_in(struct ectx *, struct store_txn *,
 		    const struct entity *, const char *id,
 		    const struct json *body, struct json **out);
+/*
+ * The Attachment record of a file stored as attachments/<id> (size bytes),
+ * and, when the parent has a link field <field>Id to Attachment (Call's
+ * recordingId), that link: both in one transaction.  Creating it needs
+ * read on the parent, the parent's link an edit of it.
+ */
+struct attach_in {
+	const char		*id;
+	const char		*name;
+	const char		*type;		/* media type */
+	size_t			 size;
+	const char		*parent_type;	/* or NULL */
+	const char		*parent_id;
+	const char		*field;		/* "recording", "file" */
+};
+int		 entity_attach(struct ectx *, const struct attach_in *,
+		    struct json **out);
 /* Soft delete by id. */
-int		 entity_delete(struct req *, const struct entity *,
+int		 entity_delete(struct ectx *, const struct entity *,
 		    const char *id);
 /* Links (add != 0) or unlinks ids to record id through link l. */
-int		 entity_relate(struct req *, const struct entity *,
+int		 entity_relate(struct ectx *, const struct entity *,
 		    const char *id, const struct link *l,
 		    const struct json *ids, int add);
 
@@ -267,7 +382,7 @@ int		 entity_manifest_check(struct arena *, const char *buf,
  * map's fill into si (and the reader table when readers is set).
  */
 struct store_info;
-int		 entity_probe(struct req *, struct store_info *si,
+int		 entity_probe(struct ectx *, struct store_info *si,
 		    int readers);
 /*
  * API users (apiusers.c): writes a User record of type "api" for every
@@ -349,12 +464,25 @@ int		 entity_purge_older(const struct conf *, long long secs,
 void		 entity_purge_run(const struct conf *, int life)
 		    __attribute__((noreturn));
 
-/* Lists (list.c): GET /E and GET /E/{id}/{link}, parameters in r. */
-int		 entity_list(struct req *, const struct entity *);
-int		 entity_list_related(struct req *, const struct entity *,
-		    const char *id, const struct link *);
-/* GET /E/{id}/stream: the record's Notes, newest first. */
-int		 entity_stream(struct req *, const struct entity *,
-		    const char *id);
+/*
+ * Lists (list.c): the records of an entity, or those related to record id
+ * through a link, that the caller may read, rendered into out as
+ * {"total":N,"list":[...]}.  params are EspoCRM's list parameters
+ * (where, orderBy, order, maxSize, offset, select, textFilter,
+ * primaryFilter, searchParams), as a JSON object; no_total asks for
+ * total -1/-2 (X-No-Total).
+ */
+struct list_args {
+	const struct json	*params;
+	int			 no_total;
+};
+int		 entity_list(struct ectx *, const struct entity *,
+		    const struct list_args *, struct buf *out);
+int		 entity_list_related(struct ectx *, const struct entity *,
+		    const char *id, const struct link *,
+		    const struct list_args *, struct buf *out);
+/* The record's Notes, newest first (GET /E/{id}/stream). */
+int		 entity_stream(struct ectx *, const struct entity *,
+		    const char *id, const struct list_args *, struct buf *out);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "fastcrm/arena.h"
+#include "fastcrm/entity.h"
 #include "fastcrm/json.h"
 
 struct conf;
@@ -16,33 +17,6 @@ struct entity;
 struct link;
 struct store;
 struct route;
-
-enum action {
-	ACT_NONE = 0,	/* any authenticated principal */
-	ACT_READ,
-	ACT_CREATE,
-	ACT_EDIT,
-	ACT_DELETE,
-	ACT_PUBLIC,	/* no credentials needed */
-};
-
-/* The authenticated caller. */
-struct principal {
-	const char		*id;
-	const char		*name;		/* display name */
-	const char		*user_name;	/* the name it signs in with */
-	const char		*type;		/* "api" or "regular" */
-	const struct conf_role	*role;
-	int			 admin;
-	const char		*csrf;		/* session's token, or NULL */
-	int			 empty_absent;	/* "" in a body = not given
-						   (empty_means_absent) */
-	const char		*token;		/* the auth token it signed in
-						   with (Espo-Authorization) */
-	int			 espo_password;	/* Espo-Authorization with a
-						   password: App/user issues
-						   a token */
-};
 
 struct req {
 	struct arena		*arena;
@@ -149,5 +123,14 @@ int		 http_fail(struct req *, int code, const char *fmt, ...)
  * way.  A scalar or array body, bad JSON or another content type is a 4xx.
  */
 int		 http_body_object(struct req *, struct json **);
+
+/*
+ * The engine's side of a request (fault.c): http_ectx fills c with r's
+ * arena, configuration, store and principal; http_fault renders c's fault
+ * (an engine call returned code) as r's answer: status, reason and, for
+ * EspoCRM's structured errors, the body.  Returns code.
+ */
+void		 http_ectx(struct req *, struct ectx *c);
+int		 http_fault(struct req *, const struct ectx *c, int code);
 
 #endif

@@ -106,4 +106,8 @@ void		 json_write(struct buf *, const struct json *);
 /* Appends s as a quoted, escaped JSON string. */
 void		 json_write_str(struct buf *, const char *s, size_t len);
 
+/* A list-like value (an array, or an object of integer keys as PHP
+   decodes a query) as an array; NULL if it is neither. */
+struct json	*json_as_list(struct arena *, const struct json *);
+
 #endif

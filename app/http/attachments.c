@@ -1,7 +1,8 @@
 /*
- * Files: call recordings and EspoCRM attachments.  Bytes are streamed to a
- * temp file under data_dir/attachments/, fsynced and renamed; only then is
- * the Attachment record committed.  Downloads go back through nginx
+ * Files: call recordings and EspoCRM attachments (their routes' handlers).
+ * Bytes are streamed to a temp file under data_dir/attachments/, fsynced
+ * and renamed; only then is the Attachment record committed
+ * (entity_attach).  Downloads go back through nginx
  * (X-Accel-Redirect to an internal location) after the rights check.
  */
 #include <sys/stat.h>
@@ -20,9 +21,7 @@
 #include "fastcrm/log.h"
 #include "fastcrm/multipart.h"
 #include "fastcrm/route.h"
-#include "fastcrm/store.h"
 #include "fastcrm/util.h"
-#include "../entity/engine.h"
 
 #define CHUNK	65536
 
@@ -201,59 +200,28 @@ clean_type(struct req *r, const char *t)
 	return arena_strndup(r->arena, t, n);
 }
 
-/*
- * Commits the Attachment record and, for a recording, the Call's
- * recordingId in one transaction: both or neither.
- */
+/* The file's record (entity_attach); the file then belongs to it. */
 static int
 record_attachment(struct req *r, struct upload *u, const char *id,
     const char *name, const char *type, const char *ptype, const char *pid,
     const char *field, struct json **out)
 {
-	struct arena		 *a = r->arena;
-	const struct entity	 *ae = entity_find("Attachment");
-	struct store_txn	**t;
-	const struct entity	 *pe;
-	const struct field	 *pf;
-	struct json		 *body, *prec, *upd;
-	char			 *attr;
-	int			  rc;
+	struct attach_in	 in;
+	struct ectx		 c;
+	int			 rc;
 
-	body = json_obj(a);
-	json_set(a, body, "id", json_str(a, id));
-	json_set(a, body, "name", json_str(a, name));
-	json_set(a, body, "type", json_str(a, type));
-	json_set(a, body, "size", json_int(a, (long long)u->size));
-	json_set(a, body, "field", json_str(a, field));
-	json_set(a, body, "role", json_str(a, "Attachment"));
-	if (ptype != NULL && pid != NULL) {
-		json_set(a, body, "parentType", json_str(a, ptype));
-		json_set(a, body, "parentId", json_str(a, pid));
-	}
-	if ((rc = engine_begin(r, 1, &t)) != 0)
-		return rc;
-	/*
-	 * Trusted: the engine sets the read-only attributes (size, and the
-	 * parent's link).  Access is not trusted: creating the attachment
-	 * needs read on its parent (a link), and a field of the parent that
-	 * links to it (Call's recordingId for field "recording") is an edit
-	 * of the parent, checked as such by entity_update_in.
-	 */
-	pe = ptype != NULL ? entity_find(ptype) : NULL;
-	attr = arena_printf(a, "%sId", field);
-	pf = pe != NULL ? entity_field(pe, attr) : NULL;
-	r->trusted = 1;
-	rc = entity_create_in(r, *t, ae, body, out);
-	if (rc == 0 && pf != NULL && pf->type == FT_LINK &&
-	    pf->target != NULL && strcmp(pf->target, "Attachment") == 0) {
-		upd = json_obj(a);
-		json_set(a, upd, attr, json_str(a, id));
-		rc = entity_update_in(r, *t, pe, pid, upd, &prec);
-	}
-	r->trusted = 0;
-	if (rc != 0 || (rc = engine_commit(r, t)) != 0)
-		return rc;
-	u->tmp = NULL;		/* the file now belongs to the record */
+	memset(&in, 0, sizeof(in));
+	in.id = id;
+	in.name = name;
+	in.type = type;
+	in.size = u->size;
+	in.parent_type = ptype;
+	in.parent_id = pid;
+	in.field = field;
+	http_ectx(r, &c);
+	if ((rc = entity_attach(&c, &in, out)) != 0)
+		return http_fault(r, &c, rc);
+	u->tmp = NULL;
 	return 0;
 }
 
@@ -315,6 +283,7 @@ recording_save(struct req *r, struct upload *u, struct multipart *mp,
 int
 attachment_h_recording(struct req *r)
 {
+	struct ectx		  c;
 	struct store_txn	**t;
 	struct json		 *call;
 	struct multipart	 *mp = NULL;
@@ -324,17 +293,16 @@ attachment_h_recording(struct req *r)
 	long long		  len;
 	int			  rc;
 
-	if ((rc = engine_begin(r, 0, &t)) != 0)
-		return rc;
+	http_ectx(r, &c);
+	if ((rc = entity_begin(&c, 0, &t)) != 0)
+		return http_fault(r, &c, rc);
 	/* Checked before the upload is read (and again when it is stored). */
-	rc = entity_load(r, *t, r->ent, r->id, ACT_EDIT, &call, NULL);
-	store_abort(*t);
-	*t = NULL;
-	if (rc == FCRM_NOT_FOUND)
+	rc = entity_load(&c, *t, r->ent, r->id, ACT_EDIT, &call, NULL);
+	entity_end(t);
+	if (rc == FCRM_NOT_FOUND && c.fault.code != rc)
 		return http_fail(r, rc, "Record Call '%.64s' not found.", r->id);
 	if (rc != 0)
-		return r->reason != NULL ? rc :
-		    http_fail(r, rc, "%s", error_reason(rc));
+		return http_fault(r, &c, rc);
 	if ((len = http_content_length(r)) < 0)
 		return FCRM_TOO_LARGE;
 	u = upload_new(r);
@@ -423,19 +391,20 @@ attachment_h_create(struct req *r)
 int
 attachment_h_file(struct req *r)
 {
+	struct ectx		  c;
 	struct store_txn	**t;
 	struct json		 *rec;
 	const char		 *type, *name;
 	int			  rc;
 
-	if ((rc = engine_begin(r, 0, &t)) != 0)
-		return rc;
-	rc = entity_load(r, *t, r->ent, r->id, ACT_READ, &rec, NULL);
-	if (rc == FCRM_NOT_FOUND)
+	http_ectx(r, &c);
+	if ((rc = entity_begin(&c, 0, &t)) != 0)
+		return http_fault(r, &c, rc);
+	rc = entity_load(&c, *t, r->ent, r->id, ACT_READ, &rec, NULL);
+	if (rc == FCRM_NOT_FOUND && c.fault.code != rc)
 		return http_fail(r, rc, "Attachment '%.64s' not found.", r->id);
 	if (rc != 0)
-		return r->reason != NULL ? rc :
-		    http_fail(r, rc, "%s", error_reason(rc));
+		return http_fault(r, &c, rc);
 	type = json_gets(rec, "type");
 	name = json_gets(rec, "name");
 	/* r->id passed util_id_valid in entity_load: no path tricks. */
