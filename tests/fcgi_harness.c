@@ -55,7 +55,7 @@ struct fh {
 	char		 key[33];
 	struct conf	*conf;
 	pid_t		 pid;
-	int		 life;		/* write end; the worker holds the read end */
+	int		 life;		/* write end; the worker reads */
 	char		 err[512];
 };
 

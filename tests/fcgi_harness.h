@@ -31,7 +31,8 @@ struct fh;
 struct fh_req {
 	const char	*method;	/* REQUEST_METHOD; NULL: GET */
 	const char	*uri;		/* REQUEST_URI: $request_uri, raw */
-	const char	*key;		/* HTTP_X_API_KEY: FH_KEY, a key, NULL */
+	const char	*key;		/* HTTP_X_API_KEY: FH_KEY, a key or
+					   NULL (none) */
 	const char	*ctype;		/* CONTENT_TYPE; NULL: application/json
 					   when there is a body, else none */
 	const char	*body;		/* STDIN, or NULL */

@@ -3,10 +3,11 @@
  * (tests/fcgi_harness.c): one real worker on a unix socket in a
  * temporary directory, real LMDB files, requests framed as nginx frames
  * them.  Records (POST, GET, PUT, DELETE of a Contact), credentials
- * (401), unknown entities and routes (404), methods (405 and Allow), bad
- * bodies (400 with a reason), EspoCRM's validation and duplicate answers,
- * a where list, /healthz, the exact Content-Type, FastCGI streams of
- * several records, and the worker's clean stop.  Prints TAP and how long
+ * (401), unknown entities and routes (404), methods (405 and Allow),
+ * EspoCRM's duplicate and validation answers, bad bodies (400 with a
+ * reason, nothing created), a where list, /healthz, the exact
+ * Content-Type, FastCGI streams of several records, and the worker's
+ * clean stop.  Prints TAP and how long
  * the program took (not asserted: speed is tests/bench's).
  */
 #include <sys/wait.h>
@@ -296,7 +297,8 @@ test_bad_input(void)
 	    NULL) == 0) {
 		mt = json_get(J, "messageTranslation");
 		d = json_get(mt, "data");
-		ok(R.status == 400 && is_str(mt, "label", "validationFailure") &&
+		ok(R.status == 400 &&
+		    is_str(mt, "label", "validationFailure") &&
 		    is_str(d, "field", "lastName") &&
 		    is_str(d, "type", "required"),
 		    "no lastName: 400 messageTranslation validationFailure, "
@@ -305,7 +307,8 @@ test_bad_input(void)
 		v = fh_header(&R, "X-Status-Reason");
 		ok(v != NULL && strcmp(v, "Field validation failure; "
 		    "entityType: Contact, field: lastName, type: required.") ==
-		    0, "the validation failure's X-Status-Reason, as EspoCRM's");
+		    0, "the validation failure's X-Status-Reason, as "
+		    "EspoCRM's");
 		show();
 	}
 	if (req("POST", "/api/v1/Contact", FH_KEY,
@@ -429,8 +432,8 @@ main(void)
 	test_auth();
 	test_contact();
 	test_routes();
-	test_bad_input();
 	test_duplicate();
+	test_bad_input();
 	test_framing();
 	fh_resp_free(&R);
 	st = fh_stop(H);
