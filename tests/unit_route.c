@@ -188,7 +188,8 @@ test_contact(void)
 
 	snprintf(uri, sizeof(uri), "/api/v1/Contact/%s", id);
 	if (req("GET", uri, FH_KEY, NULL, NULL) == 0) {
-		ok(R.status == 200 && strcmp(R.body, created) == 0,
+		ok(R.status == 200 && strcmp(R.body, created) == 0 &&
+		    is_str(J, "id", id),
 		    "GET /Contact/{id}: 200, the record as created");
 		show();
 	}
@@ -344,7 +345,8 @@ test_duplicate(void)
 	    NULL) != 0)
 		return;
 	first = json_gets(J, "id");
-	ok(R.status == 200 && hex17(first), "create Dup Licate: 200");
+	ok(R.status == 200 && hex17(first) &&
+	    is_str(J, "name", "Dup Licate"), "create Dup Licate: 200");
 	show();
 	if (!hex17(first))
 		return;
