@@ -12,7 +12,9 @@
 #include "fastcrm/entity.h"
 #include "fastcrm/http.h"
 #include "fastcrm/json.h"
+#include "fastcrm/store.h"
 #include "fastcrm/util.h"
+#include "fastcrm/error.h"
 #include "../app/entity/engine.h"
 #include "../app/entity/where.h"
 #include "tap.h"
@@ -426,6 +428,133 @@ test_convert(void)
 	}
 }
 
+/*
+ * The engine's faults through a real LMDB store in a temp dir: each call
+ * returns its code and describes the fault in the context (the field and
+ * type of a validation failure, the records of a conflict, the label of a
+ * refused relation); nothing of HTTP is involved.
+ */
+static void
+test_faults(void)
+{
+	struct conf		 conf;
+	struct store		*st = NULL;
+	struct ectx		 c;
+	struct arena		*R;
+	struct json		*out, *first;
+	char			 id[32];
+	const struct entity	*ce, *ke;
+	char			 dir[] = "/tmp/unit-engine-XXXXXX", cmd[64];
+	int			 rc;
+
+	memset(&conf, 0, sizeof(conf));
+	conf.default_country_code = (char *)"1";
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "faults: mkdtemp");
+		return;
+	}
+	conf.data_dir = dir;
+	rc = store_open(dir, 64UL << 20, entity_db_names(), &st);
+	ok(rc == 0 && entity_open_dbs(st) == 0, "faults: a store in %s", dir);
+	if (rc != 0)
+		return;
+	ce = entity_find("Contact");
+	ke = entity_find("Case");
+	R = arena_new();
+
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ce, parse("{\"firstName\":\"Ann\"}"), &out);
+	ok(rc == FCRM_VALIDATION && c.fault.code == rc &&
+	    c.fault.kind == FAULT_VALIDATION &&
+	    strcmp(c.fault.entity, "Contact") == 0 &&
+	    strcmp(c.fault.field, "lastName") == 0 &&
+	    strcmp(c.fault.type, "required") == 0,
+	    "faults: a missing lastName is validation/lastName/required");
+	ok(c.fault.reason != NULL && strstr(c.fault.reason, "lastName") != NULL,
+	    "faults: ... and the reason names the field (%s)",
+	    c.fault.reason != NULL ? c.fault.reason : "none");
+
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ce, parse("{\"lastName\":\"Lee\","
+	    "\"emailAddress\":\"not an address\"}"), &out);
+	ok(rc == FCRM_VALIDATION && c.fault.kind == FAULT_VALIDATION &&
+	    strcmp(c.fault.field, "emailAddress") == 0,
+	    "faults: a bad emailAddress names emailAddress (%s)",
+	    c.fault.reason != NULL ? c.fault.reason : "none");
+
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ce, parse("{\"lastName\":\"Lee\","
+	    "\"phoneNumber\":\"+15550100001\"}"), &first);
+	ok(rc == 0 && json_gets(first, "id") != NULL,
+	    "faults: a valid Contact is created");
+	snprintf(id, sizeof(id), "%s", rc == 0 ? json_gets(first, "id") : "");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ce, parse("{\"lastName\":\"Lee\","
+	    "\"phoneNumber\":\"+15550100001\"}"), &out);
+	ok(rc == 0 && json_gets(out, "id") != NULL &&
+	    strcmp(json_gets(out, "id"), id) == 0,
+	    "faults: the same body again is the existing record (a retry)");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ce, parse("{\"lastName\":\"Lee\","
+	    "\"phoneNumber\":\"+15550100002\"}"), &out);
+	ok(rc == FCRM_CONFLICT && c.fault.kind == FAULT_CONFLICT &&
+	    c.fault.records != NULL && c.fault.records->type == JSON_ARRAY &&
+	    c.fault.records->n == 1 &&
+	    json_gets(c.fault.records->v[0], "id") != NULL &&
+	    strcmp(json_gets(c.fault.records->v[0], "id"), id) == 0,
+	    "faults: a duplicate is a conflict listing the existing record");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	c.skip_dups = 1;
+	rc = entity_create(&c, ce, parse("{\"lastName\":\"Lee\","
+	    "\"phoneNumber\":\"+15550100001\"}"), &out);
+	ok(rc == 0 && json_gets(out, "id") != NULL &&
+	    strcmp(json_gets(out, "id"), id) != 0,
+	    "faults: skip_dups creates it anyway");
+
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ke, parse("{\"name\":\"Broken line\","
+	    "\"contactId\":\"0123456789abcdef0\"}"), &out);
+	ok(rc == FCRM_FORBIDDEN && c.fault.kind == FAULT_RELATE &&
+	    strcmp(c.fault.label, "cannotRelateNonExisting") == 0 &&
+	    strcmp(c.fault.foreign, "Contact") == 0,
+	    "faults: a link to a missing Contact is cannotRelateNonExisting");
+
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_update(&c, ce, "0123456789abcdef0",
+	    parse("{\"lastName\":\"X\"}"), &out);
+	ok(rc == FCRM_NOT_FOUND, "faults: an update of a missing id is "
+	    "not found");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_update(&c, ce, id,
+	    parse("{\"lastName\":\"\"}"), &out);
+	ok(rc == FCRM_VALIDATION && strcmp(c.fault.field, "lastName") == 0,
+	    "faults: clearing a required field is a validation failure");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_delete(&c, ce, id);
+	ok(rc == 0, "faults: delete");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_delete(&c, ce, id);
+	ok(rc == FCRM_NOT_FOUND, "faults: deleting it again is not found");
+
+	arena_reset(R);
+	arena_free(R);
+	store_close(st);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		ok(0, "faults: remove %s", dir);
+}
+
 int
 main(void)
 {
@@ -442,6 +571,7 @@ main(void)
 	test_datetime();
 	test_where();
 	test_convert();
+	test_faults();
 	arena_free(A);
 	return tap_done();
 }

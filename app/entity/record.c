@@ -1054,17 +1054,21 @@ static void
 set_system(struct ectx *c, struct json *rec, int create)
 {
 	struct arena	*a = c->arena;
+	const char	*id, *name;
 	char		 now[20];
 
+	/* No principal: the system user (apiusers.c) writes. */
+	id = c->who != NULL ? c->who->id : ENTITY_SYSTEM_ID;
+	name = c->who != NULL ? c->who->name : "system";
 	util_now(now);
 	if (create) {
 		json_set(a, rec, "createdAt", json_str(a, now));
-		json_set(a, rec, "createdById", json_str(a, c->who->id));
-		json_set(a, rec, "createdByName", json_str(a, c->who->name));
+		json_set(a, rec, "createdById", json_str(a, id));
+		json_set(a, rec, "createdByName", json_str(a, name));
 	}
 	json_set(a, rec, "modifiedAt", json_str(a, now));
-	json_set(a, rec, "modifiedById", json_str(a, c->who->id));
-	json_set(a, rec, "modifiedByName", json_str(a, c->who->name));
+	json_set(a, rec, "modifiedById", json_str(a, id));
+	json_set(a, rec, "modifiedByName", json_str(a, name));
 }
 
 /* Typed defaults of a new record. */
