@@ -282,13 +282,13 @@ test_utf8(void)
 	ok(util_utf8_valid("\xf4\x8f\xbf\xbf", 4) == 1 &&
 	    util_utf8_valid("\xef\xbf\xbf", 3) == 1 &&
 	    util_utf8_valid("\xed\x9f\xbf", 3) == 1 &&
-	    util_utf8_valid("", 0) == 1, "http_utf8_valid accepts edges");
+	    util_utf8_valid("", 0) == 1, "util_utf8_valid accepts edges");
 	ok(util_utf8_valid("\xe0\x9f\xbf", 3) == 0 &&
 	    util_utf8_valid("\xf0\x8f\xbf\xbf", 4) == 0 &&
 	    util_utf8_valid("\xc1\xbf", 2) == 0 &&
 	    util_utf8_valid("\xf5\x80\x80\x80", 4) == 0 &&
 	    util_utf8_valid("\x80", 1) == 0,
-	    "http_utf8_valid rejects overlongs, stray bytes, F5+");
+	    "util_utf8_valid rejects overlongs, stray bytes, F5+");
 }
 
 static void

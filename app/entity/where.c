@@ -17,6 +17,7 @@
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
+#include "normal.h"
 #include "where.h"
 
 #define WHERE_MAX_ITEMS	500
@@ -116,18 +117,6 @@ where_as_list(struct arena *a, const struct json *v)
 	for (i = 0; i < v->n; i++)
 		json_push(a, out, kv[i].v);
 	return out;
-}
-
-static const char *
-scalar(const struct json *v)
-{
-	if (v == NULL)
-		return NULL;
-	if (v->type == JSON_STRING || v->type == JSON_NUMBER)
-		return v->s;
-	if (v->type == JSON_BOOL)
-		return v->b ? "true" : "false";
-	return NULL;
 }
 
 static void
@@ -273,20 +262,17 @@ vals_has(const struct wnode *n, const char *s)
 static void
 node_vals(struct req *r, struct wnode *n, const struct json *list)
 {
-	const char	*s, *e164;
+	const char	*s;
 	size_t		 i, k = 0;
 
 	n->vals = arena_calloc(r->arena, list->n * 2 + 1, sizeof(*n->vals));
 	for (i = 0; i < list->n; i++) {
-		if ((s = scalar(list->v[i])) == NULL)
+		if ((s = normal_scalar(list->v[i])) == NULL)
 			continue;
-		if (n->f != NULL && n->f->type == FT_PHONE) {
-			n->vals[k++] = util_digits(r->arena, s);
-			e164 = util_phone_e164(r->arena, s,
-			    r->conf->default_country_code);
-			if (e164 != NULL)
-				n->vals[k++] = util_digits(r->arena, e164);
-		} else
+		if (n->f != NULL && n->f->type == FT_PHONE)
+			k += normal_phone_query(r->arena, s,
+			    r->conf->default_country_code, n->vals + k);
+		else
 			n->vals[k++] = util_lower(r->arena, s);
 	}
 	n->nvals = k;
@@ -411,7 +397,7 @@ build(struct req *r, const struct entity *e, const struct json *item,
 				    "in where.", attr);
 		}
 		if ((list = where_as_list(r->arena, value)) == NULL) {
-			if (scalar(value) == NULL)
+			if (normal_scalar(value) == NULL)
 				return bad(r, "Where '%s' needs an id or a "
 				    "list of ids.", type);
 			list = json_arr(r->arena);
@@ -432,7 +418,7 @@ build(struct req *r, const struct entity *e, const struct json *item,
 		return bad(r, "Not existing attribute '%.64s' in where.", attr);
 	switch (val) {
 	case V_ONE:
-		if (scalar(value) == NULL)
+		if (normal_scalar(value) == NULL)
 			return bad(r, "Where '%s' needs a value.", type);
 		list = json_arr(r->arena);
 		json_push(r->arena, (struct json *)list, (struct json *)value);
@@ -452,8 +438,9 @@ build(struct req *r, const struct entity *e, const struct json *item,
 		break;
 	case V_PAIR:
 		pair = where_as_list(r->arena, value);
-		if (pair == NULL || pair->n != 2 || scalar(pair->v[0]) == NULL ||
-		    scalar(pair->v[1]) == NULL)
+		if (pair == NULL || pair->n != 2 ||
+		    normal_scalar(pair->v[0]) == NULL ||
+		    normal_scalar(pair->v[1]) == NULL)
 			return bad(r, "Where '%s' needs two values, as a list "
 			    "[from, to].", type);
 		node_vals(r, n, pair);
@@ -564,40 +551,25 @@ static size_t
 rec_texts(struct req *r, const struct field *f, const struct json *rec,
     const char ***out)
 {
-	const struct json	*v, *data;
+	const struct json	*v;
 	const char		**t, *s;
 	size_t			  i, n = 0;
 
 	*out = NULL;
-	if (f->type == FT_PHONE || f->type == FT_EMAIL) {
-		data = json_get(rec, f->type == FT_PHONE ? "phoneNumberData" :
-		    "emailAddressData");
-		if (data == NULL || data->type != JSON_ARRAY)
-			return 0;
-		t = arena_alloc(r->arena, (data->n + 1) * sizeof(*t));
-		for (i = 0; i < data->n; i++) {
-			s = json_gets(data->v[i], f->type == FT_PHONE ?
-			    "phoneNumber" : "emailAddress");
-			if (s != NULL)
-				t[n++] = f->type == FT_PHONE ?
-				    util_digits(r->arena, s) :
-				    util_lower(r->arena, s);
-		}
-		*out = t;
-		return n;
-	}
+	if (f->type == FT_PHONE || f->type == FT_EMAIL)
+		return normal_points(r->arena, f, rec, out);
 	v = json_get(rec, f->name);
 	if (v == NULL || v->type == JSON_NULL)
 		return 0;
 	if (v->type == JSON_ARRAY) {
 		t = arena_alloc(r->arena, (v->n + 1) * sizeof(*t));
 		for (i = 0; i < v->n; i++)
-			if ((s = scalar(v->v[i])) != NULL)
+			if ((s = normal_scalar(v->v[i])) != NULL)
 				t[n++] = util_lower(r->arena, s);
 		*out = t;
 		return n;
 	}
-	if ((s = scalar(v)) == NULL)
+	if ((s = normal_scalar(v)) == NULL)
 		return 0;
 	t = arena_alloc(r->arena, sizeof(*t));
 	t[0] = util_lower(r->arena, s);
