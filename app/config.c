@@ -23,11 +23,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
 #include <yaml.h>
 
 #include "fastcrm/conf.h"
 #include "fastcrm/metrics.h"
+#include "fastcrm/util.h"
 
 #define CONF_MAX_FILE	(16 * 1024 * 1024)	/* bytes conf_load() reads */
 #define CONF_SHOWN	48		/* bytes of a value quoted in a message */
@@ -1366,7 +1366,7 @@ derive_id(const char *name)
 
 	if (asprintf(&in, "user:%s", name) == -1)
 		return NULL;
-	conf_sha256_hex(in, strlen(in), hex);
+	util_sha256_hex(in, strlen(in), hex);
 	free(in);
 	hex[17] = '\0';
 	return strdup(hex);
@@ -2547,22 +2547,6 @@ conf_parse_size(const char *s, size_t *out)
 	return 0;
 }
 
-/* Writes the hex SHA-256 of s (len bytes) into out. */
-void
-conf_sha256_hex(const char *s, size_t len, char out[65])
-{
-	static const char	 hex[] = "0123456789abcdef";
-	unsigned char		 md[SHA256_DIGEST_LENGTH];
-	size_t			 i;
-
-	SHA256((const unsigned char *)s, len, md);
-	for (i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[64] = '\0';
-}
-
 static int
 random_bytes(unsigned char *p, size_t len)
 {
@@ -2605,18 +2589,12 @@ random_bytes(unsigned char *p, size_t len)
 int
 conf_key_generate(char key[33], char sha_hex[65])
 {
-	static const char	 hex[] = "0123456789abcdef";
 	unsigned char		 raw[16];
-	size_t			 i;
 
 	if (random_bytes(raw, sizeof(raw)) == -1)
 		return -1;
-	for (i = 0; i < sizeof(raw); i++) {
-		key[2 * i] = hex[raw[i] >> 4];
-		key[2 * i + 1] = hex[raw[i] & 0xf];
-	}
-	key[32] = '\0';
+	util_hex(raw, sizeof(raw), key);
 	explicit_bzero(raw, sizeof(raw));
-	conf_sha256_hex(key, 32, sha_hex);
+	util_sha256_hex(key, 32, sha_hex);
 	return 0;
 }

@@ -12,7 +12,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "fastcrm/json.h"
-#include "fastcrm/query.h"
+#include "fastcrm/util.h"
 
 struct jparse {
 	struct arena	*a;
@@ -581,7 +581,7 @@ jp_string(void *ctx, const unsigned char *s, size_t len)
 		return 0;
 	}
 	/* yajl checks byte structure only: surrogates, overlongs, > U+10FFFF */
-	if (!http_utf8_valid((const char *)s, len)) {
+	if (!util_utf8_valid((const char *)s, len)) {
 		p->why = "JSON string is not valid UTF-8.";
 		return 0;
 	}
@@ -607,7 +607,7 @@ jp_map_key(void *ctx, const unsigned char *s, size_t len)
 		p->why = "JSON key contains a NUL character.";
 		return 0;
 	}
-	if (!http_utf8_valid((const char *)s, len)) {
+	if (!util_utf8_valid((const char *)s, len)) {
 		p->why = "JSON key is not valid UTF-8.";
 		return 0;
 	}

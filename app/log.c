@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fastcrm/log.h"
+#include "fastcrm/util.h"
 
 static int	 debug;
 static char	 log_path[PATH_MAX];	/* "" : stderr as inherited */
@@ -29,30 +30,11 @@ static int	 saved_stderr = -1;	/* the inherited one, once replaced */
 static size_t
 utf8_ok(const unsigned char *p, size_t n)
 {
-	size_t		 len, i;
-	unsigned int	 cp;
+	unsigned long	 cp;
+	size_t		 len;
 
-	if (p[0] < 0x80)
-		return p[0] >= 0x20 && p[0] != 0x7f;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	cp = p[0] & (0x7f >> len);
-	for (i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-	    (cp >= 0x80 && cp <= 0x9f))
+	if ((len = util_utf8_char(p, n, &cp)) == 0 || cp < 0x20 ||
+	    cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
 		return 0;
 	return len;
 }

@@ -59,6 +59,7 @@
 #include "fastcrm/json.h"
 #include "fastcrm/query.h"
 #include "fastcrm/store.h"
+#include "fastcrm/util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -153,7 +154,7 @@ put_hashed(struct store_txn *t, const char *db, const char *token,
 {
 	char	 key[65];
 
-	auth_sha256_hex(token, strlen(token), key);
+	util_sha256_hex(token, strlen(token), key);
 	if (store_put(t, store_db(st, db), key, 64, value,
 	    strlen(value)) != 0)
 		abort();
@@ -708,7 +709,7 @@ put_back(void)
 	if (store_begin(st, 1, &t) != 0)
 		abort();
 	for (i = 0; i < nissued; i++) {
-		auth_sha256_hex(issued[i].tok, 64, key);
+		util_sha256_hex(issued[i].tok, 64, key);
 		if (store_del(t, store_db(st, issued[i].db), key, 64, NULL,
 		    0) != 0)
 			abort();

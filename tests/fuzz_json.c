@@ -6,7 +6,7 @@
  * FCRM_BAD_JSON with a reason and no tree.  Seeds: tests/corpus/json/.
  *
  * It also holds json_parse() to json.h's promise that every string and
- * key is valid UTF-8 (as http_utf8_valid() defines it: no overlong forms,
+ * key is valid UTF-8 (as util_utf8_valid() defines it: no overlong forms,
  * no surrogates, nothing above U+10FFFF); FUZZ_JSON_UTF8=0 turns that off.
  *
  * json_parse_body() (request bodies, searchParams) gets the same input:
@@ -26,7 +26,7 @@
 #include "fastcrm/arena.h"
 #include "fastcrm/error.h"
 #include "fastcrm/json.h"
-#include "fastcrm/query.h"
+#include "fastcrm/util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -91,12 +91,12 @@ check_strings(const struct json *j)
 	if (j->type == JSON_STRING || j->type == JSON_NUMBER) {
 		if (j->s == NULL || strlen(j->s) != j->len)
 			abort();
-		if (strict_utf8 && !http_utf8_valid(j->s, j->len))
+		if (strict_utf8 && !util_utf8_valid(j->s, j->len))
 			abort();
 	}
 	for (i = 0; i < j->n; i++) {
 		if (j->type == JSON_OBJECT && (j->keys[i] == NULL ||
-		    (strict_utf8 && !http_utf8_valid(j->keys[i],
+		    (strict_utf8 && !util_utf8_valid(j->keys[i],
 		    strlen(j->keys[i])))))
 			abort();
 		check_strings(j->v[i]);

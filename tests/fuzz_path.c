@@ -12,6 +12,7 @@
 #include "fastcrm/arena.h"
 #include "fastcrm/error.h"
 #include "fastcrm/query.h"
+#include "fastcrm/util.h"
 
 #define MAX_SEGS	8
 
@@ -41,7 +42,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    strchr(segs[i], '\\') != NULL ||
 			    strcmp(segs[i], ".") == 0 ||
 			    strcmp(segs[i], "..") == 0 ||
-			    !http_utf8_valid(segs[i], len))
+			    !util_utf8_valid(segs[i], len))
 				abort();
 		}
 	} else if ((rc != FCRM_BAD_REQUEST && rc != FCRM_NOT_FOUND) ||

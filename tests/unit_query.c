@@ -11,6 +11,7 @@
 #include "fastcrm/json.h"
 #include "fastcrm/multipart.h"
 #include "fastcrm/query.h"
+#include "fastcrm/util.h"
 #include "tap.h"
 
 static struct arena	*a;
@@ -278,16 +279,16 @@ test_utf8(void)
 	    "Query parameter contains a NUL byte."),
 	    "raw NUL byte is refused");
 
-	ok(http_utf8_valid("\xf4\x8f\xbf\xbf", 4) == 1 &&
-	    http_utf8_valid("\xef\xbf\xbf", 3) == 1 &&
-	    http_utf8_valid("\xed\x9f\xbf", 3) == 1 &&
-	    http_utf8_valid("", 0) == 1, "http_utf8_valid accepts edges");
-	ok(http_utf8_valid("\xe0\x9f\xbf", 3) == 0 &&
-	    http_utf8_valid("\xf0\x8f\xbf\xbf", 4) == 0 &&
-	    http_utf8_valid("\xc1\xbf", 2) == 0 &&
-	    http_utf8_valid("\xf5\x80\x80\x80", 4) == 0 &&
-	    http_utf8_valid("\x80", 1) == 0,
-	    "http_utf8_valid rejects overlongs, stray bytes, F5+");
+	ok(util_utf8_valid("\xf4\x8f\xbf\xbf", 4) == 1 &&
+	    util_utf8_valid("\xef\xbf\xbf", 3) == 1 &&
+	    util_utf8_valid("\xed\x9f\xbf", 3) == 1 &&
+	    util_utf8_valid("", 0) == 1, "util_utf8_valid accepts edges");
+	ok(util_utf8_valid("\xe0\x9f\xbf", 3) == 0 &&
+	    util_utf8_valid("\xf0\x8f\xbf\xbf", 4) == 0 &&
+	    util_utf8_valid("\xc1\xbf", 2) == 0 &&
+	    util_utf8_valid("\xf5\x80\x80\x80", 4) == 0 &&
+	    util_utf8_valid("\x80", 1) == 0,
+	    "util_utf8_valid rejects overlongs, stray bytes, F5+");
 }
 
 static void

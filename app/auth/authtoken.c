@@ -46,7 +46,6 @@ authtoken_issue(struct req *r, const char **out)
 	struct buf		  b;
 	unsigned char		  rnd[16];
 	char			  tok[33], key[65], now[20];
-	size_t			  i;
 	int			  rc;
 	struct ectx		 c;
 
@@ -54,8 +53,7 @@ authtoken_issue(struct req *r, const char **out)
 	*out = NULL;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
 		return http_fail(r, FCRM_IO, "No randomness for a token.");
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(tok + i * 2, 3, "%02x", rnd[i]);
+	util_hex(rnd, sizeof(rnd), tok);
 	o = json_obj(a);
 	util_now(now);
 	json_set(a, o, "uid", json_str(a, r->who->id));
@@ -68,7 +66,7 @@ authtoken_issue(struct req *r, const char **out)
 	    AUTH_TOKEN_TTL));
 	buf_init(&b, a);
 	json_write(&b, o);
-	auth_sha256_hex(tok, 32, key);
+	util_sha256_hex(tok, 32, key);
 	if ((rc = entity_begin(&c, 1, &t)) != 0)
 		return http_fault(r, &c, rc);
 	/* The credential generation: a password change, deactivation or
@@ -145,7 +143,7 @@ authtoken_auth(struct req *r, const char *user, const char *token)
 
 	if (strlen(token) != 32 || (db = store_db(r->store, TABLE)) < 0)
 		return -1;
-	auth_sha256_hex(token, 32, key);
+	util_sha256_hex(token, 32, key);
 	if (store_begin(r->store, 0, &t) != 0)
 		return -1;
 	p = arena_calloc(r->arena, 1, sizeof(*p));
@@ -182,7 +180,7 @@ auth_h_destroy_token(struct req *r)
 	if ((tok = json_gets(body, "token")) == NULL || *tok == '\0')
 		return http_fail(r, FCRM_BAD_REQUEST, "No 'token' in the "
 		    "body.");
-	auth_sha256_hex(tok, strlen(tok), key);
+	util_sha256_hex(tok, strlen(tok), key);
 	db = store_db(r->store, TABLE);
 	if ((rc = entity_begin(&c, 1, &t)) != 0)
 		return http_fault(r, &c, rc);
@@ -279,7 +277,7 @@ offline(const struct conf *conf, FILE *fp, const char *token, const char *id,
 	if ((rc = store_begin(st, fp == NULL, &t)) != 0)
 		goto out;
 	if (token != NULL) {
-		auth_sha256_hex(token, strlen(token), key);
+		util_sha256_hex(token, strlen(token), key);
 		w.del = calloc(1, sizeof(*w.del));
 		if (w.del == NULL) {
 			rc = FCRM_IO;

@@ -151,12 +151,10 @@ issue(struct req *r, struct store_txn *t, const char *kind,
 	char		*tok, key[65];
 	struct json	*o;
 	struct buf	 b;
-	size_t		 i;
 
 	util_random(rnd, sizeof(rnd));
 	tok = arena_alloc(a, 65);
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(tok + i * 2, 3, "%02x", rnd[i]);
+	util_hex(rnd, sizeof(rnd), tok);
 	o = json_obj(a);
 	json_set(a, o, "kind", json_str(a, kind));
 	json_set(a, o, "client", json_str(a, client));
@@ -168,7 +166,7 @@ issue(struct req *r, struct store_txn *t, const char *kind,
 	json_set(a, o, "exp", json_int(a, (long long)time(NULL) + ttl));
 	buf_init(&b, a);
 	json_write(&b, o);
-	auth_sha256_hex(tok, 64, key);
+	util_sha256_hex(tok, 64, key);
 	if (auth_purge_expired(r, t, "tokens") != 0 ||
 	    store_put(t, store_db(r->store, "tokens"), key, 64, b.p, b.len) != 0)
 		return NULL;
@@ -187,7 +185,7 @@ lookup(struct req *r, struct store_txn *t, const char *tok, const char *kind,
 
 	if (tok == NULL || strlen(tok) != 64)
 		return NULL;
-	auth_sha256_hex(tok, 64, key);
+	util_sha256_hex(tok, 64, key);
 	if (store_get(t, store_db(r->store, "tokens"), key, 64, &v) != 0 ||
 	    json_parse(r->arena, v.p, v.len, &o, &why) != 0)
 		return NULL;
@@ -299,9 +297,8 @@ oauth2_h_token(struct req *r)
 	const char		 *id, *secret, *grant, *h, *user, *pass, *uri;
 	const char		 *access, *refresh;
 	struct auth_login	  who;
-	char			  sha[65], key[65];
-	unsigned char		  want[32];
-	size_t			  i;
+	char			  key[65];
+	unsigned char		  got[UTIL_SHA256_LEN];
 	int			  rc, basic = 0;
 	struct ectx		 c;
 
@@ -338,21 +335,9 @@ oauth2_h_token(struct req *r)
 		return client_error(r, "Unknown client or no client "
 		    "secret.");
 	}
-	auth_sha256_hex(secret, strlen(secret), sha);
-	for (i = 0; i < 32; i++)
-		want[i] = cl->secret_sha256[i];
-	{
-		unsigned char got[32];
-
-		for (i = 0; i < 32; i++) {
-			unsigned int v;
-
-			sscanf(sha + i * 2, "%2x", &v);
-			got[i] = (unsigned char)v;
-		}
-		if (!util_ct_equal(got, want, 32))
-			return client_error(r, "Wrong client secret.");
-	}
+	util_sha256(secret, strlen(secret), got);
+	if (!util_ct_equal(got, cl->secret_sha256, sizeof(got)))
+		return client_error(r, "Wrong client secret.");
 	grant = json_gets(body, "grant_type");
 	if (grant == NULL)
 		return token_error(r, 400, "invalid_request", "grant_type is "
@@ -504,7 +489,7 @@ oauth2_revoke(const struct conf *conf, const char *token, const char *client,
 	if ((rc = store_begin(st, 1, &t)) != 0)
 		goto out;
 	if (token != NULL) {
-		auth_sha256_hex(token, strlen(token), key);
+		util_sha256_hex(token, strlen(token), key);
 		if (store_get(t, db, key, 64, &(struct store_val){ 0 }) == 0) {
 			rc = store_del(t, db, key, 64, NULL, 0);
 			*count = 1;

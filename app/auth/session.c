@@ -20,15 +20,6 @@
 #include "fastcrm/util.h"
 #include "../entity/engine.h"
 
-static void
-hex(const unsigned char *p, size_t n, char *out)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		snprintf(out + i * 2, 3, "%02x", p[i]);
-}
-
 const char *
 auth_password_hash(struct arena *a, const char *pass)
 {
@@ -89,7 +80,7 @@ auth_gen(const char *type, const char *hash, const char *nonce,
 		return;
 	}
 	snprintf(s, n, "%s\n%s\n%s", type, hash, nonce);
-	auth_sha256_hex(s, strlen(s), out);
+	util_sha256_hex(s, strlen(s), out);
 	free(s);
 }
 
@@ -312,7 +303,7 @@ session_load(struct req *r, const char *token, char key[65])
 	double			 exp;
 	int			 db;
 
-	auth_sha256_hex(token, strlen(token), key);
+	util_sha256_hex(token, strlen(token), key);
 	if ((db = store_db(r->store, "sessions")) < 0 ||
 	    store_begin(r->store, 0, &t) != 0)
 		return NULL;
@@ -519,9 +510,9 @@ auth_h_session_create(struct req *r)
 		return http_fail(r, FCRM_FORBIDDEN, "No role for signed-in "
 		    "agents: set agent_role in the configuration.");
 	util_random(rnd, sizeof(rnd));
-	hex(rnd, 32, tok);
+	util_hex(rnd, 32, tok);
 	util_random(rnd, sizeof(rnd));
-	hex(rnd, 32, csrf);
+	util_hex(rnd, 32, csrf);
 	/* Who, not what they may: that is read from the user on each use. */
 	s = json_obj(a);
 	json_set(a, s, "uid", json_str(a, who.id));
@@ -532,7 +523,7 @@ auth_h_session_create(struct req *r)
 	    AUTH_SESSION_TTL));
 	buf_init(&b, a);
 	json_write(&b, s);
-	auth_sha256_hex(tok, 64, key);
+	util_sha256_hex(tok, 64, key);
 	if ((rc = entity_begin(&c, 1, &t)) != 0)
 		return http_fault(r, &c, rc);
 	if ((rc = auth_purge_expired(r, *t, "sessions")) != 0 ||

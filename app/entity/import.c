@@ -21,6 +21,7 @@
 #include "fastcrm/util.h"
 #include "engine.h"
 #include "import.h"
+#include "normal.h"
 
 #define BATCH		20000
 #define SHOWN_REJECTS	20
@@ -400,16 +401,12 @@ defer(struct importer *imp, const struct entity *e, const struct json *body,
 static const char *
 match_key(struct importer *imp, const struct field *f, const char *v)
 {
-	const char	*n;
+	const char	*e164;
 
-	if (f->type == FT_PHONE) {
-		n = util_phone_e164(imp->la, v, imp->conf->default_country_code);
-		return util_digits(imp->la, n != NULL ? n : v);
-	}
-	if (f->type == FT_LINK || f->type == FT_PARENT)
-		return v;
-	n = util_lower(imp->la, v);
-	return strlen(n) > 400 ? arena_strndup(imp->la, n, 400) : n;
+	if (f->type == FT_PHONE && (e164 = util_phone_e164(imp->la, v,
+	    imp->conf->default_country_code)) != NULL)
+		v = e164;
+	return normal_key(imp->la, f, v);
 }
 
 /*

@@ -9,6 +9,7 @@
 #include <csv.h>
 
 #include "fastcrm/csvin.h"
+#include "fastcrm/util.h"
 
 #define HEAD_MAX	(64 * 1024)	/* bytes looked at for the separator */
 #define ROW_NOT_BEGUN	0		/* libcsv's pstate before a row */
@@ -40,42 +41,6 @@ bounded_realloc(void *p, size_t n)
 	return realloc(p, n);
 }
 
-/* 1 when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates). */
-static int
-utf8_valid(const unsigned char *s, size_t n)
-{
-	size_t		 i = 0, k, need;
-	unsigned int	 c;
-
-	while (i < n) {
-		c = s[i];
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1, c &= 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			need = 2, c &= 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			need = 3, c &= 0x07;
-		else
-			return 0;
-		if (n - i <= need)
-			return 0;
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)))
-		    || (need == 3 && (c < 0x10000 || c > 0x10ffff)))
-			return 0;
-		i += need + 1;
-	}
-	return 1;
-}
-
 static void
 drop_fields(struct csvin *c)
 {
@@ -102,7 +67,7 @@ on_field(void *s, size_t len, void *arg)
 		c->err = "a field is larger than 1 MiB";
 		return;
 	}
-	if (!utf8_valid(s, len)) {
+	if (!util_utf8_valid(s, len)) {
 		c->err = "a field is not UTF-8 (save the file as CSV UTF-8)";
 		return;
 	}

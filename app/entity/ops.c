@@ -19,8 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
@@ -51,19 +49,6 @@ fsync_path(const char *path)
 	}
 }
 
-static void
-hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char	 digits[] = "0123456789abcdef";
-	size_t			 i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 /*
  * Copies src to dst (created, mode), or only reads src when dst is NULL,
  * hashing the bytes: SHA-256 hex in sha, byte count in size.  The copy is
@@ -73,9 +58,7 @@ static int
 copy_hash(const char *src, const char *dst, mode_t mode, char sha[65],
     unsigned long long *size)
 {
-	EVP_MD_CTX	*ctx = NULL;
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen;
+	struct util_sha256 h = { NULL };
 	char		*buf = NULL;
 	ssize_t		 n, w, off;
 	int		 in = -1, out = -1, rc = FCRM_IO;
@@ -83,8 +66,7 @@ copy_hash(const char *src, const char *dst, mode_t mode, char sha[65],
 	*size = 0;
 	if ((in = open(src, O_RDONLY | O_CLOEXEC)) < 0)
 		return errno == ENOENT ? FCRM_NOT_FOUND : FCRM_IO;
-	if ((buf = malloc(CHUNK)) == NULL || (ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+	if ((buf = malloc(CHUNK)) == NULL || util_sha256_init(&h) != 0)
 		goto out;
 	if (dst != NULL && (out = open(dst, O_WRONLY | O_CREAT | O_EXCL |
 	    O_CLOEXEC, mode)) < 0)
@@ -97,7 +79,8 @@ copy_hash(const char *src, const char *dst, mode_t mode, char sha[65],
 		}
 		if (n == 0)
 			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		if (util_sha256_update(&h, buf, (size_t)n) != 0)
+			goto out;
 		*size += (unsigned long long)n;
 		for (off = 0; out >= 0 && off < n; off += w)
 			if ((w = write(out, buf + off, (size_t)(n - off))) < 0) {
@@ -112,9 +95,8 @@ copy_hash(const char *src, const char *dst, mode_t mode, char sha[65],
 	}
 	if (out >= 0 && (fchmod(out, mode) != 0 || fsync(out) != 0))
 		goto out;
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1)
+	if (util_sha256_final(&h, sha) != 0)
 		goto out;
-	hex(md, mdlen, sha);
 	rc = FCRM_OK;
 out:
 	if (out >= 0 && close(out) != 0 && rc == FCRM_OK)
@@ -123,7 +105,7 @@ out:
 		unlink(dst);
 	if (in >= 0)
 		close(in);
-	EVP_MD_CTX_free(ctx);
+	util_sha256_free(&h);
 	free(buf);
 	return rc;
 }

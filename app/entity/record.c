@@ -20,6 +20,7 @@
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
+#include "normal.h"
 #include "where.h"
 
 /* Validation failure: EspoCRM's field and type, and the reason. */
@@ -83,19 +84,6 @@ warn_unknown(const struct entity *e, const char *attr)
 	    "worker)", attr, e->name);
 }
 
-/* Text form of a scalar, or NULL. */
-static const char *
-scalar_text(const struct json *v)
-{
-	if (v == NULL)
-		return NULL;
-	if (v->type == JSON_STRING || v->type == JSON_NUMBER)
-		return v->s;
-	if (v->type == JSON_BOOL)
-		return v->b ? "true" : "false";
-	return NULL;
-}
-
 static size_t
 utf8_chars(const char *s, size_t len)
 {
@@ -126,7 +114,7 @@ engine_convert(struct arena *a, const struct field *f, const struct json *v,
 	*etype = "valid";
 	if (v == NULL || v->type == JSON_NULL)
 		return 0;
-	s = scalar_text(v);
+	s = normal_scalar(v);
 	if (s != NULL && *s == '\0' && f->type != FT_VARCHAR &&
 	    f->type != FT_TEXT && !(f->type == FT_ENUM && f->options != NULL &&
 	    f->options[0] != NULL && f->options[0][0] == '\0'))
@@ -316,7 +304,7 @@ apply_points(struct ectx *c, const struct entity *e, const struct field *f,
 		}
 	} else if ((in = json_get(body, f->name)) != NULL &&
 	    !(in->type == JSON_STRING && in->len == 0 && empty_absent(c))) {
-		val = scalar_text(in);
+		val = normal_scalar(in);
 		primary = data->n;
 		for (i = 0; i < data->n; i++)
 			if (json_truthy(json_get(data->v[i], "primary")))
@@ -689,29 +677,17 @@ engine_index_keys(struct arena *a, const struct entity *e, size_t fi,
     const struct json *rec, const char ***keys)
 {
 	const struct field	*f = &e->fields[fi];
-	const struct json	*v, *item;
+	const struct json	*v;
 	const char		**k, *s;
-	char			 dname[64];
-	size_t			 i, n = 0;
+	size_t			 i, n = 0, m;
 
 	*keys = NULL;
 	if (f->type == FT_PHONE || f->type == FT_EMAIL) {
-		snprintf(dname, sizeof(dname), "%sData", f->name);
-		v = json_get(rec, dname);
-		if (v == NULL || v->type != JSON_ARRAY || v->n == 0)
-			return 0;
-		k = arena_alloc(a, v->n * sizeof(*k));
-		for (i = 0; i < v->n; i++) {
-			item = v->v[i];
-			s = json_gets(item, f->type == FT_PHONE ?
-			    "phoneNumber" : "emailAddress");
-			if (s == NULL)
-				continue;
-			s = f->type == FT_PHONE ? util_digits(a, s) :
-			    util_lower(a, s);
-			if (*s != '\0')
-				k[n++] = s;
-		}
+		/* An entry with nothing to compare by is not indexed. */
+		m = normal_points(a, f, rec, &k);
+		for (i = 0; i < m; i++)
+			if (*k[i] != '\0')
+				k[n++] = k[i];
 		*keys = k;
 		return n;
 	}
@@ -726,13 +702,10 @@ engine_index_keys(struct arena *a, const struct entity *e, size_t fi,
 		*keys = k;
 		return n;
 	}
-	if ((s = scalar_text(v)) == NULL || *s == '\0')
+	if ((s = normal_scalar(v)) == NULL || *s == '\0')
 		return 0;
 	k = arena_alloc(a, sizeof(*k));
-	k[0] = (f->type == FT_LINK || f->type == FT_PARENT) ? s :
-	    util_lower(a, s);
-	if (strlen(k[0]) > 400)
-		k[0] = arena_strndup(a, k[0], 400);
+	k[0] = normal_key(a, f, s);
 	*keys = k;
 	return 1;
 }
@@ -747,7 +720,7 @@ engine_order_key(struct arena *a, const struct field *f,
 	long long	 n;
 
 	buf_init(&b, a);
-	s = scalar_text(v);
+	s = normal_scalar(v);
 	if (s != NULL && f->type == FT_INT) {
 		n = strtoll(s, NULL, 10);
 		buf_printf(&b, "%020llu", (unsigned long long)n +

@@ -16,6 +16,7 @@
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
+#include "normal.h"
 #include "where.h"
 
 #define WHERE_MAX_ITEMS	500
@@ -74,18 +75,6 @@ static const struct {
 	{ "isLinked", W_IS_LINKED, V_ISLINK },
 	{ "isNotLinked", W_IS_NOT_LINKED, V_ISLINK },
 };
-
-static const char *
-scalar(const struct json *v)
-{
-	if (v == NULL)
-		return NULL;
-	if (v->type == JSON_STRING || v->type == JSON_NUMBER)
-		return v->s;
-	if (v->type == JSON_BOOL)
-		return v->b ? "true" : "false";
-	return NULL;
-}
 
 static void
 day_bound(char out[20], long long day_offset, int end_of_day)
@@ -230,20 +219,17 @@ vals_has(const struct wnode *n, const char *s)
 static void
 node_vals(struct ectx *c, struct wnode *n, const struct json *list)
 {
-	const char	*s, *e164;
+	const char	*s;
 	size_t		 i, k = 0;
 
 	n->vals = arena_calloc(c->arena, list->n * 2 + 1, sizeof(*n->vals));
 	for (i = 0; i < list->n; i++) {
-		if ((s = scalar(list->v[i])) == NULL)
+		if ((s = normal_scalar(list->v[i])) == NULL)
 			continue;
-		if (n->f != NULL && n->f->type == FT_PHONE) {
-			n->vals[k++] = util_digits(c->arena, s);
-			e164 = util_phone_e164(c->arena, s,
-			    c->conf->default_country_code);
-			if (e164 != NULL)
-				n->vals[k++] = util_digits(c->arena, e164);
-		} else
+		if (n->f != NULL && n->f->type == FT_PHONE)
+			k += normal_phone_query(c->arena, s,
+			    c->conf->default_country_code, n->vals + k);
+		else
 			n->vals[k++] = util_lower(c->arena, s);
 	}
 	n->nvals = k;
@@ -368,7 +354,7 @@ build(struct ectx *c, const struct entity *e, const struct json *item,
 				    "in where.", attr);
 		}
 		if ((list = json_as_list(c->arena, value)) == NULL) {
-			if (scalar(value) == NULL)
+			if (normal_scalar(value) == NULL)
 				return bad(c, "Where '%s' needs an id or a "
 				    "list of ids.", type);
 			list = json_arr(c->arena);
@@ -389,7 +375,7 @@ build(struct ectx *c, const struct entity *e, const struct json *item,
 		return bad(c, "Not existing attribute '%.64s' in where.", attr);
 	switch (val) {
 	case V_ONE:
-		if (scalar(value) == NULL)
+		if (normal_scalar(value) == NULL)
 			return bad(c, "Where '%s' needs a value.", type);
 		list = json_arr(c->arena);
 		json_push(c->arena, (struct json *)list, (struct json *)value);
@@ -409,8 +395,9 @@ build(struct ectx *c, const struct entity *e, const struct json *item,
 		break;
 	case V_PAIR:
 		pair = json_as_list(c->arena, value);
-		if (pair == NULL || pair->n != 2 || scalar(pair->v[0]) == NULL ||
-		    scalar(pair->v[1]) == NULL)
+		if (pair == NULL || pair->n != 2 ||
+		    normal_scalar(pair->v[0]) == NULL ||
+		    normal_scalar(pair->v[1]) == NULL)
 			return bad(c, "Where '%s' needs two values, as a list "
 			    "[from, to].", type);
 		node_vals(c, n, pair);
@@ -521,40 +508,25 @@ static size_t
 rec_texts(struct ectx *c, const struct field *f, const struct json *rec,
     const char ***out)
 {
-	const struct json	*v, *data;
+	const struct json	*v;
 	const char		**t, *s;
 	size_t			  i, n = 0;
 
 	*out = NULL;
-	if (f->type == FT_PHONE || f->type == FT_EMAIL) {
-		data = json_get(rec, f->type == FT_PHONE ? "phoneNumberData" :
-		    "emailAddressData");
-		if (data == NULL || data->type != JSON_ARRAY)
-			return 0;
-		t = arena_alloc(c->arena, (data->n + 1) * sizeof(*t));
-		for (i = 0; i < data->n; i++) {
-			s = json_gets(data->v[i], f->type == FT_PHONE ?
-			    "phoneNumber" : "emailAddress");
-			if (s != NULL)
-				t[n++] = f->type == FT_PHONE ?
-				    util_digits(c->arena, s) :
-				    util_lower(c->arena, s);
-		}
-		*out = t;
-		return n;
-	}
+	if (f->type == FT_PHONE || f->type == FT_EMAIL)
+		return normal_points(c->arena, f, rec, out);
 	v = json_get(rec, f->name);
 	if (v == NULL || v->type == JSON_NULL)
 		return 0;
 	if (v->type == JSON_ARRAY) {
 		t = arena_alloc(c->arena, (v->n + 1) * sizeof(*t));
 		for (i = 0; i < v->n; i++)
-			if ((s = scalar(v->v[i])) != NULL)
+			if ((s = normal_scalar(v->v[i])) != NULL)
 				t[n++] = util_lower(c->arena, s);
 		*out = t;
 		return n;
 	}
-	if ((s = scalar(v)) == NULL)
+	if ((s = normal_scalar(v)) == NULL)
 		return 0;
 	t = arena_alloc(c->arena, sizeof(*t));
 	t[0] = util_lower(c->arena, s);

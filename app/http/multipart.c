@@ -9,6 +9,7 @@
 #include "fastcrm/error.h"
 #include "fastcrm/multipart.h"
 #include "fastcrm/query.h"
+#include "fastcrm/util.h"
 
 #define MP_HDR_MAX	8192
 #define MP_OUT		65536
@@ -164,7 +165,7 @@ headers_done(struct multipart *m, const char **why)
 	char	*line, *save, *cd = NULL, *ct = NULL, *v;
 
 	/* The file name ends up in a record, which is UTF-8 JSON. */
-	if (!http_utf8_valid(m->hdr, m->nhdr))
+	if (!util_utf8_valid(m->hdr, m->nhdr))
 		return bad(m, why, "multipart part headers are not valid "
 		    "UTF-8.");
 	m->hdr[m->nhdr] = '\0';

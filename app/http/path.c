@@ -9,6 +9,7 @@
 
 #include "fastcrm/error.h"
 #include "fastcrm/query.h"
+#include "fastcrm/util.h"
 
 /* Decodes one segment of len bytes into the arena; NULL with *why. */
 static char *
@@ -44,7 +45,7 @@ segment(struct arena *a, const char *s, size_t len, const char **why)
 		*why = "Path segment '.' or '..' is not allowed.";
 		return NULL;
 	}
-	if (!http_utf8_valid(out, o)) {
+	if (!util_utf8_valid(out, o)) {
 		*why = "Path segment is not UTF-8.";
 		return NULL;
 	}

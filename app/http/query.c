@@ -11,6 +11,7 @@
 #include "fastcrm/error.h"
 #include "fastcrm/json.h"
 #include "fastcrm/query.h"
+#include "fastcrm/util.h"
 
 /* One part of a name: the base, then one per bracket pair. */
 struct qseg {
@@ -77,46 +78,6 @@ http_urldecode(struct arena *a, const char *s, size_t len, int plus_is_space,
 	if (outlen != NULL)
 		*outlen = j;
 	return out;
-}
-
-int
-http_utf8_valid(const char *s, size_t len)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 i, n, k;
-	unsigned long		 cp, min;
-
-	for (i = 0; i < len; i += n) {
-		if (p[i] < 0x80) {
-			n = 1;
-			continue;
-		}
-		if (p[i] >= 0xc2 && p[i] <= 0xdf) {
-			n = 2;
-			cp = p[i] & 0x1f;
-			min = 0x80;
-		} else if (p[i] >= 0xe0 && p[i] <= 0xef) {
-			n = 3;
-			cp = p[i] & 0x0f;
-			min = 0x800;
-		} else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
-			n = 4;
-			cp = p[i] & 0x07;
-			min = 0x10000;
-		} else
-			return 0;
-		if (len - i < n)
-			return 0;
-		for (k = 1; k < n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-	}
-	return 1;
 }
 
 /*
@@ -291,7 +252,7 @@ query_check(struct arena *a, const char *s, size_t len, const char **why)
 	if (memchr(s, '\0', len) != NULL)
 		return query_fail(a, why,
 		    "Query parameter contains a NUL byte.");
-	if (http_utf8_valid(s, len) == 0)
+	if (util_utf8_valid(s, len) == 0)
 		return query_fail(a, why,
 		    "Query parameter is not valid UTF-8.");
 	return FCRM_OK;

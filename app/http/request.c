@@ -13,6 +13,7 @@
 #include "fastcrm/http.h"
 #include "fastcrm/query.h"
 #include "fastcrm/route.h"
+#include "fastcrm/util.h"
 
 /* What a request may allocate beyond 4x its body limit, on ROUTE_LOGIN. */
 #define LOGIN_MEMORY	((size_t)4 << 20)
@@ -106,7 +107,7 @@ http_fail(struct req *r, int code, const char *fmt, ...)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	/* A reason may echo input that is not UTF-8; the JSON body must be. */
-	if (!http_utf8_valid(s, strlen(s)))
+	if (!util_utf8_valid(s, strlen(s)))
 		for (p = s; *p != '\0'; p++)
 			if ((unsigned char)*p >= 0x80)
 				*p = '?';

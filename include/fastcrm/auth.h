@@ -137,7 +137,5 @@ void		 auth_fail_count(struct req *, const char *why);
 
 /* Decodes standard base64 into the arena; NULL when malformed. */
 char		*auth_base64_decode(struct arena *, const char *, size_t *);
-/* Hex SHA-256 of s. */
-void		 auth_sha256_hex(const char *, size_t, char out[65]);
 
 #endif

@@ -168,12 +168,6 @@ int		 conf_load_mem(const char *name, const char *buf, size_t len,
 		    struct conf **out, struct conf_diag *diag);
 
 /*
- * Writes the lowercase hex SHA-256 of the len bytes at s, NUL-terminated,
- * into out.
- */
-void		 conf_sha256_hex(const char *s, size_t len, char out[65]);
-
-/*
  * A new API key for `fastcrm key`: 32 random lowercase hex characters from
  * the kernel's generator into key, and their SHA-256 hex (the value for
  * api_key_sha256) into sha_hex; both NUL-terminated.  0 on success, -1 with

@@ -52,11 +52,4 @@ int		 http_hex(unsigned char c);
 int		 http_path_split(struct arena *a, const char *raw, size_t len,
 		    char **segs, size_t max, size_t *nsegs, const char **why);
 
-/*
- * Returns 1 if len bytes of s are well-formed UTF-8 (no overlong forms,
- * no surrogates, nothing above U+10FFFF), 0 otherwise.  NUL bytes are
- * valid UTF-8 here; callers that mind must check for them.
- */
-int		 http_utf8_valid(const char *s, size_t len);
-
 #endif

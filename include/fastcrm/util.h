@@ -1,7 +1,7 @@
 /*
- * Small helpers shared by the engine and the resource modules: ids, time,
- * phone numbers.  All pure functions; no allocation unless an arena is
- * passed.
+ * Small helpers shared by every floor: ids, time, phone numbers, hex,
+ * SHA-256, UTF-8.  All pure functions; no allocation unless an arena is
+ * passed (or a SHA-256 in pieces is begun).
  */
 #ifndef FASTCRM_UTIL_H
 #define FASTCRM_UTIL_H
@@ -11,6 +11,7 @@
 #include "fastcrm/arena.h"
 
 #define UTIL_ID_LEN	17
+#define UTIL_SHA256_LEN	32	/* bytes; its hex takes twice that and a NUL */
 
 /* A new record id: 17 lowercase hex chars, time-ordered, plus NUL. */
 void	 util_id_new(char out[UTIL_ID_LEN + 1]);
@@ -56,5 +57,42 @@ const char	*util_kept(const char *s);
 
 /* The wall clock in seconds, with microseconds (progress and timings). */
 double		 util_seconds(void);
+
+/* n bytes of p as 2n lowercase hex digits and a NUL in out. */
+void		 util_hex(const void *p, size_t n, char *out);
+
+/* SHA-256 of n bytes of p, as bytes or as 64 hex digits and a NUL. */
+void		 util_sha256(const void *p, size_t n,
+		    unsigned char md[UTIL_SHA256_LEN]);
+void		 util_sha256_hex(const void *p, size_t n,
+		    char out[UTIL_SHA256_LEN * 2 + 1]);
+
+/*
+ * A SHA-256 taken in pieces (a file read in chunks): init, update for
+ * each piece, final for the hex digest; the calls return 0 on success.
+ * util_sha256_free releases it, after final or after a failure (also
+ * of init).
+ */
+struct util_sha256 {
+	void	*ctx;		/* OpenSSL's EVP_MD_CTX */
+};
+int		 util_sha256_init(struct util_sha256 *);
+int		 util_sha256_update(struct util_sha256 *, const void *, size_t);
+int		 util_sha256_final(struct util_sha256 *,
+		    char out[UTIL_SHA256_LEN * 2 + 1]);
+void		 util_sha256_free(struct util_sha256 *);
+
+/*
+ * Returns 1 if n bytes of s are well-formed UTF-8 (no overlong forms,
+ * no surrogates, nothing above U+10FFFF), 0 otherwise.  NUL bytes are
+ * valid UTF-8 here; callers that mind must check for them.
+ */
+int		 util_utf8_valid(const char *s, size_t n);
+/*
+ * The length of the well-formed UTF-8 sequence at p (at most n bytes),
+ * with its code point in *cp; 0 when it is malformed or cut short.
+ */
+size_t		 util_utf8_char(const unsigned char *p, size_t n,
+		    unsigned long *cp);
 
 #endif
