@@ -1,6 +1,7 @@
 /*
  * Credentials and roles.  auth_authenticate tries the schemes of AUTH.md
  * in order and sets r->who; the role check is entity_authorize (entity.h).
+ * Auth's own tables in the store are registered by auth_init.
  */
 #ifndef FASTCRM_AUTH_H
 #define FASTCRM_AUTH_H

@@ -2,7 +2,9 @@
  * The generic record engine.  An entity is data: a table of attributes
  * (struct field) plus a few named hooks.  Resource modules (contacts.c,
  * cases.c, ...) declare the tables; this engine validates, stores, indexes,
- * lists and links every entity the same way.
+ * lists and links every entity the same way.  It is also the one door to
+ * the store for everything above it: opening (entity_store_open), the
+ * tables of other modules, transactions (entity_begin/entity_commit).
  */
 #ifndef FASTCRM_ENTITY_H
 #define FASTCRM_ENTITY_H
