@@ -111,6 +111,8 @@ master_prepare_store(const struct conf *conf, const char **why)
 	}
 	rc = entity_sync_api_users(conf, st, why);
 	entity_store_close(st);
+	if (rc != 0 && *why == NULL)
+		*why = error_reason(rc);
 	return rc != 0 ? -1 : 0;
 }
 

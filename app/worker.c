@@ -1,8 +1,8 @@
 /*
- * A worker: opens its own LMDB environment (after fork, as LMDB requires)
- * through the engine's one door (entity_store_open), then loops: wait for
- * a connection, accept it through libfcgi, parse, dispatch through the
- * route table, respond, log one line, reset the arena.  A request that wrote opens a batch (group commit, app/batch.c):
+ * A worker: opens its own LMDB environment (after fork, as LMDB requires),
+ * then loops: wait for a connection, accept it through libfcgi, parse,
+ * dispatch through the route table, respond, log one line, reset the
+ * arena.  A request that wrote opens a batch (group commit, app/batch.c):
  * the worker serves the connections already waiting too, commits once,
  * then answers.  Read this file and app/http/route.c to follow a request.
  */

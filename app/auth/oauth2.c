@@ -3,9 +3,10 @@
  * Ringotel's "web server flow".  Codes and tokens are random; LMDB keeps
  * only their SHA-256 with kind, client, principal and expiry (auth's
  * "tokens" table, tables.c).  Codes are single-use; refresh tokens
- * rotate; access tokens act with the role of the client.  Each keeps the signed-in principal's type, id and
- * credential generation, and works only while auth_current still finds
- * that principal so (a password change, deactivation or deletion ends it).
+ * rotate; access tokens act with the role of the client.  Each keeps the
+ * signed-in principal's type, id and credential generation, and works
+ * only while auth_current still finds that principal so (a password
+ * change, deactivation or deletion ends it).
  */
 #include <stdio.h>
 #include <stdlib.h>
