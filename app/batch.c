@@ -21,11 +21,11 @@
 
 #include "fastcrm/arena.h"
 #include "fastcrm/batch.h"
+#include "fastcrm/entity.h"
 #include "fastcrm/error.h"
 #include "fastcrm/http.h"
 #include "fastcrm/log.h"
 #include "fastcrm/metrics.h"
-#include "fastcrm/store.h"
 #include "fastcrm/worker.h"
 
 struct held {
@@ -184,7 +184,7 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 	long long	 us;
 	int		 i, rc;
 
-	rc = store_batch_commit(st);
+	rc = entity_store_batch_commit(st);
 	if (rc != 0)
 		log_error("worker: the commit of a batch of %d requests "
 		    "failed: %s", b->nheld, error_reason(rc));

@@ -562,6 +562,9 @@ main(int argc, char *argv[])
 
 	if (argc < 2)
 		usage();
+	/* Auth's tables go into every store opened from here on. */
+	if (auth_init() != 0)
+		return 1;
 	if (strcmp(argv[1], "serve") == 0) {
 		optind = 2;
 		while ((c = getopt(argc, argv, "Bc:")) != -1) {

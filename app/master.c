@@ -33,7 +33,6 @@
 #include "fastcrm/error.h"
 #include "fastcrm/log.h"
 #include "fastcrm/metrics.h"
-#include "fastcrm/store.h"
 #include "fastcrm/worker.h"
 
 #define MAX_SLOTS	1024
@@ -105,21 +104,16 @@ master_prepare_store(const struct conf *conf, const char **why)
 
 	if (entity_init(conf, why) != 0)
 		return -1;
-	rc = store_open(conf->data_dir, conf->map_size, entity_db_names(),
-	    &st);
-	if (rc != 0) {
+	if ((rc = entity_store_open(conf, NULL, &st, why)) != 0) {
+		/* The caller says "cannot open the store in DIR". */
 		*why = error_reason(rc);
 		return -1;
 	}
-	if (entity_open_dbs(st) != 0 ||
-	    entity_sync_api_users(conf, st, why) != 0) {
-		if (*why == NULL)
-			*why = "cannot open the store's databases";
-		store_close(st);
-		return -1;
-	}
-	store_close(st);
-	return 0;
+	rc = entity_sync_api_users(conf, st, why);
+	entity_store_close(st);
+	if (rc != 0 && *why == NULL)
+		*why = error_reason(rc);
+	return rc != 0 ? -1 : 0;
 }
 
 /* The socket systemd passed (fastcrm.socket), or 0 if none, -1 if bad. */
@@ -292,7 +286,7 @@ reap(const struct conf *conf, int stopping)
 			young = 1;
 		pending++;
 	}
-	if (crashed && store_reader_check(conf->data_dir, &dead) == 0 &&
+	if (crashed && entity_store_reader_check(conf, &dead) == 0 &&
 	    dead > 0) {
 		log_info("cleared %d stale LMDB reader slot(s)", dead);
 		metrics_readers_cleared(dead);
@@ -384,7 +378,7 @@ master_run(const char *path)
 		return 1;
 	}
 	/* A master killed earlier may have left readers of dead workers. */
-	if (store_reader_check(conf->data_dir, &dead) == 0 && dead > 0) {
+	if (entity_store_reader_check(conf, &dead) == 0 && dead > 0) {
 		log_info("cleared %d stale LMDB reader slot(s)", dead);
 		metrics_readers_cleared(dead);
 	}

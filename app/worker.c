@@ -45,7 +45,6 @@
 #include "fastcrm/log.h"
 #include "fastcrm/metrics.h"
 #include "fastcrm/route.h"
-#include "fastcrm/store.h"
 #include "fastcrm/worker.h"
 
 /*
@@ -91,7 +90,7 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp, struct batch *b)
 	unsigned long	 joined;
 
 	gettimeofday(&t0, NULL);
-	joined = store_batch_joined(r->store);
+	joined = entity_store_batch_joined(r->store);
 	r->env = fr->envp;
 	r->in = fr->in;
 	r->in_read = fcgi_read;
@@ -109,7 +108,7 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp, struct batch *b)
 	buf_init(resp, r->arena);
 	http_response(r, resp);
 	/* It saw or made uncommitted writes: answered after the commit. */
-	if (b != NULL && store_batch_joined(r->store) != joined) {
+	if (b != NULL && entity_store_batch_joined(r->store) != joined) {
 		batch_hold(b, fr, r, resp, &t0);
 		return 1;
 	}
@@ -158,7 +157,7 @@ drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
 	struct buf	 resp;
 	FCGX_Request	*fr;
 
-	while (store_batch_open(st) && (fr = batch_slot(b)) != NULL) {
+	while (entity_store_batch_open(st) && (fr = batch_slot(b)) != NULL) {
 		pfd.fd = fd;
 		pfd.events = POLLIN;
 		pfd.revents = 0;
@@ -175,7 +174,7 @@ drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
 				FCGX_Free(fr, 1);
 		}
 		arena_reset(arena);
-		store_idle(st);
+		entity_store_idle(st);
 	}
 	batch_finish(b, st, conf, arena);
 	arena_reset(arena);
@@ -217,8 +216,7 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		log_error("worker: %s", why);
 		_exit(2);
 	}
-	if ((rc = store_open(conf->data_dir, conf->map_size,
-	    entity_db_names(), &st)) != 0 || entity_open_dbs(st) != 0) {
+	if ((rc = entity_store_open(conf, NULL, &st, &why)) != 0) {
 		log_error("worker: cannot open the store in %s: %s",
 		    conf->data_dir, error_reason(rc));
 		_exit(2);
@@ -226,7 +224,7 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 	if ((arena = arena_new()) == NULL ||
 	    (batch = batch_new(fd, conf->write_batch)) == NULL)
 		_exit(2);
-	store_batch(st, conf->write_batch > 1);
+	entity_store_batch(st, conf->write_batch > 1);
 	FCGX_Init();
 	FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	if (worker_ready_fd >= 0) {
@@ -266,15 +264,15 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 			FCGX_Finish_r(&fr);
 		big = arena_used(arena) > WORKER_TRIM;
 		arena_reset(arena);
-		if (store_batch_open(st))
+		if (entity_store_batch_open(st))
 			drain(batch, fd, conf, st, arena);
-		store_idle(st);
+		entity_store_idle(st);
 		if (big)
 			malloc_trim(0);
 	}
 	batch_free(batch);
 	arena_free(arena);
-	store_close(st);
+	entity_store_close(st);
 #ifdef WORKER_LEAK_CHECK
 	__lsan_do_leak_check();
 #endif

@@ -138,7 +138,7 @@ cleanup(void)
 {
 	char	 path[PATH_MAX + 16];
 
-	store_close(st);
+	entity_store_close(st);
 	st = NULL;
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	unlink(path);
@@ -235,8 +235,7 @@ setup(void)
 		abort();
 	}
 	atexit(cleanup);
-	if (store_open(dir, conf.map_size, entity_db_names(), &st) != 0 ||
-	    entity_open_dbs(st) != 0)
+	if (auth_init() != 0 || entity_store_open(&conf, dir, &st, &why) != 0)
 		abort();
 	conf.data_dir = dir;
 

@@ -1,7 +1,8 @@
 /*
  * Authentication (the five schemes of AUTH.md, tried in order), the
- * failed-login limiter shared by all workers through LMDB, and the role
- * check that every route passes through.
+ * failed-login limiter shared by all workers through LMDB (auth's
+ * "authfail" table, tables.c), and the role check that every route
+ * passes through.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "fastcrm/route.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
+#include "tables.h"
 
 enum scheme {
 	S_NONE,
@@ -322,9 +324,9 @@ limiter(struct req *r, int fail)
 	struct store_val	 v;
 	struct failrec		 fr;
 	long long		 now = (long long)time(NULL);
-	int			 db, over = 0;
+	int			 db = auth_db_authfail, over = 0;
 
-	if ((db = store_db(r->store, "authfail")) < 0 || r->conf == NULL)
+	if (r->conf == NULL)
 		return 0;
 	if (store_begin(r->store, fail, &t) != 0)
 		return 0;

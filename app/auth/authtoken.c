@@ -4,7 +4,8 @@
  * `Espo-Authorization: base64(user:token)` with
  * `Espo-Authorization-By-Token: true`, and POST /App/destroyAuthToken ends
  * it.  A token is 32 random hex characters (OpenSSL's generator); LMDB's
- * "authtokens" keeps only SHA-256(token) → {principal, created, expiry}.
+ * "authtokens" (auth's table, tables.c) keeps only SHA-256(token) →
+ * {principal, created, expiry}.
  * `fastcrm token list` and `fastcrm token revoke` manage them offline.
  */
 #include <stdio.h>
@@ -21,9 +22,7 @@
 #include "fastcrm/log.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
-#include "../entity/engine.h"
-
-#define TABLE	"authtokens"
+#include "tables.h"
 
 static const struct conf_user *
 conf_user_by_id(const struct conf *c, const char *id)
@@ -76,8 +75,9 @@ authtoken_issue(struct req *r, const char **out)
 		b.len = 0;
 		json_write(&b, o);
 	}
-	if ((rc = auth_purge_expired(r, *t, TABLE)) != 0 ||
-	    (rc = store_put(*t, store_db(r->store, TABLE), key, 64, b.p,
+	if ((rc = auth_purge_expired(r, *t, auth_db_authtokens,
+	    "authtokens")) != 0 ||
+	    (rc = store_put(*t, auth_db_authtokens, key, 64, b.p,
 	    b.len)) != 0)
 		return http_fail(r, rc, "Cannot store the auth token.");
 	if ((rc = entity_commit(&c, t)) != 0)
@@ -139,15 +139,15 @@ authtoken_auth(struct req *r, const char *user, const char *token)
 	const char		*why, *un;
 	char			 key[65];
 	double			 exp;
-	int			 ok = -1, db;
+	int			 ok = -1;
 
-	if (strlen(token) != 32 || (db = store_db(r->store, TABLE)) < 0)
+	if (strlen(token) != 32)
 		return -1;
 	util_sha256_hex(token, 32, key);
 	if (store_begin(r->store, 0, &t) != 0)
 		return -1;
 	p = arena_calloc(r->arena, 1, sizeof(*p));
-	if (store_get(t, db, key, 64, &v) == 0 &&
+	if (store_get(t, auth_db_authtokens, key, 64, &v) == 0 &&
 	    json_parse(r->arena, v.p, v.len, &o, &why) == 0 &&
 	    json_tonum(json_get(o, "exp"), &exp) &&
 	    exp >= (double)time(NULL) &&
@@ -171,7 +171,7 @@ auth_h_destroy_token(struct req *r)
 	struct json		 *body;
 	const char		 *tok;
 	char			  key[65];
-	int			  rc, db;
+	int			  rc, db = auth_db_authtokens;
 	struct ectx		 c;
 
 	http_ectx(r, &c);
@@ -181,7 +181,6 @@ auth_h_destroy_token(struct req *r)
 		return http_fail(r, FCRM_BAD_REQUEST, "No 'token' in the "
 		    "body.");
 	util_sha256_hex(tok, strlen(tok), key);
-	db = store_db(r->store, TABLE);
 	if ((rc = entity_begin(&c, 1, &t)) != 0)
 		return http_fault(r, &c, rc);
 	if (store_get(*t, db, key, 64, &v) != 0)
@@ -263,12 +262,9 @@ offline(const struct conf *conf, FILE *fp, const char *token, const char *id,
 	memset(&w, 0, sizeof(w));
 	if (entity_init(conf, why) != 0)
 		return FCRM_CONFIG;
-	if ((rc = store_open(conf->data_dir, conf->map_size,
-	    entity_db_names(), &st)) != 0) {
-		*why = "cannot open the store";
+	if ((rc = entity_store_open(conf, NULL, &st, why)) != 0)
 		return rc;
-	}
-	db = store_db(st, TABLE);
+	db = auth_db_authtokens;
 	w.a = arena_new();
 	w.fp = fp;
 	w.list = fp != NULL;
@@ -304,7 +300,7 @@ out:
 		*why = error_reason(rc);
 	free(w.del);
 	arena_free(w.a);
-	store_close(st);
+	entity_store_close(st);
 	return rc;
 }
 

@@ -1,11 +1,12 @@
 /*
  * OAuth2 (RFC 6749) authorization-code and refresh-token grants, for
  * Ringotel's "web server flow".  Codes and tokens are random; LMDB keeps
- * only their SHA-256 with kind, client, principal and expiry.  Codes are
- * single-use; refresh tokens rotate; access tokens act with the role of
- * the client.  Each keeps the signed-in principal's type, id and
- * credential generation, and works only while auth_current still finds
- * that principal so (a password change, deactivation or deletion ends it).
+ * only their SHA-256 with kind, client, principal and expiry (auth's
+ * "tokens" table, tables.c).  Codes are single-use; refresh tokens
+ * rotate; access tokens act with the role of the client.  Each keeps the
+ * signed-in principal's type, id and credential generation, and works
+ * only while auth_current still finds that principal so (a password
+ * change, deactivation or deletion ends it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 #include "fastcrm/query.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
-#include "../entity/engine.h"
+#include "tables.h"
 
 #define CODE_TTL	600
 #define ACCESS_TTL	3600
@@ -167,8 +168,8 @@ issue(struct req *r, struct store_txn *t, const char *kind,
 	buf_init(&b, a);
 	json_write(&b, o);
 	util_sha256_hex(tok, 64, key);
-	if (auth_purge_expired(r, t, "tokens") != 0 ||
-	    store_put(t, store_db(r->store, "tokens"), key, 64, b.p, b.len) != 0)
+	if (auth_purge_expired(r, t, auth_db_tokens, "tokens") != 0 ||
+	    store_put(t, auth_db_tokens, key, 64, b.p, b.len) != 0)
 		return NULL;
 	return tok;
 }
@@ -186,7 +187,7 @@ lookup(struct req *r, struct store_txn *t, const char *tok, const char *kind,
 	if (tok == NULL || strlen(tok) != 64)
 		return NULL;
 	util_sha256_hex(tok, 64, key);
-	if (store_get(t, store_db(r->store, "tokens"), key, 64, &v) != 0 ||
+	if (store_get(t, auth_db_tokens, key, 64, &v) != 0 ||
 	    json_parse(r->arena, v.p, v.len, &o, &why) != 0)
 		return NULL;
 	k = json_gets(o, "kind");
@@ -373,15 +374,14 @@ oauth2_h_token(struct req *r)
 	if (auth_current(r, *t, json_gets(tok, "utype"), json_gets(tok, "uid"),
 	    json_gets(tok, "gen"), &who) != 0) {
 		/* It goes: it can never be good again. */
-		if (store_del(*t, store_db(r->store, "tokens"), key, 64, NULL,
-		    0) == 0)
+		if (store_del(*t, auth_db_tokens, key, 64, NULL, 0) == 0)
 			(void)entity_commit(&c, t);
 		return token_error(r, 400, "invalid_grant", "The user's "
 		    "password, status or rights changed since this grant; "
 		    "authorize again.");
 	}
 	/* Single use: the code or refresh token goes now. */
-	if (store_del(*t, store_db(r->store, "tokens"), key, 64, NULL, 0) != 0)
+	if (store_del(*t, auth_db_tokens, key, 64, NULL, 0) != 0)
 		return http_fail(r, FCRM_STORE, "Cannot update tokens.");
 	access = issue(r, *t, "access", cl->client_id, &who, NULL, ACCESS_TTL);
 	refresh = issue(r, *t, "refresh", cl->client_id, &who, NULL,
@@ -479,13 +479,10 @@ oauth2_revoke(const struct conf *conf, const char *token, const char *client,
 	*why = NULL;
 	if (entity_init(conf, why) != 0)
 		return FCRM_CONFIG;
-	if ((rc = store_open(conf->data_dir, conf->map_size,
-	    entity_db_names(), &st)) != 0) {
-		*why = "cannot open the store";
+	if ((rc = entity_store_open(conf, NULL, &st, why)) != 0)
 		return rc;
-	}
 	a = arena_new();
-	db = store_db(st, "tokens");
+	db = auth_db_tokens;
 	if ((rc = store_begin(st, 1, &t)) != 0)
 		goto out;
 	if (token != NULL) {
@@ -514,6 +511,6 @@ out:
 	if (rc != 0 && *why == NULL)
 		*why = error_reason(rc);
 	arena_free(a);
-	store_close(st);
+	entity_store_close(st);
 	return rc;
 }

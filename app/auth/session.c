@@ -1,8 +1,11 @@
 /*
  * Agent sessions and passwords.  The page at `/` signs an agent in with a
  * User record's password (or a configured principal's); the session lives
- * in LMDB as SHA-256(token) → {principal, expiry, CSRF token}, so every
- * worker sees it and a restart keeps it.
+ * in LMDB as SHA-256(token) → {principal, expiry, CSRF token} (auth's
+ * "sessions" table, tables.c), so every worker sees it and a restart
+ * keeps it.  Password hashes ("pw:<id>") and credential nonces
+ * ("gen:<id>") sit in the engine's meta (entity_meta_get/put); a User is
+ * found by userName with entity_lookup.
  */
 #include <crypt.h>
 #include <stdio.h>
@@ -18,7 +21,7 @@
 #include "fastcrm/log.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
-#include "../entity/engine.h"
+#include "tables.h"
 
 const char *
 auth_password_hash(struct arena *a, const char *pass)
@@ -84,18 +87,18 @@ auth_gen(const char *type, const char *hash, const char *nonce,
 	free(s);
 }
 
-/* The meta value of "prefix:id" in the arena, or NULL. */
+/* The meta value of "prefix:id" in c's arena, or NULL. */
 static const char *
-meta_get(struct req *r, struct store_txn *t, const char *prefix,
+meta_get(struct ectx *c, struct store_txn *t, const char *prefix,
     const char *id)
 {
-	struct store_val	 v;
-	char			 key[64];
+	const char	*v;
+	char		 key[64];
 
 	snprintf(key, sizeof(key), "%s:%s", prefix, id);
-	if (store_get(t, store_db(r->store, "meta"), key, strlen(key), &v) != 0)
+	if (entity_meta_get(c, t, key, &v, NULL) != 0)
 		return NULL;
-	return arena_strndup(r->arena, v.p, v.len);
+	return v;
 }
 
 int
@@ -109,8 +112,7 @@ auth_user_revoke(struct ectx *c, struct store_txn *t, const char *id)
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(nonce + i * 2, 3, "%02x", rnd[i]);
 	snprintf(key, sizeof(key), "gen:%s", id);
-	return store_put(t, store_db(c->store, "meta"), key, strlen(key), nonce,
-	    32);
+	return entity_meta_put(c, t, key, nonce, 32);
 }
 
 /* The current state of User record id; 0 or -1. */
@@ -126,9 +128,9 @@ current_user(struct req *r, struct store_txn *t, const char *id,
 	http_ectx(r, &c);
 	if (e == NULL || entity_load(&c, t, e, id, ACT_NONE, &rec, NULL) != 0 ||
 	    !json_truthy(json_get(rec, "isActive")) ||
-	    (hash = meta_get(r, t, "pw", id)) == NULL)
+	    (hash = meta_get(&c, t, "pw", id)) == NULL)
 		return -1;
-	if ((nonce = meta_get(r, t, "gen", id)) == NULL)
+	if ((nonce = meta_get(&c, t, "gen", id)) == NULL)
 		nonce = "";
 	type = json_gets(rec, "type");
 	out->id = json_gets(rec, "id");
@@ -220,25 +222,25 @@ purge_step(void *arg, struct store_val k, struct store_val v)
 }
 
 int
-auth_purge_expired(struct req *r, struct store_txn *t, const char *table)
+auth_purge_expired(struct req *r, struct store_txn *t, int db,
+    const char *name)
 {
 	struct purge		 p;
-	struct store_val	 v;
+	struct ectx		 c;
+	const char		*v;
 	char			 mkey[32], from[PURGE_KEY + 1];
-	size_t			 flen = 0, i;
-	int			 db, meta, rc;
+	size_t			 flen = 0, vlen, i;
+	int			 rc;
 
-	if ((db = store_db(r->store, table)) < 0 ||
-	    (meta = store_db(r->store, "meta")) < 0)
-		return FCRM_STORE;
+	http_ectx(r, &c);
 	memset(&p, 0, sizeof(p));
 	p.a = r->arena;
 	p.now = (double)time(NULL);
-	snprintf(mkey, sizeof(mkey), "purge.%s", table);
+	snprintf(mkey, sizeof(mkey), "purge.%s", name);
 	/* Resume after the last key looked at: that key plus a NUL byte. */
-	if (store_get(t, meta, mkey, strlen(mkey), &v) == 0 &&
-	    v.len == PURGE_KEY) {
-		memcpy(from, v.p, PURGE_KEY);
+	if (entity_meta_get(&c, t, mkey, &v, &vlen) == 0 &&
+	    vlen == PURGE_KEY) {
+		memcpy(from, v, PURGE_KEY);
 		from[PURGE_KEY] = '\0';
 		flen = PURGE_KEY + 1;
 	}
@@ -255,7 +257,7 @@ auth_purge_expired(struct req *r, struct store_txn *t, const char *table)
 			return rc;
 	if (p.seen == 0)
 		return FCRM_OK;
-	return store_put(t, meta, mkey, strlen(mkey), p.last, PURGE_KEY);
+	return entity_meta_put(&c, t, mkey, p.last, PURGE_KEY);
 }
 
 /* Is the Content-Type application/json (parameters aside)? */
@@ -301,13 +303,11 @@ session_load(struct req *r, const char *token, char key[65])
 	struct json		*s = NULL;
 	const char		*why;
 	double			 exp;
-	int			 db;
 
 	util_sha256_hex(token, strlen(token), key);
-	if ((db = store_db(r->store, "sessions")) < 0 ||
-	    store_begin(r->store, 0, &t) != 0)
+	if (store_begin(r->store, 0, &t) != 0)
 		return NULL;
-	if (store_get(t, db, key, 64, &v) == 0 &&
+	if (store_get(t, auth_db_sessions, key, 64, &v) == 0 &&
 	    json_parse(r->arena, v.p, v.len, &s, &why) == 0 &&
 	    (!json_tonum(json_get(s, "exp"), &exp) ||
 	    exp < (double)time(NULL)))
@@ -387,24 +387,16 @@ find_user(struct ectx *c, struct store_txn *t, const char *name,
     struct json **rec, const char **hash)
 {
 	const struct entity	*e = entity_find("User");
-	const struct field	*f = entity_field(e, "userName");
-	struct store_val	 v;
-	const char		**ids;
-	char			 key[40];
-	size_t			 n;
 	int			 rc;
 
 	*rec = NULL;
 	*hash = NULL;
-	rc = engine_index_ids(c->arena, t, e->db_ix[f - e->fields],
-	    util_lower(c->arena, name), &ids, &n);
-	if (rc != 0 || n == 0)
-		return rc != 0 ? rc : FCRM_NOT_FOUND;
-	if ((rc = entity_load(c, t, e, ids[0], ACT_NONE, rec, NULL)) != 0)
+	if (e == NULL)
+		return FCRM_NOT_FOUND;
+	if ((rc = entity_lookup(c, t, e, "userName", name, ACT_NONE,
+	    rec)) != 0)
 		return rc;
-	snprintf(key, sizeof(key), "pw:%s", ids[0]);
-	if (store_get(t, store_db(c->store, "meta"), key, strlen(key), &v) == 0)
-		*hash = arena_strndup(c->arena, v.p, v.len);
+	*hash = meta_get(c, t, "pw", json_gets(*rec, "id"));
 	return 0;
 }
 
@@ -437,11 +429,10 @@ auth_login(struct req *r, const char *name, const char *pass,
 		out->admin = type != NULL && strcmp(type, "admin") == 0;
 		out->role = r->conf->agent_role;
 		out->type = "regular";
-		if ((nonce = meta_get(r, *t, "gen", out->id)) == NULL)
+		if ((nonce = meta_get(&c, *t, "gen", out->id)) == NULL)
 			nonce = "";
 	}
-	store_abort(*t);
-	*t = NULL;
+	entity_end(t);
 	/*
 	 * One crypt(3) whatever the name: an unknown user, one without a
 	 * password or an inactive one takes the time of a wrong password.
@@ -526,9 +517,9 @@ auth_h_session_create(struct req *r)
 	util_sha256_hex(tok, 64, key);
 	if ((rc = entity_begin(&c, 1, &t)) != 0)
 		return http_fault(r, &c, rc);
-	if ((rc = auth_purge_expired(r, *t, "sessions")) != 0 ||
-	    (rc = store_put(*t, store_db(r->store, "sessions"), key, 64, b.p,
-	    b.len)) != 0)
+	if ((rc = auth_purge_expired(r, *t, auth_db_sessions,
+	    "sessions")) != 0 ||
+	    (rc = store_put(*t, auth_db_sessions, key, 64, b.p, b.len)) != 0)
 		return http_fail(r, rc, "Cannot store the session.");
 	if ((rc = entity_commit(&c, t)) != 0)
 		return http_fault(r, &c, rc);
@@ -567,8 +558,8 @@ auth_h_session_delete(struct req *r)
 			    "or wrong.");
 		if ((rc = entity_begin(&c, 1, &t)) != 0)
 			return http_fault(r, &c, rc);
-		if ((rc = store_del(*t, store_db(r->store, "sessions"), key, 64,
-		    NULL, 0)) != 0)
+		if ((rc = store_del(*t, auth_db_sessions, key, 64, NULL,
+		    0)) != 0)
 			return http_fail(r, rc, "Cannot end the session.");
 		if ((rc = entity_commit(&c, t)) != 0)
 			return http_fault(r, &c, rc);
@@ -595,12 +586,8 @@ auth_user_passwd(const struct conf *conf, const char *name,
 	*why = NULL;
 	if (entity_init(conf, why) != 0)
 		return FCRM_CONFIG;
-	if ((rc = store_open(conf->data_dir, conf->map_size,
-	    entity_db_names(), &st)) != 0 || entity_open_dbs(st) != 0) {
-		*why = "cannot open the store";
-		store_close(st);
-		return rc != 0 ? rc : FCRM_STORE;
-	}
+	if ((rc = entity_store_open(conf, NULL, &st, why)) != 0)
+		return rc;
 	a = arena_new();
 	entity_ctx(&c, a, conf, st);
 	c.system = 0;
@@ -617,14 +604,13 @@ auth_user_passwd(const struct conf *conf, const char *name,
 		goto out;
 	}
 	snprintf(key, sizeof(key), "pw:%s", json_gets(rec, "id"));
-	if ((rc = store_put(*t, store_db(st, "meta"), key, strlen(key), hash,
-	    strlen(hash))) != 0)
+	if ((rc = entity_meta_put(&c, *t, key, hash, strlen(hash))) != 0)
 		goto out;
 	rc = entity_commit(&c, t);
 out:
 	if (rc != 0 && *why == NULL)
 		*why = entity_reason(&c, rc);
 	arena_free(a);
-	store_close(st);
+	entity_store_close(st);
 	return rc;
 }

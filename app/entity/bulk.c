@@ -18,16 +18,9 @@
 static int
 open_all(const struct conf *conf, struct store **st, const char **why)
 {
-	int	 rc;
-
 	if (entity_init(conf, why) != 0)
 		return FCRM_CONFIG;
-	if ((rc = store_open(conf->data_dir, conf->map_size, entity_db_names(),
-	    st)) != 0 || entity_open_dbs(*st) != 0) {
-		*why = "cannot open the store";
-		return rc != 0 ? rc : FCRM_STORE;
-	}
-	return 0;
+	return entity_store_open(conf, NULL, st, why);
 }
 
 struct exp {
@@ -64,7 +57,7 @@ entity_export(const struct conf *conf, const char *entity, FILE *out,
 		return rc;
 	if ((e = entity_find(entity)) == NULL) {
 		*why = "unknown entity";
-		store_close(st);
+		entity_store_close(st);
 		return FCRM_NOT_FOUND;
 	}
 	x.out = out;
@@ -72,7 +65,7 @@ entity_export(const struct conf *conf, const char *entity, FILE *out,
 	if ((rc = store_begin(st, 0, &t)) == 0)
 		rc = store_iter(t, e->db_rec, 1, NULL, 0, export_one, &x);
 	store_abort(t);
-	store_close(st);
+	entity_store_close(st);
 	if (rc == 0)
 		fprintf(stderr, "%s: exported %zu records\n", e->name, x.n);
 	else
@@ -202,7 +195,7 @@ entity_verify(const struct conf *conf, size_t *problems, const char **why)
 	/* A slot of a dead reader pins old pages until someone clears it. */
 	if ((rc = store_reader_stale(st, pids, 8, &nstale)) != 0) {
 		*why = "cannot read the LMDB reader table";
-		store_close(st);
+		entity_store_close(st);
 		return rc;
 	}
 	for (k = 0; k < nstale && k < 8; k++)
@@ -257,7 +250,7 @@ entity_verify(const struct conf *conf, size_t *problems, const char **why)
 out:
 	store_abort(t);
 	arena_free(a);
-	store_close(st);
+	entity_store_close(st);
 	if (rc != 0 && *why == NULL)
 		*why = error_reason(rc);
 	return rc;

@@ -1,6 +1,7 @@
 /*
- * Internal to the record engine (app/entity): shared between record.c,
- * list.c and handlers.c, not part of its interface.
+ * Internal to the record engine (app/entity): shared between its files,
+ * not part of its interface; no file outside app/entity/ includes it
+ * (tests/unit_engine.c aside, which tests the internals).
  */
 #ifndef FASTCRM_ENGINE_H
 #define FASTCRM_ENGINE_H
@@ -10,6 +11,17 @@
 
 struct conf;
 struct ectx;
+
+/* entity.c: the entity set's database names (NULL before entity_init),
+   and their handles resolved in st (door.c's open calls both). */
+const char *const *entity_db_names(void);
+int	 entity_open_dbs(const struct store *);
+/* door.c: the engine's own tables, resolved by entity_store_open. */
+extern int	 engine_db_counters;
+extern int	 engine_db_meta;
+/* The n-th registered ENTITY_TABLE_TRANSIENT table's handle, or -1 past
+   the last (a backup empties them in its copy). */
+int	 engine_transient_db(size_t n);
 
 int	 engine_convert(struct arena *, const struct field *,
 	    const struct json *, struct json **, const char **);

@@ -1,6 +1,8 @@
 /*
  * The entity set: the resource modules' tables plus the configuration's
- * custom fields, merged once at start and on reload, then only read.
+ * custom fields, merged once at start and on reload, then only read; the
+ * names of its databases (records, indexes) and their handles, resolved
+ * when door.c opens the store.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/store.h"
+#include "engine.h"
 
 static const struct entity_def *const defs[] = {
 	&contacts_def, &companies_def, &cases_def, &users_def, &calls_def,
@@ -208,12 +211,6 @@ entity_init(const struct conf *conf, const char **why)
 				    e->fields[j].name));
 		}
 	}
-	add_dbname(&ndb, strdup("counters"));
-	add_dbname(&ndb, strdup("meta"));
-	add_dbname(&ndb, strdup("sessions"));
-	add_dbname(&ndb, strdup("tokens"));
-	add_dbname(&ndb, strdup("authfail"));
-	add_dbname(&ndb, strdup("authtokens"));
 	return check_aliases(conf, why);
 }
 

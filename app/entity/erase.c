@@ -81,12 +81,8 @@ eraser_open(struct eraser *x, const struct conf *conf, const char *who,
 	x->conf = conf;
 	if (entity_init(conf, why) != 0)
 		return FCRM_CONFIG;
-	if (store_open(conf->data_dir, conf->map_size, entity_db_names(),
-	    &x->st) != 0 || entity_open_dbs(x->st) != 0) {
-		store_close(x->st);
-		*why = "cannot open the store";
+	if (entity_store_open(conf, NULL, &x->st, why) != 0)
 		return FCRM_STORE;
-	}
 	x->a = arena_new();
 	x->who.id = "00000000000000000";
 	(void)who;
@@ -116,7 +112,7 @@ eraser_close(struct eraser *x)
 		free(x->files[i]);
 	free(x->files);
 	arena_free(x->a);
-	store_close(x->st);
+	entity_store_close(x->st);
 }
 
 /* An attachment's file, to unlink once the removal is committed. */
@@ -197,8 +193,7 @@ remove_record(struct eraser *x, const struct entity *e, const char *id)
 	    (rc = remember_file(x, id)) != 0)
 		return rc;
 	snprintf(key, sizeof(key), "pw:%s", id);
-	rc = store_del(x->t, store_db(x->st, "meta"), key, strlen(key), NULL,
-	    0);
+	rc = store_del(x->t, engine_db_meta, key, strlen(key), NULL, 0);
 	return rc == FCRM_NOT_FOUND ? 0 : rc;
 }
 
@@ -776,12 +771,13 @@ scrub_all(struct eraser *x, const struct person *p, size_t *n,
 static int
 scour(struct eraser *x, size_t *wiped)
 {
-	store_close(x->st);
+	const char	*why;
+
+	entity_store_close(x->st);
 	x->st = NULL;
-	if (store_open(x->conf->data_dir, x->conf->map_size,
-	    entity_db_names(), &x->st) != 0 || entity_open_dbs(x->st) != 0)
+	if (entity_store_open(x->conf, NULL, &x->st, &why) != 0)
 		return FCRM_STORE;
-	return store_scour(x->st, store_db(x->st, "meta"), wiped);
+	return store_scour(x->st, engine_db_meta, wiped);
 }
 
 int

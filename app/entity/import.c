@@ -119,15 +119,12 @@ importer_open(const struct conf *conf, const struct import_opts *o,
 		free(imp);
 		return NULL;
 	}
-	if (store_open(conf->data_dir, conf->map_size, entity_db_names(),
-	    &imp->st) != 0 || entity_open_dbs(imp->st) != 0) {
-		*why = "cannot open the store";
-		store_close(imp->st);
+	if (entity_store_open(conf, NULL, &imp->st, why) != 0) {
 		free(imp);
 		return NULL;
 	}
-	imp->meta = store_db(imp->st, "meta");
-	imp->counters = store_db(imp->st, "counters");
+	imp->meta = engine_db_meta;
+	imp->counters = engine_db_counters;
 	imp->stats = calloc(entity_count(), sizeof(*imp->stats));
 	imp->la = arena_new();
 	imp->who.id = "00000000000000000";
@@ -155,12 +152,6 @@ struct store_txn *
 importer_txn(struct importer *imp)
 {
 	return imp->t;
-}
-
-struct store *
-importer_store(struct importer *imp)
-{
-	return imp->st;
 }
 
 size_t
@@ -195,7 +186,7 @@ importer_abort(struct importer *imp)
 	if (imp == NULL)
 		return;
 	store_abort(imp->t);
-	store_close(imp->st);
+	entity_store_close(imp->st);
 	if (imp->rej != NULL)
 		fclose(imp->rej);
 	free(imp->rejpath);

@@ -45,7 +45,6 @@ int		 importer_by_name(struct importer *, const struct entity *target,
 /* The row arena (reset after each row) and the open write txn. */
 struct arena	*importer_arena(struct importer *);
 struct store_txn *importer_txn(struct importer *);
-struct store	*importer_store(struct importer *);
 /* Commits the batch so far (and begins the next). */
 int		 importer_commit(struct importer *, const char **why);
 /* Retries deferred rows, commits, prints the summary. */

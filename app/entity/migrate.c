@@ -28,6 +28,7 @@
 #include "fastcrm/error.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
+#include "engine.h"
 #include "import.h"
 
 #define MAX_BODY	(64 * 1024 * 1024)	/* one list page */
@@ -622,7 +623,7 @@ entity_migrate(const struct conf *conf, const struct migrate_opts *o,
 		rc = FCRM_CONFIG;
 		goto out;
 	}
-	m.meta = store_db(importer_store(m.imp), "meta");
+	m.meta = engine_db_meta;
 	if (o->restart && ((rc = state_clear(&m)) != 0 ||
 	    (rc = importer_commit(m.imp, why)) != 0))
 		goto out;

@@ -227,7 +227,7 @@ collect_key(void *arg, struct store_val k, struct store_val v)
 	return 0;
 }
 
-/* Empties a table of the copy (sessions: nobody stays signed in). */
+/* Empties a table of the copy (a transient one: sessions, say). */
 static int
 clear_table(struct bk *b, struct store_txn *t, int db)
 {
@@ -262,9 +262,10 @@ counter_out(void *arg, struct store_val k, struct store_val v)
 }
 
 /*
- * In the fresh copy: drops the sessions and the failed-login table,
- * counts the records and collects the Attachment ids; writes the counts
- * and counters into the manifest.
+ * In the fresh copy: empties the transient tables (ENTITY_TABLE_TRANSIENT:
+ * auth's sessions and failed-login table), counts the records and
+ * collects the Attachment ids; writes the counts and counters into the
+ * manifest.
  */
 static int
 scan_copy(struct bk *b, const char *tmp)
@@ -272,21 +273,17 @@ scan_copy(struct bk *b, const char *tmp)
 	struct store		*st = NULL;
 	struct store_txn	*t = NULL;
 	struct buf		 counts;
+	const char		*why;
 	size_t			 i;
-	int			 rc;
+	int			 rc, db;
 
-	if ((rc = store_open(tmp, b->conf->map_size, entity_db_names(),
-	    &st)) != 0)
+	if ((rc = entity_store_open(b->conf, tmp, &st, &why)) != 0)
 		goto out;
-	if (entity_open_dbs(st) != 0) {
-		rc = FCRM_STORE;
-		goto out;
-	}
 	if ((rc = store_begin(st, 1, &t)) != 0)
 		goto out;
-	if ((rc = clear_table(b, t, store_db(st, "sessions"))) != 0 ||
-	    (rc = clear_table(b, t, store_db(st, "authfail"))) != 0)
-		goto out;
+	for (i = 0; (db = engine_transient_db(i)) >= 0; i++)
+		if ((rc = clear_table(b, t, db)) != 0)
+			goto out;
 	rc = store_commit(t);
 	t = NULL;
 	if (rc != 0 || (rc = store_begin(st, 0, &t)) != 0)
@@ -307,12 +304,11 @@ scan_copy(struct bk *b, const char *tmp)
 		b->records += b->live;
 	}
 	buf_printf(&b->man, "},%s},\"counters\":{", counts.p);
-	rc = store_iter(t, store_db(st, "counters"), 1, NULL, 0, counter_out,
-	    b);
+	rc = store_iter(t, engine_db_counters, 1, NULL, 0, counter_out, b);
 	buf_adds(&b->man, "},");
 out:
 	store_abort(t);
-	store_close(st);
+	entity_store_close(st);
 	return rc;
 }
 
@@ -728,10 +724,8 @@ check_counts(struct bk *b, const struct json *m, const char **why)
 	size_t			 i;
 	int			 rc;
 
-	if ((rc = store_open(b->conf->data_dir, b->conf->map_size,
-	    entity_db_names(), &st)) != 0 || entity_open_dbs(st) != 0) {
+	if ((rc = entity_store_open(b->conf, NULL, &st, why)) != 0) {
 		*why = "the restored store does not open";
-		rc = rc != 0 ? rc : FCRM_STORE;
 		goto out;
 	}
 	if ((rc = store_begin(st, 0, &t)) != 0)
@@ -754,7 +748,7 @@ check_counts(struct bk *b, const struct json *m, const char **why)
 	}
 out:
 	store_abort(t);
-	store_close(st);
+	entity_store_close(st);
 	return rc;
 }
 
@@ -955,15 +949,13 @@ entity_probe(struct ectx *c, struct store_info *si, int readers)
 {
 	struct store_txn	**t;
 	size_t			  n;
-	int			  rc, db;
+	int			  rc;
 
 	t = arena_calloc(c->arena, 1, sizeof(*t));
 	if ((rc = store_begin(c->store, 0, t)) != 0)
 		return rc;
 	arena_cleanup(c->arena, store_abort_cleanup, t);
-	if ((db = store_db(c->store, "meta")) < 0)
-		return FCRM_STORE;
-	if ((rc = store_count(*t, db, &n)) != 0)
+	if ((rc = store_count(*t, engine_db_meta, &n)) != 0)
 		return rc;
 	store_abort(*t);
 	*t = NULL;

@@ -1106,8 +1106,7 @@ password_store(struct ectx *c, struct store_txn *t, const char *id,
 	if (hash == NULL)
 		return 0;
 	snprintf(key, sizeof(key), "pw:%s", id);
-	return store_put(t, store_db(c->store, "meta"), key, strlen(key), hash,
-	    strlen(hash));
+	return entity_meta_put(c, t, key, hash, strlen(hash));
 }
 
 /* Attributes an import keeps as exported (system values). */
@@ -1194,8 +1193,8 @@ entity_create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
 			json_set(a, rec, "number", json_int(a,
 			    strtoll(v->s, NULL, 10)));
 		} else {
-			if ((rc = store_counter_next(t, store_db(c->store,
-			    "counters"), e->counter, &num)) != 0)
+			if ((rc = store_counter_next(t, engine_db_counters,
+			    e->counter, &num)) != 0)
 				return store_fail(c, rc);
 			json_set(a, rec, "number", json_int(a, num));
 		}

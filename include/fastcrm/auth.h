@@ -1,6 +1,7 @@
 /*
  * Credentials and roles.  auth_authenticate tries the schemes of AUTH.md
  * in order and sets r->who; the role check is entity_authorize (entity.h).
+ * Auth's own tables in the store are registered by auth_init.
  */
 #ifndef FASTCRM_AUTH_H
 #define FASTCRM_AUTH_H
@@ -21,6 +22,13 @@ struct store_txn;
  */
 int		 auth_authenticate(struct req *);
 /*
+ * Registers auth's own tables (sessions, tokens, authfail, authtokens:
+ * app/auth/tables.c) with the engine, so that every store opened after
+ * it holds them.  Called once at start (main), before any store opens;
+ * 0 or -1.
+ */
+int		 auth_init(void);
+/*
  * Sessions (session.c): the agent's sign-in for the page at `/`.  A
  * session is a random token in an HttpOnly cookie; LMDB keeps only its
  * SHA-256 with the principal, the expiry and the CSRF token.
@@ -34,15 +42,6 @@ int		 auth_session(struct req *);
 /* POST /api/v1/App/session and DELETE /api/v1/App/session. */
 int		 auth_h_session_create(struct req *);
 int		 auth_h_session_delete(struct req *);
-/*
- * Deletes expired entries of table ("sessions" or "tokens": SHA-256 hex
- * -> JSON with "exp") in the caller's write txn t, a few per call, going
- * round the table from where the previous call stopped.  Called on every
- * sign-in and token issue, so that expired entries stay a small part of
- * the table.  0 or an error code.
- */
-int		 auth_purge_expired(struct req *, struct store_txn *t,
-		    const char *table);
 /* crypt(3) hash of a new password (yescrypt), in the arena; NULL on error. */
 const char	*auth_password_hash(struct arena *, const char *);
 /* 1 if pass matches hash (constant-time compare). */

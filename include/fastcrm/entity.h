@@ -2,7 +2,9 @@
  * The generic record engine.  An entity is data: a table of attributes
  * (struct field) plus a few named hooks.  Resource modules (contacts.c,
  * cases.c, ...) declare the tables; this engine validates, stores, indexes,
- * lists and links every entity the same way.
+ * lists and links every entity the same way.  It is also the one door to
+ * the store for everything above it: opening (entity_store_open), the
+ * tables of other modules, transactions (entity_begin/entity_commit).
  */
 #ifndef FASTCRM_ENTITY_H
 #define FASTCRM_ENTITY_H
@@ -198,7 +200,7 @@ struct entity {
 	int			 order_desc;
 	const char *const	*dup_attrs;	/* duplicate check: "name", ... */
 	const char		*counter;	/* autoincrement counter name */
-	/* store database handles, set by entity_open_dbs() */
+	/* store database handles, set by entity_store_open() */
 	int			 db_rec;
 	int			*db_ix;		/* per field: -1 or the index */
 	int			*db_ox;		/* per field: -1 or the order */
@@ -233,10 +235,63 @@ extern const struct entity_def attachments_def;
  * Returns 0, or -1 with a message in *why (static or malloc'd text).
  */
 int		 entity_init(const struct conf *, const char **why);
-/* The NULL-terminated list of LMDB database names the entities need. */
-const char *const *entity_db_names(void);
-/* Resolves the database handles after the store is open. */
-int		 entity_open_dbs(const struct store *);
+/*
+ * The one door to the store (door.c).  A module above the engine that
+ * keeps tables of its own in the store (auth: sessions, tokens...)
+ * registers them once at start, before any store is opened: an array
+ * ended by a NULL name, kept (not copied); 0, or -1 when too many
+ * modules registered.  A table flagged ENTITY_TABLE_TRANSIENT is emptied
+ * in a backup's copy.
+ */
+struct entity_table {
+	const char		*name;
+	int			*handle;	/* set by entity_store_open */
+	unsigned int		 flags;
+};
+#define ENTITY_TABLE_TRANSIENT	0x1u
+int		 entity_tables_add(const struct entity_table *);
+/*
+ * Opens the environment in dir (NULL: conf->data_dir) with every
+ * database: the entity set's (entity_init first), the engine's and the
+ * registered tables', and resolves every handle.  0, or an error code
+ * with *why (static text).  Closed by entity_store_close.
+ */
+int		 entity_store_open(const struct conf *, const char *dir,
+		    struct store **, const char **why);
+void		 entity_store_close(struct store *);
+/*
+ * The worker's and master's calls on an open store: the kept read txn
+ * ends after each request (idle); group commit (store.h's store_batch:
+ * on/off, write txns joined so far, whether a batch is open, its one
+ * durable commit); stale reader slots of dead processes cleared (*dead:
+ * how many).
+ */
+void		 entity_store_idle(struct store *);
+void		 entity_store_batch(struct store *, int on);
+unsigned long	 entity_store_batch_joined(const struct store *);
+int		 entity_store_batch_open(const struct store *);
+int		 entity_store_batch_commit(struct store *);
+int		 entity_store_reader_check(const struct conf *, int *dead);
+/*
+ * The engine's meta table, for the modules that keep values beside
+ * records ("pw:<id>" password hashes, "gen:<id>" credential nonces, a
+ * purge cursor): get copies the value into c's arena (NUL-terminated;
+ * *len its length, len may be NULL), FCRM_NOT_FOUND when absent; put
+ * writes in the caller's write txn.
+ */
+int		 entity_meta_get(struct ectx *, struct store_txn *,
+		    const char *key, const char **val, size_t *len);
+int		 entity_meta_put(struct ectx *, struct store_txn *,
+		    const char *key, const void *val, size_t len);
+/*
+ * The first live record of e whose indexed attribute attr holds value
+ * (normalised as the index keys are: lower case, phone digits), loaded
+ * with entity_load's check for act (ACT_NONE: the engine reading for
+ * itself, as sign-in does).  0 and *rec; FCRM_NOT_FOUND; a fault on c.
+ */
+int		 entity_lookup(struct ectx *, struct store_txn *,
+		    const struct entity *, const char *attr,
+		    const char *value, enum action, struct json **rec);
 
 const struct entity *entity_find(const char *name);
 const struct field *entity_field(const struct entity *, const char *attr);

@@ -3,6 +3,7 @@
  * databases for records, indexes, counters and the small tables of auth.
  * A transaction is always registered on a request arena by the caller so
  * that every path ends it.  No LMDB type or code leaves this module.
+ * Only the engine (app/entity/door.c: entity_store_open) and auth call it.
  */
 #ifndef FASTCRM_STORE_H
 #define FASTCRM_STORE_H
