@@ -444,6 +444,7 @@ test_faults(void)
 	struct json		*out, *first;
 	char			 id[32];
 	const struct entity	*ce, *ke;
+	const char		*why;
 	char			 dir[] = "/tmp/unit-engine-XXXXXX", cmd[64];
 	int			 rc;
 
@@ -454,8 +455,9 @@ test_faults(void)
 		return;
 	}
 	conf.data_dir = dir;
-	rc = store_open(dir, 64UL << 20, entity_db_names(), &st);
-	ok(rc == 0 && entity_open_dbs(st) == 0, "faults: a store in %s", dir);
+	conf.map_size = 64UL << 20;
+	rc = entity_store_open(&conf, NULL, &st, &why);
+	ok(rc == 0, "faults: a store in %s (%s)", dir, rc == 0 ? "open" : why);
 	if (rc != 0)
 		return;
 	ce = entity_find("Contact");
@@ -549,7 +551,7 @@ test_faults(void)
 
 	arena_reset(R);
 	arena_free(R);
-	store_close(st);
+	entity_store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		ok(0, "faults: remove %s", dir);
