@@ -4,11 +4,12 @@
  *  - decoded with auth_base64_decode(), which must undo OpenSSL's encoding
  *    of any bytes exactly and give back what it decoded when that is
  *    encoded again;
- *  - sent, as a C string, through auth_authenticate() as X-Api-Key,
- *    Espo-Authorization, X-Hmac-Authorization, "Authorization: Basic ",
- *    "Authorization: Bearer ", a bare Authorization, the Cookie header (GET,
- *    and POST with the right CSRF token) and the X-CSRF-Token of a live
- *    session.  A request is let in only with the right credentials (never
+ *  - sent, as a C string, through http_authenticate() (app/http/authn.c,
+ *    which hands the request's credentials to auth_authenticate()) as
+ *    X-Api-Key, Espo-Authorization, X-Hmac-Authorization, "Authorization:
+ *    Basic ", "Authorization: Bearer ", a bare Authorization, the Cookie
+ *    header (GET, and POST with the right CSRF token) and the X-CSRF-Token
+ *    of a live session.  A request is let in only with the right credentials (never
  *    with the bare API key: the user has an HMAC secret, so it must sign),
  *    and a refusal is an error status with a one-line reason;
  *  - sent to the handlers that take credentials in a body: the OAuth2
@@ -58,6 +59,7 @@
 #include "fastcrm/http.h"
 #include "fastcrm/json.h"
 #include "fastcrm/query.h"
+#include "fastcrm/route.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 
@@ -387,7 +389,7 @@ attempt(const struct mode *m, const char *input)
 	buf_init(&r.hdrs, a);
 	buf_init(&r.out, a);
 
-	rc = auth_authenticate(&r);
+	rc = http_authenticate(&r);
 	if (rc == 0) {
 		if (r.who == NULL || r.who->id == NULL ||
 		    r.who->name == NULL || r.who->type == NULL)
@@ -676,7 +678,7 @@ handle(enum hkind k, const char *input, size_t len)
 		check_token(&r, k, rc, input);
 		break;
 	case H_SESSION:
-		rc = auth_h_session_create(&r);
+		rc = session_h_create(&r);
 		check_session(&r, rc);
 		break;
 	default:

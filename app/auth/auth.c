@@ -1,8 +1,8 @@
 /*
- * Authentication (the five schemes of AUTH.md, tried in order), the
- * failed-login limiter shared by all workers through LMDB (auth's
- * "authfail" table, tables.c), and the role check that every route
- * passes through.
+ * Authentication (the five schemes of AUTH.md, tried in order, on the
+ * credentials of a struct auth_in) and the failed-login limiter shared by
+ * all workers through LMDB (auth's "authfail" table, tables.c).  Failures
+ * are faults in the caller's struct ectx; app/http/authn.c renders them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +19,6 @@
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
 #include "fastcrm/log.h"
-#include "fastcrm/route.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "tables.h"
@@ -105,17 +104,17 @@ user_by_name(const struct conf *c, const char *name)
  * (the algorithm and cost those checks have), else with a yescrypt one.
  */
 static void
-dummy_check(struct req *r, const char *pass)
+dummy_check(struct ectx *c, const char *pass)
 {
 	size_t	 i;
 
-	for (i = 0; i < r->conf->nusers; i++)
-		if (r->conf->users[i].password_hash != NULL) {
-			(void)auth_password_check(r->arena, pass,
-			    r->conf->users[i].password_hash);
+	for (i = 0; i < c->conf->nusers; i++)
+		if (c->conf->users[i].password_hash != NULL) {
+			(void)auth_password_check(c->arena, pass,
+			    c->conf->users[i].password_hash);
 			return;
 		}
-	auth_password_dummy(r->arena, pass);
+	auth_password_dummy(c->arena, pass);
 }
 
 /*
@@ -129,7 +128,7 @@ static struct {
 } pwcache[PWCACHE];
 
 static int
-password_ok(struct req *r, const struct conf_user *u, const char *pass)
+password_ok(struct ectx *c, const struct conf_user *u, const char *pass)
 {
 	unsigned char		 md[SHA256_DIGEST_LENGTH];
 	char			*both;
@@ -138,10 +137,10 @@ password_ok(struct req *r, const struct conf_user *u, const char *pass)
 
 	if (u == NULL || u->password_hash == NULL) {
 		/* An unknown name costs what a wrong password does. */
-		dummy_check(r, pass);
+		dummy_check(c, pass);
 		return 0;
 	}
-	both = arena_printf(r->arena, "%s\n%s\n%s", u->name, u->password_hash,
+	both = arena_printf(c->arena, "%s\n%s\n%s", u->name, u->password_hash,
 	    pass);
 	util_sha256(both, strlen(both), md);
 	for (i = 0; i < PWCACHE; i++) {
@@ -151,7 +150,7 @@ password_ok(struct req *r, const struct conf_user *u, const char *pass)
 		if (pwcache[i].until < pwcache[slot].until)
 			slot = i;
 	}
-	if (!auth_password_check(r->arena, pass, u->password_hash))
+	if (!auth_password_check(c->arena, pass, u->password_hash))
 		return 0;
 	memcpy(pwcache[slot].md, md, sizeof(md));
 	pwcache[slot].until = now + 60;
@@ -160,7 +159,7 @@ password_ok(struct req *r, const struct conf_user *u, const char *pass)
 
 /* user:password from base64; -1 when there is no colon. */
 static int
-split_pair(struct req *r, const char *b64s, const char **user,
+split_pair(struct arena *a, const char *b64s, const char **user,
     const char **pass)
 {
 	char	*dec, *colon;
@@ -168,7 +167,7 @@ split_pair(struct req *r, const char *b64s, const char **user,
 
 	while (*b64s == ' ')
 		b64s++;
-	if ((dec = auth_base64_decode(r->arena, b64s, &n)) == NULL ||
+	if ((dec = auth_base64_decode(a, b64s, &n)) == NULL ||
 	    strlen(dec) != n || (colon = strchr(dec, ':')) == NULL)
 		return -1;
 	*colon = '\0';
@@ -178,7 +177,8 @@ split_pair(struct req *r, const char *b64s, const char **user,
 }
 
 static int
-hmac_ok(struct req *r, const char *value, const struct conf_user **who)
+hmac_ok(struct ectx *c, const struct auth_in *in, const char *value,
+    const struct conf_user **who)
 {
 	const struct conf_user	*u;
 	const char		*key, *sig, *path;
@@ -193,7 +193,7 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
 	 */
 	while (*value == ' ')
 		value++;
-	if ((dec = auth_base64_decode(r->arena, value, &declen)) == NULL ||
+	if ((dec = auth_base64_decode(c->arena, value, &declen)) == NULL ||
 	    (colon = memchr(dec, ':', declen)) == NULL)
 		return 0;
 	*colon = '\0';
@@ -202,12 +202,12 @@ hmac_ok(struct req *r, const char *value, const struct conf_user **who)
 	siglen = declen - (size_t)(sig - dec);
 	if (strlen(key) != (size_t)(colon - dec))
 		return 0;
-	if ((u = user_by_key(r->conf, key)) == NULL || u->hmac_secret == NULL)
+	if ((u = user_by_key(c->conf, key)) == NULL || u->hmac_secret == NULL)
 		return 0;
-	path = r->path;
+	path = in->path;
 	if (strncmp(path, "/api/v1", 7) == 0)
 		path += 7;
-	msg = arena_printf(r->arena, "%s %s", r->method, path);
+	msg = arena_printf(c->arena, "%s %s", in->method, path);
 	HMAC(EVP_sha256(), u->hmac_secret, (int)strlen(u->hmac_secret),
 	    (unsigned char *)msg, strlen(msg), mac, &maclen);
 	util_hex(mac, maclen, hex);
@@ -279,7 +279,7 @@ fail_purge_step(void *arg, struct store_val k, struct store_val v)
 }
 
 static int
-fail_purge(struct req *r, struct store_txn *t, int db)
+fail_purge(const struct ectx *c, struct store_txn *t, int db)
 {
 	static const char	 mkey[] = FAIL_CURSOR;
 	struct fail_purge	 p;
@@ -290,7 +290,7 @@ fail_purge(struct req *r, struct store_txn *t, int db)
 
 	memset(&p, 0, sizeof(p));
 	p.now = (long long)time(NULL);
-	p.window = r->conf->auth_fail_window;
+	p.window = c->conf->auth_fail_window;
 	/* Resume after the last key looked at: that key plus a NUL byte. */
 	if (store_get(t, db, mkey, sizeof(mkey) - 1, &v) == 0 &&
 	    v.len > 0 && v.len < FAIL_KEY) {
@@ -318,7 +318,7 @@ fail_purge(struct req *r, struct store_txn *t, int db)
 
 /* Is the address over the limit?  Counts a failure when fail != 0. */
 static int
-limiter(struct req *r, int fail)
+limiter(const struct ectx *c, const char *remote, int fail)
 {
 	struct store_txn	*t = NULL;
 	struct store_val	 v;
@@ -326,25 +326,25 @@ limiter(struct req *r, int fail)
 	long long		 now = (long long)time(NULL);
 	int			 db = auth_db_authfail, over = 0;
 
-	if (r->conf == NULL)
+	if (c->conf == NULL)
 		return 0;
-	if (store_begin(r->store, fail, &t) != 0)
+	if (store_begin(c->store, fail, &t) != 0)
 		return 0;
 	memset(&fr, 0, sizeof(fr));
-	if (store_get(t, db, r->remote, strlen(r->remote), &v) == 0 &&
+	if (store_get(t, db, remote, strlen(remote), &v) == 0 &&
 	    v.len == sizeof(fr))
 		memcpy(&fr, v.p, sizeof(fr));
-	if (now - fr.start >= r->conf->auth_fail_window) {
+	if (now - fr.start >= c->conf->auth_fail_window) {
 		fr.start = now;
 		fr.count = 0;
 	}
-	over = fr.count > r->conf->auth_fail_limit;
+	over = fr.count > c->conf->auth_fail_limit;
 	/* A failed write leaves the txn to store_abort (store_commit
 	   aborts by itself): never a write lock left held. */
 	if (fail) {
 		fr.count++;
-		if (fail_purge(r, t, db) == 0 &&
-		    store_put(t, db, r->remote, strlen(r->remote), &fr,
+		if (fail_purge(c, t, db) == 0 &&
+		    store_put(t, db, remote, strlen(remote), &fr,
 		    sizeof(fr)) == 0) {
 			(void)store_commit(t);
 			t = NULL;
@@ -354,52 +354,52 @@ limiter(struct req *r, int fail)
 	return over;
 }
 
-static void
-set_principal(struct req *r, const struct conf_user *u)
+static struct principal *
+set_principal(struct ectx *c, const struct conf_user *u)
 {
 	struct principal	*p;
 
-	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p = arena_calloc(c->arena, 1, sizeof(*p));
 	p->id = u->id;
 	p->name = u->name;
 	p->user_name = u->name;
 	p->type = "api";
-	p->role = conf_role_find(r->conf, u->role);
+	p->role = conf_role_find(c->conf, u->role);
 	p->admin = u->admin;
 	p->empty_absent = u->empty_means_absent;
-	r->who = p;
+	return p;
 }
 
 void
-auth_fail_count(struct req *r, const char *why)
+auth_fail_count(const struct ectx *c, const char *remote, const char *why)
 {
-	log_warn("auth: failure from %s: %s", r->remote, why);
-	if (limiter(r, 1))
+	log_warn("auth: failure from %s: %s", remote, why);
+	if (limiter(c, remote, 1))
 		log_warn("address %s is over the failed-login limit",
-		    r->remote);
+		    remote);
 }
 
 static int
-refuse(struct req *r, enum scheme s, const char *why)
+refuse(struct ectx *c, const char *remote, enum scheme s, const char *why)
 {
-	auth_fail_count(r, why);
-	return http_fail(r, s == S_BASIC || s == S_BEARER ? FCRM_FORBIDDEN :
+	auth_fail_count(c, remote, why);
+	return entity_fail(c, s == S_BASIC || s == S_BEARER ? FCRM_FORBIDDEN :
 	    FCRM_UNAUTHORIZED, "%s", why);
 }
 
 int
-auth_limited(struct req *r)
+auth_limited(struct ectx *c, const char *remote)
 {
-	if (!limiter(r, 0))
+	if (!limiter(c, remote, 0))
 		return 0;
-	return http_fail(r, FCRM_FORBIDDEN, "Too many failed logins from "
+	return entity_fail(c, FCRM_FORBIDDEN, "Too many failed logins from "
 	    "this address; try again later.");
 }
 
 int
-auth_fail_login(struct req *r, const char *why)
+auth_fail_login(struct ectx *c, const char *remote, const char *why)
 {
-	return refuse(r, S_ESPO, why);
+	return refuse(c, remote, S_ESPO, why);
 }
 
 /*
@@ -409,7 +409,8 @@ auth_fail_login(struct req *r, const char *why)
  * the password's place is accepted too, as EspoCRM does).
  */
 static int
-espo_auth(struct req *r, const char *v)
+espo_auth(struct ectx *c, const struct auth_in *in, const char *v,
+    struct principal **pp)
 {
 	const struct conf_user	*u;
 	struct auth_login	 who;
@@ -417,59 +418,61 @@ espo_auth(struct req *r, const char *v)
 	const char		*user, *pass, *bt;
 	int			 rc;
 
-	if (split_pair(r, v, &user, &pass) != 0)
-		return http_fail(r, FCRM_BAD_REQUEST, "Auth: Bad authorization "
-		    "string provided.");
-	bt = http_header(r, "HTTP_ESPO_AUTHORIZATION_BY_TOKEN");
+	if (split_pair(c->arena, v, &user, &pass) != 0)
+		return entity_fail(c, FCRM_BAD_REQUEST, "Auth: Bad "
+		    "authorization string provided.");
+	bt = in->espo_by_token;
 	if (bt != NULL && strcmp(bt, "true") == 0) {
-		if (authtoken_auth(r, user, pass) == 0)
+		if (authtoken_auth(c, user, pass, pp) == 0)
 			return 0;
-		return refuse(r, S_ESPO, "Wrong or expired auth token.");
+		return refuse(c, in->remote, S_ESPO, "Wrong or expired auth "
+		    "token.");
 	}
-	if ((u = user_by_name(r->conf, user)) != NULL) {
-		if (password_ok(r, u, pass)) {
-			set_principal(r, u);
-			r->who->espo_password = 1;
+	if ((u = user_by_name(c->conf, user)) != NULL) {
+		if (password_ok(c, u, pass)) {
+			*pp = set_principal(c, u);
+			(*pp)->espo_password = 1;
 			return 0;
 		}
-		if (authtoken_auth(r, user, pass) == 0)
+		if (authtoken_auth(c, user, pass, pp) == 0)
 			return 0;
-		return refuse(r, S_ESPO, "Wrong username or password.");
+		return refuse(c, in->remote, S_ESPO, "Wrong username or "
+		    "password.");
 	}
-	if (authtoken_auth(r, user, pass) == 0)
+	if (authtoken_auth(c, user, pass, pp) == 0)
 		return 0;
 	/* A User record (an agent), acting with agent_role. */
-	if ((rc = auth_login(r, user, pass, &who)) != 0)
+	if ((rc = auth_login(c, in->remote, user, pass, &who)) != 0)
 		return rc;
-	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p = arena_calloc(c->arena, 1, sizeof(*p));
 	p->id = who.id;
 	p->name = who.name != NULL ? who.name : user;
 	p->user_name = user;
 	p->type = who.type;
-	p->role = who.role != NULL ? conf_role_find(r->conf, who.role) : NULL;
+	p->role = who.role != NULL ? conf_role_find(c->conf, who.role) : NULL;
 	p->admin = who.admin;
 	p->espo_password = 1;
-	r->who = p;
+	*pp = p;
 	return 0;
 }
 
 int
-auth_authenticate(struct req *r)
+auth_authenticate(struct ectx *c, const struct auth_in *in,
+    struct auth_out *out)
 {
 	const struct conf_user	*u = NULL;
 	const char		*v, *user, *pass;
 	enum scheme		 s = S_NONE;
 	int			 rc;
 
-	if (r->route != NULL && r->route->action == ACT_PUBLIC)
-		return 0;
-	if ((v = http_header(r, "HTTP_ESPO_AUTHORIZATION")) != NULL)
+	memset(out, 0, sizeof(*out));
+	if ((v = in->espo) != NULL)
 		s = S_ESPO;
-	else if ((v = http_header(r, "HTTP_X_API_KEY")) != NULL)
+	else if ((v = in->api_key) != NULL)
 		s = S_APIKEY;
-	else if ((v = http_header(r, "HTTP_X_HMAC_AUTHORIZATION")) != NULL)
+	else if ((v = in->hmac) != NULL)
 		s = S_HMAC;
-	else if ((v = http_header(r, "HTTP_AUTHORIZATION")) != NULL) {
+	else if ((v = in->authorization) != NULL) {
 		if (strncasecmp(v, "Basic ", 6) == 0) {
 			s = S_BASIC;
 			v += 6;
@@ -477,190 +480,60 @@ auth_authenticate(struct req *r)
 			s = S_BEARER;
 			v += 7;
 		} else
-			return refuse(r, S_BASIC, "Unsupported authorization "
-			    "scheme.");
+			return refuse(c, in->remote, S_BASIC, "Unsupported "
+			    "authorization scheme.");
 	}
-	if (s == S_NONE && (rc = auth_session(r)) != 1)
+	if (s == S_NONE && (rc = auth_session(c, in, &out->who)) != 1)
 		return rc;
 	if (s == S_NONE) {
 		/* No challenge for scripts (EspoCRM does the same): a
 		   browser would pop up its own login dialog. */
-		v = http_header(r, "HTTP_X_REQUESTED_WITH");
-		if (v == NULL || strcasecmp(v, "XMLHttpRequest") != 0)
-			http_add_header(r, "WWW-Authenticate",
-			    "Basic realm=\"fastcrm\"");
-		return http_fail(r, FCRM_UNAUTHORIZED, "No credentials: send "
-		    "X-Api-Key or an Authorization header.");
+		v = in->requested_with;
+		out->challenge = v == NULL ||
+		    strcasecmp(v, "XMLHttpRequest") != 0;
+		return entity_fail(c, FCRM_UNAUTHORIZED, "No credentials: "
+		    "send X-Api-Key or an Authorization header.");
 	}
-	if (limiter(r, 0))
-		return http_fail(r, FCRM_FORBIDDEN, "Too many failed logins "
+	if (limiter(c, in->remote, 0))
+		return entity_fail(c, FCRM_FORBIDDEN, "Too many failed logins "
 		    "from this address; try again later.");
 	switch (s) {
 	case S_ESPO:
-		return espo_auth(r, v);
+		return espo_auth(c, in, v, &out->who);
 	case S_BASIC:
-		if (split_pair(r, v, &user, &pass) != 0) {
-			if (s == S_ESPO) {
-				auth_fail_count(r, "Bad Espo-Authorization "
-				    "string.");
-				return http_fail(r, FCRM_BAD_REQUEST, "Auth: "
-				    "Bad authorization string provided.");
-			}
-			return refuse(r, s, "Bad Basic credentials.");
-		}
-		u = user_by_name(r->conf, user);
-		if (!password_ok(r, u, pass))
-			return refuse(r, s, "Wrong username or password.");
+		if (split_pair(c->arena, v, &user, &pass) != 0)
+			return refuse(c, in->remote, s, "Bad Basic "
+			    "credentials.");
+		u = user_by_name(c->conf, user);
+		if (!password_ok(c, u, pass))
+			return refuse(c, in->remote, s, "Wrong username or "
+			    "password.");
 		break;
 	case S_APIKEY:
 	case S_BEARER:
 		while (*v == ' ')
 			v++;
-		if ((u = user_by_key(r->conf, v)) != NULL) {
+		if ((u = user_by_key(c->conf, v)) != NULL) {
 			/* Its key travels in every signed request: alone it
 			   proves nothing (EspoCRM refuses it too). */
 			if (u->hmac_secret != NULL)
-				return refuse(r, s, "This API user must sign "
-				    "its requests with X-Hmac-Authorization.");
+				return refuse(c, in->remote, s, "This API "
+				    "user must sign its requests with "
+				    "X-Hmac-Authorization.");
 			break;
 		}
-		if (s == S_BEARER && oauth2_bearer(r, v) == 0)
+		if (s == S_BEARER && oauth2_bearer(c, v, &out->who) == 0)
 			return 0;
-		return refuse(r, s, s == S_APIKEY ? "Wrong API key." :
-		    "Wrong or expired token.");
+		return refuse(c, in->remote, s, s == S_APIKEY ? "Wrong API "
+		    "key." : "Wrong or expired token.");
 	case S_HMAC:
-		if (!hmac_ok(r, v, &u))
-			return refuse(r, s, "Wrong HMAC authorization.");
+		if (!hmac_ok(c, in, v, &u))
+			return refuse(c, in->remote, s, "Wrong HMAC "
+			    "authorization.");
 		break;
 	default:
 		break;
 	}
-	set_principal(r, u);
-	return 0;
-}
-
-static const char *
-perm_word(enum conf_perm p)
-{
-	return p == CONF_ALL ? "all" : p == CONF_OWN ? "own" : "no";
-}
-
-/*
- * EspoCRM's acl data: table.{Entity}.{create,read,edit,delete,stream}
- * ("yes"/"no", "all"/"own"/"no"); an entity the role may do nothing on
- * is false.
- */
-static struct json *
-acl_data(struct req *r)
-{
-	struct arena		*a = r->arena;
-	struct json		*acl, *table, *ent;
-	const struct entity	*e;
-	struct conf_acl		 c;
-	size_t			 i;
-
-	acl = json_obj(a);
-	table = json_obj(a);
-	for (i = 0; i < entity_count(); i++) {
-		e = entity_at(i);
-		c = conf_role_acl(r->who->role, e->name);
-		if (!c.create && c.read == CONF_NO && c.edit == CONF_NO &&
-		    c.del == CONF_NO) {
-			json_set(a, table, e->name, json_bool(a, 0));
-			continue;
-		}
-		ent = json_obj(a);
-		json_set(a, ent, "create", json_str(a, c.create ? "yes" : "no"));
-		json_set(a, ent, "read", json_str(a, perm_word(c.read)));
-		json_set(a, ent, "edit", json_str(a, perm_word(c.edit)));
-		json_set(a, ent, "delete", json_str(a, perm_word(c.del)));
-		json_set(a, ent, "stream", json_str(a, perm_word(c.read)));
-		json_set(a, table, e->name, ent);
-	}
-	json_set(a, acl, "table", table);
-	json_set(a, acl, "fieldTable", json_obj(a));
-	json_set(a, acl, "fieldTableQuickAccess", json_obj(a));
-	json_set(a, acl, "assignmentPermission", json_str(a, "all"));
-	json_set(a, acl, "userPermission", json_str(a, "all"));
-	json_set(a, acl, "portalPermission", json_str(a, "no"));
-	json_set(a, acl, "exportPermission", json_str(a, "no"));
-	json_set(a, acl, "massUpdatePermission", json_str(a, "no"));
-	return acl;
-}
-
-/* The principal's User record (without secrets), or a minimal one. */
-static struct json *
-user_data(struct req *r)
-{
-	struct arena		*a = r->arena;
-	const struct entity	*e;
-	struct store_txn	*t = NULL;
-	struct json		*u = NULL, *rec;
-	struct ectx		 c;
-
-	http_ectx(r, &c);
-	if ((e = entity_find("User")) != NULL && r->store != NULL &&
-	    store_begin(r->store, 0, &t) == 0) {
-		if (entity_load(&c, t, e, r->who->id, ACT_NONE, &rec, NULL) == 0)
-			u = json_copy(a, rec);
-		store_abort(t);
-	}
-	if (u == NULL)
-		u = json_obj(a);
-	json_set(a, u, "id", json_str(a, r->who->id));
-	json_set(a, u, "userName", json_str(a, r->who->user_name != NULL ?
-	    r->who->user_name : r->who->name));
-	json_set(a, u, "name", json_str(a, r->who->name));
-	json_set(a, u, "type", json_str(a, r->who->type));
-	json_set(a, u, "isAdmin", json_bool(a, r->who->admin));
-	return u;
-}
-
-int
-auth_h_app_user(struct req *r)
-{
-	struct json	*o, *pref, *set, *ap;
-	struct arena	*a = r->arena;
-	const char	*tok = r->who->token;
-	int		 rc;
-
-	/* EspoCRM issues the token on an Espo-Authorization sign-in. */
-	if (tok == NULL && r->who->espo_password &&
-	    (rc = authtoken_issue(r, &tok)) != 0)
-		return rc;
-	o = json_obj(a);
-	json_set(a, o, "user", user_data(r));
-	json_set(a, o, "acl", acl_data(r));
-	pref = json_obj(a);
-	json_set(a, pref, "id", json_str(a, r->who->id));
-	json_set(a, pref, "timeZone", json_str(a, "UTC"));
-	json_set(a, pref, "language", json_str(a, "en_US"));
-	json_set(a, pref, "dateFormat", json_str(a, "YYYY-MM-DD"));
-	json_set(a, pref, "timeFormat", json_str(a, "HH:mm:ss"));
-	json_set(a, pref, "weekStart", json_int(a, 1));
-	json_set(a, o, "preferences", pref);
-	json_set(a, o, "token", tok != NULL ? json_str(a, tok) : json_null(a));
-	set = json_obj(a);
-	json_set(a, set, "timeZone", json_str(a, "UTC"));
-	json_set(a, set, "dateFormat", json_str(a, "YYYY-MM-DD"));
-	json_set(a, set, "timeFormat", json_str(a, "HH:mm:ss"));
-	json_set(a, set, "language", json_str(a, "en_US"));
-	json_set(a, set, "recordsPerPage", json_int(a, 20));
-	json_set(a, set, "recordListMaxSizeLimit", json_int(a, 200));
-	json_set(a, set, "applicationName", json_str(a, "fastcrm"));
-	json_set(a, o, "settings", set);
-	json_set(a, o, "language", json_str(a, "en_US"));
-	ap = json_obj(a);
-	json_set(a, ap, "maxUploadSize", json_num(a, r->conf != NULL ?
-	    (double)r->conf->max_body / 1048576.0 : 0));
-	json_set(a, ap, "isRestrictedMode", json_bool(a, 0));
-	json_set(a, ap, "passwordChangeForNonAdminDisabled", json_bool(a, 1));
-	json_set(a, ap, "timeZoneList", json_arr(a));
-	json_set(a, ap, "auth2FARequired", json_bool(a, 0));
-	json_set(a, ap, "logoutWait", json_bool(a, 0));
-	json_set(a, o, "appParams", ap);
-	if (r->who->csrf != NULL)
-		json_set(a, o, "csrfToken", json_str(a, r->who->csrf));
-	json_write(&r->out, o);
+	out->who = set_principal(c, u);
 	return 0;
 }

@@ -3,7 +3,7 @@
  * GET /App/user issues one (the answer's `token`); the client then sends
  * `Espo-Authorization: base64(user:token)` with
  * `Espo-Authorization-By-Token: true`, and POST /App/destroyAuthToken ends
- * it.  A token is 32 random hex characters (OpenSSL's generator); LMDB's
+ * it (app/http/appuser.c serves both routes).  A token is 32 random hex characters (OpenSSL's generator); LMDB's
  * "authtokens" (auth's table, tables.c) keeps only SHA-256(token) →
  * {principal, created, expiry}.
  * `fastcrm token list` and `fastcrm token revoke` manage them offline.
@@ -36,9 +36,10 @@ conf_user_by_id(const struct conf *c, const char *id)
 }
 
 int
-authtoken_issue(struct req *r, const char **out)
+authtoken_issue(struct ectx *c, const char **out)
 {
-	struct arena		 *a = r->arena;
+	struct arena		 *a = c->arena;
+	const struct principal	 *who = c->who;
 	struct store_txn	**t;
 	struct json		 *o;
 	struct auth_login	  cur;
@@ -46,42 +47,40 @@ authtoken_issue(struct req *r, const char **out)
 	unsigned char		  rnd[16];
 	char			  tok[33], key[65], now[20];
 	int			  rc;
-	struct ectx		 c;
 
-	http_ectx(r, &c);
 	*out = NULL;
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return http_fail(r, FCRM_IO, "No randomness for a token.");
+		return entity_fail(c, FCRM_IO, "No randomness for a token.");
 	util_hex(rnd, sizeof(rnd), tok);
 	o = json_obj(a);
 	util_now(now);
-	json_set(a, o, "uid", json_str(a, r->who->id));
-	json_set(a, o, "name", json_str(a, r->who->name));
-	json_set(a, o, "userName", json_str(a, r->who->user_name != NULL ?
-	    r->who->user_name : r->who->name));
-	json_set(a, o, "type", json_str(a, r->who->type));
+	json_set(a, o, "uid", json_str(a, who->id));
+	json_set(a, o, "name", json_str(a, who->name));
+	json_set(a, o, "userName", json_str(a, who->user_name != NULL ?
+	    who->user_name : who->name));
+	json_set(a, o, "type", json_str(a, who->type));
 	json_set(a, o, "created", json_str(a, now));
 	json_set(a, o, "exp", json_int(a, (long long)time(NULL) +
 	    AUTH_TOKEN_TTL));
 	buf_init(&b, a);
 	json_write(&b, o);
 	util_sha256_hex(tok, 32, key);
-	if ((rc = entity_begin(&c, 1, &t)) != 0)
-		return http_fault(r, &c, rc);
+	if ((rc = entity_begin(c, 1, &t)) != 0)
+		return rc;
 	/* The credential generation: a password change, deactivation or
 	   demotion ends the token as it ends sessions (auth_current). */
-	if (auth_current(r, *t, r->who->type, r->who->id, NULL, &cur) == 0) {
+	if (auth_current(c, *t, who->type, who->id, NULL, &cur) == 0) {
 		json_set(a, o, "gen", json_str(a, cur.gen));
 		b.len = 0;
 		json_write(&b, o);
 	}
-	if ((rc = auth_purge_expired(r, *t, auth_db_authtokens,
+	if ((rc = auth_purge_expired(c, *t, auth_db_authtokens,
 	    "authtokens")) != 0 ||
 	    (rc = store_put(*t, auth_db_authtokens, key, 64, b.p,
 	    b.len)) != 0)
-		return http_fail(r, rc, "Cannot store the auth token.");
-	if ((rc = entity_commit(&c, t)) != 0)
-		return http_fault(r, &c, rc);
+		return entity_fail(c, rc, "Cannot store the auth token.");
+	if ((rc = entity_commit(c, t)) != 0)
+		return rc;
 	*out = arena_strdup(a, tok);
 	return 0;
 }
@@ -92,7 +91,7 @@ authtoken_issue(struct req *r, const char **out)
  * while it is active.
  */
 static int
-token_principal(struct req *r, struct store_txn *t, const struct json *o,
+token_principal(struct ectx *c, struct store_txn *t, const struct json *o,
     struct principal *p)
 {
 	const struct conf_user	*cu;
@@ -100,37 +99,36 @@ token_principal(struct req *r, struct store_txn *t, const struct json *o,
 	struct auth_login	 cur;
 	struct json		*rec;
 	const char		*type;
-	struct ectx		 c;
 
-	http_ectx(r, &c);
 	p->id = json_gets(o, "uid");
 	p->name = json_gets(o, "name");
 	p->user_name = json_gets(o, "userName");
 	if (p->id == NULL || p->name == NULL || p->user_name == NULL ||
-	    json_gets(o, "gen") == NULL || auth_current(r, t,
+	    json_gets(o, "gen") == NULL || auth_current(c, t,
 	    json_gets(o, "type"), p->id, json_gets(o, "gen"), &cur) != 0)
 		return -1;
-	if ((cu = conf_user_by_id(r->conf, p->id)) != NULL) {
+	if ((cu = conf_user_by_id(c->conf, p->id)) != NULL) {
 		p->type = "api";
-		p->role = conf_role_find(r->conf, cu->role);
+		p->role = conf_role_find(c->conf, cu->role);
 		p->admin = cu->admin;
 		p->empty_absent = cu->empty_means_absent;
 		return 0;
 	}
 	if ((e = entity_find("User")) == NULL ||
-	    entity_load(&c, t, e, p->id, ACT_NONE, &rec, NULL) != 0 ||
+	    entity_load(c, t, e, p->id, ACT_NONE, &rec, NULL) != 0 ||
 	    !json_truthy(json_get(rec, "isActive")))
 		return -1;
 	type = json_gets(rec, "type");
 	p->type = "regular";
 	p->admin = type != NULL && strcmp(type, "admin") == 0;
-	p->role = r->conf->agent_role != NULL ?
-	    conf_role_find(r->conf, r->conf->agent_role) : NULL;
+	p->role = c->conf->agent_role != NULL ?
+	    conf_role_find(c->conf, c->conf->agent_role) : NULL;
 	return 0;
 }
 
 int
-authtoken_auth(struct req *r, const char *user, const char *token)
+authtoken_auth(struct ectx *c, const char *user, const char *token,
+    struct principal **who)
 {
 	struct store_txn	*t = NULL;
 	struct store_val	 v;
@@ -144,53 +142,41 @@ authtoken_auth(struct req *r, const char *user, const char *token)
 	if (strlen(token) != 32)
 		return -1;
 	util_sha256_hex(token, 32, key);
-	if (store_begin(r->store, 0, &t) != 0)
+	if (store_begin(c->store, 0, &t) != 0)
 		return -1;
-	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p = arena_calloc(c->arena, 1, sizeof(*p));
 	if (store_get(t, auth_db_authtokens, key, 64, &v) == 0 &&
-	    json_parse(r->arena, v.p, v.len, &o, &why) == 0 &&
+	    json_parse(c->arena, v.p, v.len, &o, &why) == 0 &&
 	    json_tonum(json_get(o, "exp"), &exp) &&
 	    exp >= (double)time(NULL) &&
 	    (un = json_gets(o, "userName")) != NULL &&
 	    strcasecmp(un, user) == 0 &&
-	    token_principal(r, t, o, p) == 0)
+	    token_principal(c, t, o, p) == 0)
 		ok = 0;
 	store_abort(t);
 	if (ok != 0)
 		return -1;
-	p->token = arena_strdup(r->arena, token);
-	r->who = p;
+	p->token = arena_strdup(c->arena, token);
+	*who = p;
 	return 0;
 }
 
 int
-auth_h_destroy_token(struct req *r)
+authtoken_destroy(struct ectx *c, const char *tok)
 {
 	struct store_txn	**t;
 	struct store_val	  v;
-	struct json		 *body;
-	const char		 *tok;
 	char			  key[65];
 	int			  rc, db = auth_db_authtokens;
-	struct ectx		 c;
 
-	http_ectx(r, &c);
-	if ((rc = http_body_object(r, &body)) != 0)
-		return rc;
-	if ((tok = json_gets(body, "token")) == NULL || *tok == '\0')
-		return http_fail(r, FCRM_BAD_REQUEST, "No 'token' in the "
-		    "body.");
 	util_sha256_hex(tok, strlen(tok), key);
-	if ((rc = entity_begin(&c, 1, &t)) != 0)
-		return http_fault(r, &c, rc);
+	if ((rc = entity_begin(c, 1, &t)) != 0)
+		return rc;
 	if (store_get(*t, db, key, 64, &v) != 0)
-		return http_fail(r, FCRM_NOT_FOUND, "Auth token not found.");
+		return entity_fail(c, FCRM_NOT_FOUND, "Auth token not found.");
 	if ((rc = store_del(*t, db, key, 64, NULL, 0)) != 0)
-		return http_fail(r, rc, "Cannot end the auth token.");
-	if ((rc = entity_commit(&c, t)) != 0)
-		return http_fault(r, &c, rc);
-	buf_adds(&r->out, "true");
-	return 0;
+		return entity_fail(c, rc, "Cannot end the auth token.");
+	return entity_commit(c, t);
 }
 
 /* The offline commands: the store opened beside a running server. */

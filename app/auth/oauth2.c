@@ -6,7 +6,8 @@
  * rotate; access tokens act with the role of the client.  Each keeps the
  * signed-in principal's type, id and credential generation, and works
  * only while auth_current still finds that principal so (a password
- * change, deactivation or deletion ends it).
+ * change, deactivation or deletion ends it).  The endpoints' pages,
+ * redirects and RFC 6749 error bodies are app/http/oauth2.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,17 +18,16 @@
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
-#include "fastcrm/query.h"
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "tables.h"
 
 #define CODE_TTL	600
-#define ACCESS_TTL	3600
+#define ACCESS_TTL	OAUTH2_ACCESS_TTL
 #define REFRESH_TTL	(30 * 86400)
 
-static const struct conf_client *
-client_find(const struct conf *c, const char *id)
+const struct conf_client *
+oauth2_client(const struct conf *c, const char *id)
 {
 	size_t	 i;
 
@@ -37,8 +37,8 @@ client_find(const struct conf *c, const char *id)
 	return NULL;
 }
 
-static int
-redirect_ok(const struct conf_client *cl, const char *uri)
+int
+oauth2_redirect_ok(const struct conf_client *cl, const char *uri)
 {
 	size_t	 i;
 
@@ -48,106 +48,13 @@ redirect_ok(const struct conf_client *cl, const char *uri)
 	return 0;
 }
 
-/* HTML-escaped copy. */
-static char *
-esc(struct arena *a, const char *s)
-{
-	struct buf	 b;
-
-	buf_init(&b, a);
-	for (; s != NULL && *s != '\0'; s++) {
-		switch (*s) {
-		case '<':
-			buf_adds(&b, "&lt;");
-			break;
-		case '>':
-			buf_adds(&b, "&gt;");
-			break;
-		case '&':
-			buf_adds(&b, "&amp;");
-			break;
-		case '"':
-			buf_adds(&b, "&quot;");
-			break;
-		case '\'':
-			buf_adds(&b, "&#39;");
-			break;
-		default:
-			buf_addc(&b, *s);
-		}
-	}
-	return b.p;
-}
-
-/* Percent-encoded copy for a query string. */
-static char *
-qenc(struct arena *a, const char *s)
-{
-	struct buf	 b;
-
-	buf_init(&b, a);
-	for (; *s != '\0'; s++) {
-		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("-_.~", *s) != NULL)
-			buf_addc(&b, *s);
-		else
-			buf_printf(&b, "%%%02X", (unsigned char)*s);
-	}
-	return b.p;
-}
-
-static void
-page(struct req *r, int status, const char *title, const char *msg,
-    const struct json *p, int form)
-{
-	static const char *const keep[] = {
-		"response_type", "client_id", "redirect_uri", "state", "scope",
-		NULL
-	};
-	struct buf	*b = &r->out;
-	const char	*v;
-	size_t		 i;
-
-	r->status = status;
-	if (status >= 300)
-		r->reason = msg != NULL ? msg : title;
-	r->error_body = 1;
-	r->out_type = "text/html; charset=utf-8";
-	http_add_header(r, "Cache-Control", "no-store");
-	http_add_header(r, "Content-Security-Policy", "frame-ancestors 'none'");
-	b->len = 0;
-	buf_printf(b, "<!doctype html><html><head><meta charset=\"utf-8\">"
-	    "<meta name=\"viewport\" content=\"width=device-width\">"
-	    "<title>fastcrm — %s</title><style>body{font:15px sans-serif;"
-	    "max-width:22em;margin:3em auto}input{display:block;width:100%%;"
-	    "margin:.3em 0 1em;padding:.4em}.err{color:#a00}</style></head>"
-	    "<body><h1>%s</h1>", esc(r->arena, title), esc(r->arena, title));
-	if (msg != NULL)
-		buf_printf(b, "<p class=\"err\">%s</p>", esc(r->arena, msg));
-	if (form) {
-		buf_adds(b, "<form method=\"post\" action=\"/oauth2/authorize\">");
-		for (i = 0; keep[i] != NULL; i++)
-			if ((v = json_gets(p, keep[i])) != NULL)
-				buf_printf(b, "<input type=\"hidden\" name=\"%s\" "
-				    "value=\"%s\">", keep[i], esc(r->arena, v));
-		buf_printf(b, "<p>%s asks to use fastcrm as you.</p>"
-		    "<label>User name<input name=\"userName\" "
-		    "autocomplete=\"username\" required></label>"
-		    "<label>Password<input name=\"password\" type=\"password\" "
-		    "autocomplete=\"current-password\" required></label>"
-		    "<button type=\"submit\">Sign in and allow</button></form>",
-		    esc(r->arena, json_gets(p, "client_id")));
-	}
-	buf_adds(b, "</body></html>");
-}
-
 /* Stores a new random token of kind; returns it (hex) in the arena. */
 static char *
-issue(struct req *r, struct store_txn *t, const char *kind,
+issue(struct ectx *c, struct store_txn *t, const char *kind,
     const char *client, const struct auth_login *who,
     const char *redirect, long long ttl)
 {
-	struct arena	*a = r->arena;
+	struct arena	*a = c->arena;
 	unsigned char	 rnd[32];
 	char		*tok, key[65];
 	struct json	*o;
@@ -168,7 +75,7 @@ issue(struct req *r, struct store_txn *t, const char *kind,
 	buf_init(&b, a);
 	json_write(&b, o);
 	util_sha256_hex(tok, 64, key);
-	if (auth_purge_expired(r, t, auth_db_tokens, "tokens") != 0 ||
+	if (auth_purge_expired(c, t, auth_db_tokens, "tokens") != 0 ||
 	    store_put(t, auth_db_tokens, key, 64, b.p, b.len) != 0)
 		return NULL;
 	return tok;
@@ -176,7 +83,7 @@ issue(struct req *r, struct store_txn *t, const char *kind,
 
 /* The live token of kind, or NULL. */
 static struct json *
-lookup(struct req *r, struct store_txn *t, const char *tok, const char *kind,
+lookup(struct ectx *c, struct store_txn *t, const char *tok, const char *kind,
     char key[65])
 {
 	struct store_val	 v;
@@ -188,7 +95,7 @@ lookup(struct req *r, struct store_txn *t, const char *tok, const char *kind,
 		return NULL;
 	util_sha256_hex(tok, 64, key);
 	if (store_get(t, auth_db_tokens, key, 64, &v) != 0 ||
-	    json_parse(r->arena, v.p, v.len, &o, &why) != 0)
+	    json_parse(c->arena, v.p, v.len, &o, &why) != 0)
 		return NULL;
 	k = json_gets(o, "kind");
 	if (k == NULL || strcmp(k, kind) != 0 ||
@@ -197,212 +104,111 @@ lookup(struct req *r, struct store_txn *t, const char *tok, const char *kind,
 	return o;
 }
 
-int
-oauth2_h_authorize(struct req *r)
+const char *
+oauth2_code_issue(struct ectx *c, struct store_txn *t,
+    const struct conf_client *cl, const struct auth_login *who,
+    const char *uri)
 {
-	const struct conf_client *cl;
-	struct store_txn	**t;
-	struct json		 *p = r->params;
-	struct auth_login	  who;
-	const char		 *rt, *uri, *state, *user, *pass, *code;
-	int			  rc;
-	struct ectx		 c;
-
-	http_ectx(r, &c);
-	if (strcmp(r->method, "POST") == 0 &&
-	    (rc = http_body_object(r, &p)) != 0) {
-		page(r, 400, "Bad request", r->reason, NULL, 0);
-		return rc;
-	}
-	cl = client_find(r->conf, json_gets(p, "client_id"));
-	uri = json_gets(p, "redirect_uri");
-	if (cl == NULL || !redirect_ok(cl, uri)) {
-		page(r, 400, "Invalid client or redirect URI", "The application "
-		    "is not registered with this redirect URI; nothing was "
-		    "sent back to it.", p, 0);
-		return FCRM_BAD_REQUEST;
-	}
-	state = json_gets(p, "state");
-	rt = json_gets(p, "response_type");
-	if (rt == NULL || strcmp(rt, "code") != 0) {
-		r->status = 302;
-		r->error_body = 1;
-		http_add_header(r, "Location", arena_printf(r->arena,
-		    "%s%serror=unsupported_response_type%s%s", uri,
-		    strchr(uri, '?') != NULL ? "&" : "?",
-		    state != NULL ? "&state=" : "",
-		    state != NULL ? qenc(r->arena, state) : ""));
-		return 0;
-	}
-	if (strcmp(r->method, "GET") == 0) {
-		page(r, 200, "Sign in", NULL, p, 1);
-		return 0;
-	}
-	user = json_gets(p, "userName");
-	pass = json_gets(p, "password");
-	if (user == NULL || pass == NULL ||
-	    auth_login(r, user, pass, &who) != 0) {
-		page(r, 200, "Sign in", r->status == 403 ? r->reason :
-		    "Wrong user name or password.", p, 1);
-		r->reason = NULL;
-		return 0;
-	}
-	if ((rc = entity_begin(&c, 1, &t)) != 0)
-		return http_fault(r, &c, rc);
-	code = issue(r, *t, "code", cl->client_id, &who, uri, CODE_TTL);
-	if (code == NULL || entity_commit(&c, t) != 0) {
-		page(r, 500, "Server error", "Cannot store the code.", p, 0);
-		return FCRM_STORE;
-	}
-	r->status = 302;
-	r->error_body = 1;
-	http_add_header(r, "Location", arena_printf(r->arena, "%s%scode=%s%s%s",
-	    uri, strchr(uri, '?') != NULL ? "&" : "?", code,
-	    state != NULL ? "&state=" : "",
-	    state != NULL ? qenc(r->arena, state) : ""));
-	return 0;
+	return issue(c, t, "code", cl->client_id, who, uri, CODE_TTL);
 }
 
-/* RFC 6749 section 5.2 error answer. */
+/* An RFC 6749 error: the fault's reason is its description. */
 static int
-token_error(struct req *r, int status, const char *error, const char *desc)
+grant_error(struct ectx *c, struct oauth2_tokens *out, int code,
+    const char *error, const char *desc)
 {
-	struct json	*o;
-
-	o = json_obj(r->arena);
-	json_set(r->arena, o, "error", json_str(r->arena, error));
-	json_set(r->arena, o, "error_description", json_str(r->arena, desc));
-	r->out.len = 0;
-	json_write(&r->out, o);
-	r->error_body = 1;
-	r->status = status;
-	r->reason = arena_printf(r->arena, "%s: %s", error, desc);
-	http_add_header(r, "Cache-Control", "no-store");
-	return status == 401 ? FCRM_UNAUTHORIZED : FCRM_BAD_REQUEST;
+	out->error = error;
+	return entity_fail(c, code, "%s", desc);
 }
 
 /* Failed client authentication: counted and logged like any other. */
 static int
-client_error(struct req *r, const char *why)
+client_error(struct ectx *c, const char *remote, struct oauth2_tokens *out,
+    const char *why)
 {
-	auth_fail_count(r, why);
-	return token_error(r, 401, "invalid_client", why);
+	auth_fail_count(c, remote, why);
+	return grant_error(c, out, FCRM_UNAUTHORIZED, "invalid_client", why);
 }
 
 int
-oauth2_h_token(struct req *r)
+oauth2_token(struct ectx *c, const char *remote, const struct oauth2_grant *g,
+    struct oauth2_tokens *out)
 {
 	const struct conf_client *cl;
 	struct store_txn	**t;
-	struct json		 *body, *tok, *o;
-	const char		 *id, *secret, *grant, *h, *user, *pass, *uri;
-	const char		 *access, *refresh;
+	struct json		 *tok;
+	const char		 *grant, *uri;
 	struct auth_login	  who;
 	char			  key[65];
 	unsigned char		  got[UTIL_SHA256_LEN];
-	int			  rc, basic = 0;
-	struct ectx		 c;
+	int			  rc;
 
-	http_ectx(r, &c);
-	if ((rc = http_body_object(r, &body)) != 0)
-		return token_error(r, 400, "invalid_request", r->reason);
-	if (auth_limited(r) != 0)
-		return token_error(r, 403, "invalid_client", "Too many failed "
-		    "logins from this address; try again later.");
-	id = json_gets(body, "client_id");
-	secret = json_gets(body, "client_secret");
-	if ((h = http_header(r, "HTTP_AUTHORIZATION")) != NULL &&
-	    strncasecmp(h, "Basic ", 6) == 0) {
-		char	*dec, *colon;
-		size_t	 n;
-
-		basic = 1;
-		dec = auth_base64_decode(r->arena, h + 6, &n);
-		if (dec == NULL || (colon = strchr(dec, ':')) == NULL)
-			return client_error(r, "Bad Basic client "
-			    "credentials.");
-		*colon = '\0';
-		user = http_urldecode(r->arena, dec, strlen(dec), 1, NULL);
-		pass = http_urldecode(r->arena, colon + 1, strlen(colon + 1), 1,
-		    NULL);
-		id = user;
-		secret = pass;
+	memset(out, 0, sizeof(*out));
+	cl = oauth2_client(c->conf, g->client_id);
+	if (cl == NULL || g->client_secret == NULL) {
+		out->challenge = g->basic;
+		return client_error(c, remote, out, "Unknown client or no "
+		    "client secret.");
 	}
-	cl = client_find(r->conf, id);
-	if (cl == NULL || secret == NULL) {
-		if (basic)
-			http_add_header(r, "WWW-Authenticate",
-			    "Basic realm=\"fastcrm\"");
-		return client_error(r, "Unknown client or no client "
-		    "secret.");
-	}
-	util_sha256(secret, strlen(secret), got);
+	util_sha256(g->client_secret, strlen(g->client_secret), got);
 	if (!util_ct_equal(got, cl->secret_sha256, sizeof(got)))
-		return client_error(r, "Wrong client secret.");
-	grant = json_gets(body, "grant_type");
+		return client_error(c, remote, out, "Wrong client secret.");
+	grant = g->grant_type;
 	if (grant == NULL)
-		return token_error(r, 400, "invalid_request", "grant_type is "
-		    "missing.");
+		return grant_error(c, out, FCRM_BAD_REQUEST, "invalid_request",
+		    "grant_type is missing.");
 	if (strcmp(grant, "authorization_code") != 0 &&
 	    strcmp(grant, "refresh_token") != 0)
-		return token_error(r, 400, "unsupported_grant_type", "Only "
-		    "authorization_code and refresh_token are supported.");
-	if ((rc = entity_begin(&c, 1, &t)) != 0)
-		return http_fault(r, &c, rc);
+		return grant_error(c, out, FCRM_BAD_REQUEST,
+		    "unsupported_grant_type", "Only authorization_code and "
+		    "refresh_token are supported.");
+	if ((rc = entity_begin(c, 1, &t)) != 0)
+		return rc;
 	if (strcmp(grant, "authorization_code") == 0) {
-		uri = json_gets(body, "redirect_uri");
-		tok = lookup(r, *t, json_gets(body, "code"), "code", key);
+		uri = g->redirect_uri;
+		tok = lookup(c, *t, g->code, "code", key);
 		if (tok == NULL || strcmp(json_gets(tok, "client"),
 		    cl->client_id) != 0)
-			return token_error(r, 400, "invalid_grant", "The code is "
-			    "unknown, used, expired or not this client's.");
+			return grant_error(c, out, FCRM_BAD_REQUEST,
+			    "invalid_grant", "The code is unknown, used, "
+			    "expired or not this client's.");
 		if (uri == NULL || json_gets(tok, "redirect") == NULL ||
 		    strcmp(uri, json_gets(tok, "redirect")) != 0)
-			return token_error(r, 400, "invalid_grant",
-			    "redirect_uri does not match the authorization "
-			    "request.");
+			return grant_error(c, out, FCRM_BAD_REQUEST,
+			    "invalid_grant", "redirect_uri does not match the "
+			    "authorization request.");
 	} else {
-		tok = lookup(r, *t, json_gets(body, "refresh_token"), "refresh",
-		    key);
+		tok = lookup(c, *t, g->refresh_token, "refresh", key);
 		if (tok == NULL || strcmp(json_gets(tok, "client"),
 		    cl->client_id) != 0)
-			return token_error(r, 400, "invalid_grant", "The refresh "
-			    "token is unknown, used, expired or not this "
-			    "client's.");
+			return grant_error(c, out, FCRM_BAD_REQUEST,
+			    "invalid_grant", "The refresh token is unknown, "
+			    "used, expired or not this client's.");
 	}
 	/* The user as it is now: the same credentials, still active. */
-	if (auth_current(r, *t, json_gets(tok, "utype"), json_gets(tok, "uid"),
+	if (auth_current(c, *t, json_gets(tok, "utype"), json_gets(tok, "uid"),
 	    json_gets(tok, "gen"), &who) != 0) {
 		/* It goes: it can never be good again. */
 		if (store_del(*t, auth_db_tokens, key, 64, NULL, 0) == 0)
-			(void)entity_commit(&c, t);
-		return token_error(r, 400, "invalid_grant", "The user's "
-		    "password, status or rights changed since this grant; "
-		    "authorize again.");
+			(void)entity_commit(c, t);
+		return grant_error(c, out, FCRM_BAD_REQUEST, "invalid_grant",
+		    "The user's password, status or rights changed since "
+		    "this grant; authorize again.");
 	}
 	/* Single use: the code or refresh token goes now. */
 	if (store_del(*t, auth_db_tokens, key, 64, NULL, 0) != 0)
-		return http_fail(r, FCRM_STORE, "Cannot update tokens.");
-	access = issue(r, *t, "access", cl->client_id, &who, NULL, ACCESS_TTL);
-	refresh = issue(r, *t, "refresh", cl->client_id, &who, NULL,
+		return entity_fail(c, FCRM_STORE, "Cannot update tokens.");
+	out->access = issue(c, *t, "access", cl->client_id, &who, NULL,
+	    ACCESS_TTL);
+	out->refresh = issue(c, *t, "refresh", cl->client_id, &who, NULL,
 	    REFRESH_TTL);
-	if (access == NULL || refresh == NULL)
-		return http_fail(r, FCRM_STORE, "Cannot store tokens.");
-	if ((rc = entity_commit(&c, t)) != 0)
-		return http_fault(r, &c, rc);
-	o = json_obj(r->arena);
-	json_set(r->arena, o, "access_token", json_str(r->arena, access));
-	json_set(r->arena, o, "token_type", json_str(r->arena, "Bearer"));
-	json_set(r->arena, o, "expires_in", json_int(r->arena, ACCESS_TTL));
-	json_set(r->arena, o, "refresh_token", json_str(r->arena, refresh));
-	http_add_header(r, "Cache-Control", "no-store");
-	http_add_header(r, "Pragma", "no-cache");
-	json_write(&r->out, o);
-	return 0;
+	if (out->access == NULL || out->refresh == NULL)
+		return entity_fail(c, FCRM_STORE, "Cannot store tokens.");
+	return entity_commit(c, t);
 }
 
 int
-oauth2_bearer(struct req *r, const char *token)
+oauth2_bearer(struct ectx *c, const char *token, struct principal **who_p)
 {
 	struct store_txn	*t = NULL;
 	const struct conf_client *cl;
@@ -411,26 +217,26 @@ oauth2_bearer(struct req *r, const char *token)
 	struct json		*o;
 	char			 key[65];
 
-	if (strlen(token) != 64 || store_begin(r->store, 0, &t) != 0)
+	if (strlen(token) != 64 || store_begin(c->store, 0, &t) != 0)
 		return -1;
-	o = lookup(r, t, token, "access", key);
-	if (o != NULL && auth_current(r, t, json_gets(o, "utype"),
+	o = lookup(c, t, token, "access", key);
+	if (o != NULL && auth_current(c, t, json_gets(o, "utype"),
 	    json_gets(o, "uid"), json_gets(o, "gen"), &who) != 0)
 		o = NULL;
 	store_abort(t);
-	if (o == NULL || (cl = client_find(r->conf, json_gets(o, "client")))
+	if (o == NULL || (cl = oauth2_client(c->conf, json_gets(o, "client")))
 	    == NULL)
 		return -1;
-	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p = arena_calloc(c->arena, 1, sizeof(*p));
 	p->id = who.id;
 	p->name = who.name;
 	p->user_name = who.user_name;
 	p->type = "api";
-	p->role = conf_role_find(r->conf, cl->role);
+	p->role = conf_role_find(c->conf, cl->role);
 	p->empty_absent = cl->empty_means_absent;
 	if (p->id == NULL || p->name == NULL)
 		return -1;
-	r->who = p;
+	*who_p = p;
 	return 0;
 }
 

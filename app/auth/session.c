@@ -1,6 +1,7 @@
 /*
  * Agent sessions and passwords.  The page at `/` signs an agent in with a
- * User record's password (or a configured principal's); the session lives
+ * User record's password (or a configured principal's) through
+ * app/http/session.c, which calls auth_session_open; the session lives
  * in LMDB as SHA-256(token) → {principal, expiry, CSRF token} (auth's
  * "sessions" table, tables.c), so every worker sees it and a restart
  * keeps it.  Password hashes ("pw:<id>") and credential nonces
@@ -117,26 +118,24 @@ auth_user_revoke(struct ectx *c, struct store_txn *t, const char *id)
 
 /* The current state of User record id; 0 or -1. */
 static int
-current_user(struct req *r, struct store_txn *t, const char *id,
+current_user(struct ectx *c, struct store_txn *t, const char *id,
     struct auth_login *out)
 {
 	const struct entity	*e = entity_find("User");
 	struct json		*rec;
 	const char		*hash, *nonce, *type;
-	struct ectx		 c;
 
-	http_ectx(r, &c);
-	if (e == NULL || entity_load(&c, t, e, id, ACT_NONE, &rec, NULL) != 0 ||
+	if (e == NULL || entity_load(c, t, e, id, ACT_NONE, &rec, NULL) != 0 ||
 	    !json_truthy(json_get(rec, "isActive")) ||
-	    (hash = meta_get(&c, t, "pw", id)) == NULL)
+	    (hash = meta_get(c, t, "pw", id)) == NULL)
 		return -1;
-	if ((nonce = meta_get(&c, t, "gen", id)) == NULL)
+	if ((nonce = meta_get(c, t, "gen", id)) == NULL)
 		nonce = "";
 	type = json_gets(rec, "type");
 	out->id = json_gets(rec, "id");
 	out->name = json_gets(rec, "name");
 	out->user_name = json_gets(rec, "userName");
-	out->role = r->conf->agent_role;
+	out->role = c->conf->agent_role;
 	out->type = "regular";
 	out->admin = type != NULL && strcmp(type, "admin") == 0;
 	if (out->name == NULL || *out->name == '\0')
@@ -147,14 +146,15 @@ current_user(struct req *r, struct store_txn *t, const char *id,
 
 /* The current state of configured principal id; 0 or -1. */
 static int
-current_principal(struct req *r, const char *id, struct auth_login *out)
+current_principal(const struct conf *conf, const char *id,
+    struct auth_login *out)
 {
 	const struct conf_user	*cu = NULL;
 	size_t			 i;
 
-	for (i = 0; i < r->conf->nusers; i++)
-		if (strcmp(r->conf->users[i].id, id) == 0)
-			cu = &r->conf->users[i];
+	for (i = 0; i < conf->nusers; i++)
+		if (strcmp(conf->users[i].id, id) == 0)
+			cu = &conf->users[i];
 	if (cu == NULL || cu->password_hash == NULL)
 		return -1;
 	out->id = cu->id;
@@ -168,7 +168,7 @@ current_principal(struct req *r, const char *id, struct auth_login *out)
 }
 
 int
-auth_current(struct req *r, struct store_txn *t, const char *type,
+auth_current(struct ectx *c, struct store_txn *t, const char *type,
     const char *id, const char *gen, struct auth_login *out)
 {
 	int	 rc;
@@ -177,9 +177,9 @@ auth_current(struct req *r, struct store_txn *t, const char *type,
 	if (type == NULL || id == NULL || (gen != NULL && strlen(gen) != 64))
 		return -1;
 	if (strcmp(type, "regular") == 0)
-		rc = current_user(r, t, id, out);
+		rc = current_user(c, t, id, out);
 	else if (strcmp(type, "api") == 0)
-		rc = current_principal(r, id, out);
+		rc = current_principal(c->conf, id, out);
 	else
 		rc = -1;
 	if (rc != 0 || (gen != NULL && !util_ct_equal(out->gen, gen, 64)))
@@ -222,23 +222,21 @@ purge_step(void *arg, struct store_val k, struct store_val v)
 }
 
 int
-auth_purge_expired(struct req *r, struct store_txn *t, int db,
+auth_purge_expired(struct ectx *c, struct store_txn *t, int db,
     const char *name)
 {
 	struct purge		 p;
-	struct ectx		 c;
 	const char		*v;
 	char			 mkey[32], from[PURGE_KEY + 1];
 	size_t			 flen = 0, vlen, i;
 	int			 rc;
 
-	http_ectx(r, &c);
 	memset(&p, 0, sizeof(p));
-	p.a = r->arena;
+	p.a = c->arena;
 	p.now = (double)time(NULL);
 	snprintf(mkey, sizeof(mkey), "purge.%s", name);
 	/* Resume after the last key looked at: that key plus a NUL byte. */
-	if (entity_meta_get(&c, t, mkey, &v, &vlen) == 0 &&
+	if (entity_meta_get(c, t, mkey, &v, &vlen) == 0 &&
 	    vlen == PURGE_KEY) {
 		memcpy(from, v, PURGE_KEY);
 		from[PURGE_KEY] = '\0';
@@ -257,38 +255,24 @@ auth_purge_expired(struct req *r, struct store_txn *t, int db,
 			return rc;
 	if (p.seen == 0)
 		return FCRM_OK;
-	return entity_meta_put(&c, t, mkey, p.last, PURGE_KEY);
+	return entity_meta_put(c, t, mkey, p.last, PURGE_KEY);
 }
 
-/* Is the Content-Type application/json (parameters aside)? */
-static int
-is_json(const char *ctype)
-{
-	static const char	 mt[] = "application/json";
-	const char		*p = ctype + sizeof(mt) - 1;
-
-	if (strncasecmp(ctype, mt, sizeof(mt) - 1) != 0)
-		return 0;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return *p == '\0' || *p == ';';
-}
-
-/* The value of cookie name in the Cookie header, or NULL. */
+/* The value of cookie name in the Cookie header c, or NULL. */
 static char *
-cookie(struct req *r, const char *name)
+cookie(struct arena *a, const char *c, const char *name)
 {
-	const char	*c, *p;
+	const char	*p;
 	size_t		 n = strlen(name), len;
 
-	if ((c = http_header(r, "HTTP_COOKIE")) == NULL)
+	if (c == NULL)
 		return NULL;
 	for (p = c; *p != '\0'; ) {
 		while (*p == ' ' || *p == ';')
 			p++;
 		len = strcspn(p, ";");
 		if (len > n && strncmp(p, name, n) == 0 && p[n] == '=')
-			return arena_strndup(r->arena, p + n + 1, len - n - 1);
+			return arena_strndup(a, p + n + 1, len - n - 1);
 		p += len;
 	}
 	return NULL;
@@ -296,7 +280,7 @@ cookie(struct req *r, const char *name)
 
 /* The stored session of token, parsed; NULL when unknown or expired. */
 static struct json *
-session_load(struct req *r, const char *token, char key[65])
+session_load(struct ectx *c, const char *token, char key[65])
 {
 	struct store_txn	*t = NULL;
 	struct store_val	 v;
@@ -305,10 +289,10 @@ session_load(struct req *r, const char *token, char key[65])
 	double			 exp;
 
 	util_sha256_hex(token, strlen(token), key);
-	if (store_begin(r->store, 0, &t) != 0)
+	if (store_begin(c->store, 0, &t) != 0)
 		return NULL;
 	if (store_get(t, auth_db_sessions, key, 64, &v) == 0 &&
-	    json_parse(r->arena, v.p, v.len, &s, &why) == 0 &&
+	    json_parse(c->arena, v.p, v.len, &s, &why) == 0 &&
 	    (!json_tonum(json_get(s, "exp"), &exp) ||
 	    exp < (double)time(NULL)))
 		s = NULL;
@@ -318,11 +302,11 @@ session_load(struct req *r, const char *token, char key[65])
 
 /* Does the request carry the session's CSRF token? */
 static int
-csrf_ok(struct req *r, const struct json *s)
+csrf_ok(const struct auth_in *in, const struct json *s)
 {
 	const char	*csrf, *mine;
 
-	csrf = http_header(r, "HTTP_X_CSRF_TOKEN");
+	csrf = in->csrf;
 	mine = json_gets(s, "csrf");
 	return csrf != NULL && mine != NULL && strlen(csrf) == strlen(mine) &&
 	    util_ct_equal(csrf, mine, strlen(mine));
@@ -330,21 +314,22 @@ csrf_ok(struct req *r, const struct json *s)
 
 /* The session's principal as it is now; 0 or -1. */
 static int
-session_current(struct req *r, const struct json *s, struct auth_login *who)
+session_current(struct ectx *c, const struct json *s,
+    struct auth_login *who)
 {
 	struct store_txn	*t = NULL;
 	int			 rc;
 
-	if (store_begin(r->store, 0, &t) != 0)
+	if (store_begin(c->store, 0, &t) != 0)
 		return -1;
-	rc = auth_current(r, t, json_gets(s, "type"), json_gets(s, "uid"),
+	rc = auth_current(c, t, json_gets(s, "type"), json_gets(s, "uid"),
 	    json_gets(s, "gen"), who);
 	store_abort(t);
 	return rc;
 }
 
 int
-auth_session(struct req *r)
+auth_session(struct ectx *c, const struct auth_in *in, struct principal **pp)
 {
 	struct principal	*p;
 	struct auth_login	 who;
@@ -352,32 +337,33 @@ auth_session(struct req *r)
 	const char		*tok;
 	char			 key[65];
 
-	if ((tok = cookie(r, AUTH_COOKIE)) == NULL || *tok == '\0')
+	if ((tok = cookie(c->arena, in->cookie, AUTH_COOKIE)) == NULL ||
+	    *tok == '\0')
 		return 1;
-	if ((s = session_load(r, tok, key)) == NULL)
-		return http_fail(r, FCRM_UNAUTHORIZED, "Session expired or "
+	if ((s = session_load(c, tok, key)) == NULL)
+		return entity_fail(c, FCRM_UNAUTHORIZED, "Session expired or "
 		    "unknown; sign in again.");
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0 &&
-	    !csrf_ok(r, s))
-		return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing or "
+	if (strcmp(in->method, "GET") != 0 &&
+	    strcmp(in->method, "HEAD") != 0 && !csrf_ok(in, s))
+		return entity_fail(c, FCRM_FORBIDDEN, "CSRF token missing or "
 		    "wrong.");
 	/* The user as it is now: a password change, deactivation,
 	   deletion or a change of type ends the session. */
-	if (session_current(r, s, &who) != 0)
-		return http_fail(r, FCRM_UNAUTHORIZED, "Session ended: the "
+	if (session_current(c, s, &who) != 0)
+		return entity_fail(c, FCRM_UNAUTHORIZED, "Session ended: the "
 		    "user's password, status or rights changed; sign in again.");
-	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p = arena_calloc(c->arena, 1, sizeof(*p));
 	p->id = who.id;
 	p->name = who.name;
 	p->user_name = who.user_name;
 	p->type = who.type;
-	p->role = who.role != NULL ? conf_role_find(r->conf, who.role) : NULL;
+	p->role = who.role != NULL ? conf_role_find(c->conf, who.role) : NULL;
 	p->admin = who.admin;
 	p->csrf = json_gets(s, "csrf");
 	if (p->csrf == NULL)
-		return http_fail(r, FCRM_UNAUTHORIZED, "Session is damaged; "
+		return entity_fail(c, FCRM_UNAUTHORIZED, "Session is damaged; "
 		    "sign in again.");
-	r->who = p;
+	*pp = p;
 	return 0;
 }
 
@@ -401,8 +387,8 @@ find_user(struct ectx *c, struct store_txn *t, const char *name,
 }
 
 int
-auth_login(struct req *r, const char *name, const char *pass,
-    struct auth_login *out)
+auth_login(struct ectx *c, const char *remote, const char *name,
+    const char *pass, struct auth_login *out)
 {
 	struct store_txn	**t;
 	struct json		 *rec;
@@ -410,16 +396,14 @@ auth_login(struct req *r, const char *name, const char *pass,
 	const char		 *hash, *type, *nonce = "";
 	size_t			  i;
 	int			  rc, active = 0, checked = 0, ok = 0;
-	struct ectx		 c;
 
-	http_ectx(r, &c);
 	memset(out, 0, sizeof(*out));
-	if ((rc = auth_limited(r)) != 0)
+	if ((rc = auth_limited(c, remote)) != 0)
 		return rc;
 	/* Look the user up, then hash outside any transaction. */
-	if ((rc = entity_begin(&c, 0, &t)) != 0)
-		return http_fault(r, &c, rc);
-	rc = find_user(&c, *t, name, &rec, &hash);
+	if ((rc = entity_begin(c, 0, &t)) != 0)
+		return rc;
+	rc = find_user(c, *t, name, &rec, &hash);
 	if (rc == 0) {
 		out->id = json_gets(rec, "id");
 		out->name = json_gets(rec, "name");
@@ -427,9 +411,9 @@ auth_login(struct req *r, const char *name, const char *pass,
 		active = json_truthy(json_get(rec, "isActive"));
 		type = json_gets(rec, "type");
 		out->admin = type != NULL && strcmp(type, "admin") == 0;
-		out->role = r->conf->agent_role;
+		out->role = c->conf->agent_role;
 		out->type = "regular";
-		if ((nonce = meta_get(&c, *t, "gen", out->id)) == NULL)
+		if ((nonce = meta_get(c, *t, "gen", out->id)) == NULL)
 			nonce = "";
 	}
 	entity_end(t);
@@ -439,23 +423,24 @@ auth_login(struct req *r, const char *name, const char *pass,
 	 */
 	if (rc == 0 && hash != NULL) {
 		checked = 1;
-		if (auth_password_check(r->arena, pass, hash) && active) {
+		if (auth_password_check(c->arena, pass, hash) && active) {
 			auth_gen("regular", hash, nonce, out->gen);
 			return 0;
 		}
 	}
-	for (i = 0; i < r->conf->nusers; i++)
-		if (strcmp(r->conf->users[i].name, name) == 0)
-			cu = &r->conf->users[i];
+	for (i = 0; i < c->conf->nusers; i++)
+		if (strcmp(c->conf->users[i].name, name) == 0)
+			cu = &c->conf->users[i];
 	if (cu != NULL && cu->password_hash != NULL) {
 		checked = 1;
-		if (auth_password_check(r->arena, pass, cu->password_hash))
+		if (auth_password_check(c->arena, pass, cu->password_hash))
 			ok = 1;
 	}
 	if (!checked)
-		auth_password_dummy(r->arena, pass);
+		auth_password_dummy(c->arena, pass);
 	if (!ok)
-		return auth_fail_login(r, "Wrong username or password.");
+		return auth_fail_login(c, remote, "Wrong username or "
+		    "password.");
 	out->id = cu->id;
 	out->name = cu->name;
 	out->user_name = cu->name;
@@ -467,107 +452,70 @@ auth_login(struct req *r, const char *name, const char *pass,
 }
 
 int
-auth_h_session_create(struct req *r)
+auth_session_open(struct ectx *c, const char *remote, const char *name,
+    const char *pass, struct auth_session *ses)
 {
-	struct arena		 *a = r->arena;
+	struct arena		 *a = c->arena;
 	struct store_txn	**t;
-	struct json		 *body, *s, *out, *u;
-	struct auth_login	  who;
-	const char		 *name, *pass;
+	struct json		 *s;
+	struct auth_login	 *who = &ses->who;
 	unsigned char		  rnd[32];
-	char			  tok[65], csrf[65], key[65];
+	char			  key[65];
 	struct buf		  b;
 	int			  rc;
-	struct ectx		 c;
 
-	http_ectx(r, &c);
-	/* JSON only: a page of another site can post a form or text/plain
-	   without asking, but not application/json. */
-	if (!is_json(r->ctype))
-		return http_fail(r, FCRM_MEDIA_TYPE, "Sign-in takes only "
-		    "application/json (content type '%.64s').", r->ctype);
-	if ((rc = http_body_object(r, &body)) != 0)
+	if ((rc = auth_login(c, remote, name, pass, who)) != 0)
 		return rc;
-	name = json_gets(body, "userName");
-	pass = json_gets(body, "password");
-	if (name == NULL || pass == NULL || *name == '\0')
-		return http_fail(r, FCRM_BAD_REQUEST, "Sign-in needs userName "
-		    "and password.");
-	if ((rc = auth_login(r, name, pass, &who)) != 0)
-		return rc;
-	if (who.name == NULL)
-		who.name = name;
-	if (who.role == NULL || conf_role_find(r->conf, who.role) == NULL)
-		return http_fail(r, FCRM_FORBIDDEN, "No role for signed-in "
+	if (who->name == NULL)
+		who->name = name;
+	if (who->role == NULL || conf_role_find(c->conf, who->role) == NULL)
+		return entity_fail(c, FCRM_FORBIDDEN, "No role for signed-in "
 		    "agents: set agent_role in the configuration.");
 	util_random(rnd, sizeof(rnd));
-	util_hex(rnd, 32, tok);
+	util_hex(rnd, 32, ses->token);
 	util_random(rnd, sizeof(rnd));
-	util_hex(rnd, 32, csrf);
+	util_hex(rnd, 32, ses->csrf);
 	/* Who, not what they may: that is read from the user on each use. */
 	s = json_obj(a);
-	json_set(a, s, "uid", json_str(a, who.id));
-	json_set(a, s, "type", json_str(a, who.type));
-	json_set(a, s, "gen", json_str(a, who.gen));
-	json_set(a, s, "csrf", json_str(a, csrf));
+	json_set(a, s, "uid", json_str(a, who->id));
+	json_set(a, s, "type", json_str(a, who->type));
+	json_set(a, s, "gen", json_str(a, who->gen));
+	json_set(a, s, "csrf", json_str(a, ses->csrf));
 	json_set(a, s, "exp", json_int(a, (long long)time(NULL) +
 	    AUTH_SESSION_TTL));
 	buf_init(&b, a);
 	json_write(&b, s);
-	util_sha256_hex(tok, 64, key);
-	if ((rc = entity_begin(&c, 1, &t)) != 0)
-		return http_fault(r, &c, rc);
-	if ((rc = auth_purge_expired(r, *t, auth_db_sessions,
+	util_sha256_hex(ses->token, 64, key);
+	if ((rc = entity_begin(c, 1, &t)) != 0)
+		return rc;
+	if ((rc = auth_purge_expired(c, *t, auth_db_sessions,
 	    "sessions")) != 0 ||
 	    (rc = store_put(*t, auth_db_sessions, key, 64, b.p, b.len)) != 0)
-		return http_fail(r, rc, "Cannot store the session.");
-	if ((rc = entity_commit(&c, t)) != 0)
-		return http_fault(r, &c, rc);
-	http_add_header(r, "Set-Cookie", arena_printf(a, "%s=%s; Path=/; "
-	    "HttpOnly; Secure; SameSite=None; Partitioned; Max-Age=%d", AUTH_COOKIE,
-	    tok,
-	    AUTH_SESSION_TTL));
-	out = json_obj(a);
-	u = json_obj(a);
-	json_set(a, u, "id", json_str(a, who.id));
-	json_set(a, u, "userName", json_str(a, who.user_name != NULL ?
-	    who.user_name : name));
-	json_set(a, u, "name", json_str(a, who.name));
-	json_set(a, u, "type", json_str(a, who.type));
-	json_set(a, out, "user", u);
-	json_set(a, out, "csrfToken", json_str(a, csrf));
-	json_write(&r->out, out);
-	return 0;
+		return entity_fail(c, rc, "Cannot store the session.");
+	return entity_commit(c, t);
 }
 
 int
-auth_h_session_delete(struct req *r)
+auth_session_close(struct ectx *c, const struct auth_in *in)
 {
 	struct store_txn	**t;
 	struct json		 *s;
 	const char		 *tok;
 	char			  key[65];
 	int			  rc;
-	struct ectx		 c;
 
-	http_ectx(r, &c);
-	if ((tok = cookie(r, AUTH_COOKIE)) != NULL && *tok != '\0') {
-		/* Signing out is a write: a live session needs its token. */
-		if ((s = session_load(r, tok, key)) != NULL && !csrf_ok(r, s))
-			return http_fail(r, FCRM_FORBIDDEN, "CSRF token missing "
-			    "or wrong.");
-		if ((rc = entity_begin(&c, 1, &t)) != 0)
-			return http_fault(r, &c, rc);
-		if ((rc = store_del(*t, auth_db_sessions, key, 64, NULL,
-		    0)) != 0)
-			return http_fail(r, rc, "Cannot end the session.");
-		if ((rc = entity_commit(&c, t)) != 0)
-			return http_fault(r, &c, rc);
-	}
-	http_add_header(r, "Set-Cookie", AUTH_COOKIE "=; Path=/; HttpOnly; "
-	    "Secure; SameSite=None; Partitioned; Max-Age=0");
-	buf_adds(&r->out, "true");
-	return 0;
+	if ((tok = cookie(c->arena, in->cookie, AUTH_COOKIE)) == NULL ||
+	    *tok == '\0')
+		return 0;
+	/* Signing out is a write: a live session needs its token. */
+	if ((s = session_load(c, tok, key)) != NULL && !csrf_ok(in, s))
+		return entity_fail(c, FCRM_FORBIDDEN, "CSRF token missing or "
+		    "wrong.");
+	if ((rc = entity_begin(c, 1, &t)) != 0)
+		return rc;
+	if ((rc = store_del(*t, auth_db_sessions, key, 64, NULL, 0)) != 0)
+		return entity_fail(c, rc, "Cannot end the session.");
+	return entity_commit(c, t);
 }
 
 int

@@ -6,7 +6,7 @@
 #ifndef FASTCRM_AUTH_TABLES_H
 #define FASTCRM_AUTH_TABLES_H
 
-struct req;
+struct ectx;
 struct store_txn;
 
 /* SHA-256(cookie) -> agent session (session.c). */
@@ -26,7 +26,7 @@ extern int	 auth_db_authtokens;
  * issue, so that expired entries stay a small part of the table.  0 or an
  * error code.
  */
-int	 auth_purge_expired(struct req *, struct store_txn *t, int db,
+int	 auth_purge_expired(struct ectx *, struct store_txn *t, int db,
 	    const char *name);
 
 #endif

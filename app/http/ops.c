@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fastcrm/auth.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
@@ -85,7 +84,7 @@ ops_h_metrics(struct req *r)
 			    "credential; %.64s is not in metrics_allow.",
 			    r->remote);
 		r->route = &metrics_authed;
-		rc = auth_authenticate(r);
+		rc = http_authenticate(r);
 		r->route = row;
 		if (rc != 0)
 			return rc;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fastcrm/auth.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
 #include "fastcrm/query.h"
@@ -18,10 +17,10 @@ static const struct route routes[] = {
 	{ "GET",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, ROUTE_LOGIN },
 	{ "POST",	"/oauth2/authorize",		ACT_PUBLIC,	oauth2_h_authorize, NULL, ROUTE_LOGIN },
 	{ "POST",	"/oauth2/token",		ACT_PUBLIC,	oauth2_h_token, NULL, ROUTE_LOGIN },
-	{ "GET",	"/api/v1/App/user",		ACT_NONE,	auth_h_app_user, NULL, 0 },
-	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_create, NULL, ROUTE_LOGIN },
-	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	auth_h_session_delete, NULL, ROUTE_LOGIN },
-	{ "POST",	"/api/v1/App/destroyAuthToken",	ACT_NONE,	auth_h_destroy_token, NULL, 0 },
+	{ "GET",	"/api/v1/App/user",		ACT_NONE,	appuser_h_user, NULL, 0 },
+	{ "POST",	"/api/v1/App/session",		ACT_PUBLIC,	session_h_create, NULL, ROUTE_LOGIN },
+	{ "DELETE",	"/api/v1/App/session",		ACT_PUBLIC,	session_h_delete, NULL, ROUTE_LOGIN },
+	{ "POST",	"/api/v1/App/destroyAuthToken",	ACT_NONE,	appuser_h_destroy_token, NULL, 0 },
 	{ "POST",	"/api/v1/Call/:id/recording",	ACT_EDIT,	attachment_h_recording, "Call", ROUTE_STREAM | ROUTE_UPLOAD },
 	{ "GET",	"/api/v1/Attachment",		ACT_READ,	entity_h_list, "Attachment", 0 },
 	{ "POST",	"/api/v1/Attachment",		ACT_CREATE,	attachment_h_create, "Attachment", ROUTE_UPLOAD },
@@ -188,7 +187,7 @@ route_dispatch(struct req *r)
 		    "%s.", found.link, r->ent->name);
 		return;
 	}
-	if (auth_authenticate(r) != 0)
+	if (http_authenticate(r) != 0)
 		return;
 	/* The route's check; each record is checked again as it is reached
 	   (entity_load), with `own` scope. */

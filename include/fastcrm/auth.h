@@ -1,7 +1,12 @@
 /*
- * Credentials and roles.  auth_authenticate tries the schemes of AUTH.md
- * in order and sets r->who; the role check is entity_authorize (entity.h).
- * Auth's own tables in the store are registered by auth_init.
+ * Credentials: the schemes of AUTH.md, sessions, auth tokens and OAuth2
+ * grants, below HTTP.  Every call takes what it reads explicitly (struct
+ * auth_in: the request's credential headers, method, path and address)
+ * and an engine context (struct ectx) for the store, memory and its
+ * fault; app/http/ (authn.c, session.c, appuser.c, oauth2.c) turns
+ * requests into these calls and faults into answers.  The role check is
+ * entity_authorize (entity.h).  Auth's own tables in the store are
+ * registered by auth_init.
  */
 #ifndef FASTCRM_AUTH_H
 #define FASTCRM_AUTH_H
@@ -9,18 +14,46 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "fastcrm/http.h"
+#include "fastcrm/entity.h"
 
+struct conf;
+struct conf_client;
 struct entity;
 struct store_txn;
 
+/* What authentication reads of a request; NULL for a header not sent. */
+struct auth_in {
+	const char	*method;
+	const char	*path;		/* raw, as sent; without query */
+	const char	*remote;	/* the client's address */
+	const char	*espo;		/* Espo-Authorization */
+	const char	*espo_by_token;	/* Espo-Authorization-By-Token */
+	const char	*api_key;	/* X-Api-Key */
+	const char	*hmac;		/* X-Hmac-Authorization */
+	const char	*authorization;	/* Authorization */
+	const char	*cookie;	/* Cookie */
+	const char	*csrf;		/* X-CSRF-Token */
+	const char	*requested_with; /* X-Requested-With */
+};
+
+/* What authentication found besides its code. */
+struct auth_out {
+	struct principal	*who;		/* on success, in c's arena */
+	int			 challenge;	/* no credentials from a
+						   browser: answer
+						   WWW-Authenticate: Basic
+						   realm="fastcrm" */
+};
+
 /*
- * Sets r->who from the request's credentials.  Returns 0, or an error
- * set on r: 401 for Espo-Authorization, X-Api-Key and X-Hmac-Authorization,
- * 403 for Basic and Bearer, 401 with WWW-Authenticate when none was sent,
- * 403 while the address is over the failed-login limit.
+ * Authenticates in's credentials: 0 with out->who, or an error code with
+ * c's fault: 401 (FCRM_UNAUTHORIZED) for Espo-Authorization, X-Api-Key
+ * and X-Hmac-Authorization, 403 (FCRM_FORBIDDEN) for Basic and Bearer,
+ * 401 with out->challenge when none was sent, 403 while the address is
+ * over the failed-login limit.  Failures are logged and counted.
  */
-int		 auth_authenticate(struct req *);
+int		 auth_authenticate(struct ectx *, const struct auth_in *,
+		    struct auth_out *);
 /*
  * Registers auth's own tables (sessions, tokens, authfail, authtokens:
  * app/auth/tables.c) with the engine, so that every store opened after
@@ -36,12 +69,10 @@ int		 auth_init(void);
 #define AUTH_COOKIE	"fastcrm_session"
 #define AUTH_SESSION_TTL (12 * 3600)
 
-/* Cookie credentials: 0 and r->who set, 1 when no cookie was sent, or an
-   error set on r (401 unknown/expired, 403 CSRF). */
-int		 auth_session(struct req *);
-/* POST /api/v1/App/session and DELETE /api/v1/App/session. */
-int		 auth_h_session_create(struct req *);
-int		 auth_h_session_delete(struct req *);
+/* Cookie credentials: 0 and *who, 1 when no cookie was sent, or an
+   error with c's fault (401 unknown/expired, 403 CSRF). */
+int		 auth_session(struct ectx *, const struct auth_in *,
+		    struct principal **who);
 /* crypt(3) hash of a new password (yescrypt), in the arena; NULL on error. */
 const char	*auth_password_hash(struct arena *, const char *);
 /* 1 if pass matches hash (constant-time compare). */
@@ -75,7 +106,7 @@ struct auth_login {
  * flag then come from that current state.  0 with *out filled, else -1.
  * gen NULL: no comparison, only the current state (to issue a grant).
  */
-int		 auth_current(struct req *, struct store_txn *,
+int		 auth_current(struct ectx *, struct store_txn *,
 		    const char *type, const char *id, const char *gen,
 		    struct auth_login *out);
 /* The generation of a password hash with a nonce ("" for none). */
@@ -88,17 +119,73 @@ int		 auth_user_revoke(struct ectx *, struct store_txn *,
 void		 auth_password_dummy(struct arena *, const char *pass);
 
 /*
- * Checks a user name and password: a User record (acting with
- * agent_role) or a configured principal with password_hash.  0, or 401
- * set on r and the failure counted for the limiter.
+ * Checks a user name and password from address remote: a User record
+ * (acting with agent_role) or a configured principal with password_hash.
+ * 0, or an error with c's fault: 403 while remote is over the limit, 401
+ * with the failure logged and counted for the limiter.
  */
-int		 auth_login(struct req *, const char *name, const char *pass,
-		    struct auth_login *);
-/* OAuth2 (oauth2.c): the endpoints, Bearer access tokens, revocation. */
-int		 oauth2_h_authorize(struct req *);
-int		 oauth2_h_token(struct req *);
-/* A Bearer token that is an OAuth2 access token: 0 and r->who set, or -1. */
-int		 oauth2_bearer(struct req *, const char *token);
+int		 auth_login(struct ectx *, const char *remote, const char *name,
+		    const char *pass, struct auth_login *);
+/*
+ * Signs name in from remote (auth_login) and stores a new session: 0 with
+ * *s filled, or an error with c's fault (403 when agents have no role).
+ */
+struct auth_session {
+	struct auth_login	 who;
+	char			 token[65];	/* the cookie's value */
+	char			 csrf[65];
+};
+int		 auth_session_open(struct ectx *, const char *remote,
+		    const char *name, const char *pass, struct auth_session *s);
+/*
+ * Ends the session of in's cookie, which needs its CSRF token while it
+ * lives (403).  0 also when no cookie was sent; else c's fault.
+ */
+int		 auth_session_close(struct ectx *, const struct auth_in *);
+
+/*
+ * OAuth2 (oauth2.c): clients, codes, the token grants, Bearer access
+ * tokens, revocation.
+ */
+#define OAUTH2_ACCESS_TTL	3600
+/* The configured client id, or NULL. */
+const struct conf_client *oauth2_client(const struct conf *, const char *id);
+/* 1 if uri is one of cl's registered redirect URIs. */
+int		 oauth2_redirect_ok(const struct conf_client *, const char *uri);
+/* A new authorization code for who, in the caller's write txn; NULL when
+   it cannot be stored. */
+const char	*oauth2_code_issue(struct ectx *, struct store_txn *,
+		    const struct conf_client *, const struct auth_login *who,
+		    const char *redirect_uri);
+/* A token request, as the client sent it (NULL: not sent). */
+struct oauth2_grant {
+	const char	*client_id;
+	const char	*client_secret;
+	int		 basic;		/* the client used Basic */
+	const char	*grant_type;
+	const char	*code;
+	const char	*redirect_uri;
+	const char	*refresh_token;
+};
+struct oauth2_tokens {
+	const char	*access;
+	const char	*refresh;
+	/* On failure: RFC 6749's error ("invalid_grant"...; the fault's
+	   reason is its description), NULL for a plain fault. */
+	const char	*error;
+	int		 challenge;	/* unknown Basic client: answer
+					   WWW-Authenticate */
+};
+/*
+ * Authenticates the client (a failure is logged and counted: 401) and
+ * exchanges the code or refresh token (single use) for new tokens: 0, or
+ * an error with c's fault and out->error.
+ */
+int		 oauth2_token(struct ectx *, const char *remote,
+		    const struct oauth2_grant *, struct oauth2_tokens *out);
+/* A Bearer token that is an OAuth2 access token: 0 and *who, or -1. */
+int		 oauth2_bearer(struct ectx *, const char *token,
+		    struct principal **who);
 /* Revokes one token (or, with client, every token of that client). */
 int		 oauth2_revoke(const struct conf *, const char *token,
 		    const char *client, int *count, const char **why);
@@ -110,13 +197,13 @@ int		 oauth2_revoke(const struct conf *, const char *token,
  * after AUTH_TOKEN_TTL seconds.
  */
 #define AUTH_TOKEN_TTL	(24 * 3600)
-/* A new token for r->who: 0 and *token (in the arena), or an error on r. */
-int		 authtoken_issue(struct req *, const char **token);
-/* 0 and r->who set when token is user's live token; -1 otherwise. */
-int		 authtoken_auth(struct req *, const char *user,
-		    const char *token);
-/* POST /api/v1/App/destroyAuthToken {"token": ...}. */
-int		 auth_h_destroy_token(struct req *);
+/* A new token for c->who: 0 and *token (in the arena), or c's fault. */
+int		 authtoken_issue(struct ectx *, const char **token);
+/* 0 and *who when token is user's live token; -1 otherwise. */
+int		 authtoken_auth(struct ectx *, const char *user,
+		    const char *token, struct principal **who);
+/* Ends the token (POST /App/destroyAuthToken): 0, or c's fault (404). */
+int		 authtoken_destroy(struct ectx *, const char *token);
 /* `fastcrm token list`: one line per token (listed id, user, times). */
 int		 authtoken_list(const struct conf *, FILE *, const char **why);
 /* Revokes by clear token, by listed id or every token of user. */
@@ -124,15 +211,18 @@ int		 authtoken_revoke(const struct conf *, const char *token,
 		    const char *id, const char *user, int *count,
 		    const char **why);
 
-/* 403 set on r while the address is over the failed-login limit, else 0. */
-int		 auth_limited(struct req *);
-/* Counts a failed sign-in for the limiter and sets 401 with why. */
-int		 auth_fail_login(struct req *, const char *why);
+/* 403 (c's fault) while address remote is over the failed-login limit,
+   else 0. */
+int		 auth_limited(struct ectx *, const char *remote);
+/* Counts a failed sign-in for the limiter; 401 with why as c's fault. */
+int		 auth_fail_login(struct ectx *, const char *remote,
+		    const char *why);
 /*
  * Logs an authentication failure ("auth: failure from ADDRESS: why", at
- * warning level) and counts it for the limiter; sets nothing on r.
+ * warning level) and counts it for the limiter; no fault.
  */
-void		 auth_fail_count(struct req *, const char *why);
+void		 auth_fail_count(const struct ectx *, const char *remote,
+		    const char *why);
 
 /* Decodes standard base64 into the arena; NULL when malformed. */
 char		*auth_base64_decode(struct arena *, const char *, size_t *);

@@ -32,6 +32,17 @@ struct route {
 /* Matches, authenticates, authorizes and runs the handler for r. */
 void		 route_dispatch(struct req *);
 
+/*
+ * Authentication's HTTP side (app/http/authn.c): http_auth_in fills in
+ * with what auth reads of r (credential headers, method, path, address);
+ * http_authenticate runs auth_authenticate on it and sets r->who (nothing
+ * to do on an ACT_PUBLIC route): 0, or the refusal set on r (status,
+ * reason, WWW-Authenticate when a browser sent no credentials).
+ */
+struct auth_in;
+void		 http_auth_in(const struct req *, struct auth_in *);
+int		 http_authenticate(struct req *);
+
 /* Handlers of the record routes (app/entity/handlers.c). */
 int		 entity_h_list(struct req *);
 int		 entity_h_read(struct req *);
@@ -52,7 +63,14 @@ int		 ui_h_page(struct req *);
 /* GET /healthz and GET /metrics (app/http/ops.c). */
 int		 ops_h_healthz(struct req *);
 int		 ops_h_metrics(struct req *);
-/* GET /App/user (app/auth/auth.c). */
-int		 auth_h_app_user(struct req *);
+/* GET /App/user and POST /App/destroyAuthToken (app/http/appuser.c). */
+int		 appuser_h_user(struct req *);
+int		 appuser_h_destroy_token(struct req *);
+/* POST and DELETE /App/session: agents' sign-in (app/http/session.c). */
+int		 session_h_create(struct req *);
+int		 session_h_delete(struct req *);
+/* GET and POST /oauth2/authorize, POST /oauth2/token (app/http/oauth2.c). */
+int		 oauth2_h_authorize(struct req *);
+int		 oauth2_h_token(struct req *);
 
 #endif
