@@ -157,7 +157,7 @@ doubled(const struct json *v)
 
 	c = json_copy(a, v);
 	if (c->type == JSON_OBJECT && is_list_type(json_gets(c, "type")) &&
-	    (list = where_as_list(a, json_get(c, "value"))) != NULL) {
+	    (list = json_as_list(a, json_get(c, "value"))) != NULL) {
 		d = json_arr(a);
 		for (i = list->n; i > 0; i--)
 			json_push(a, d, list->v[i - 1]);
@@ -223,27 +223,18 @@ static int
 one(struct json *params, const struct entity *e, struct json *const *recs,
     int *match)
 {
-	struct req	 r;
+	struct ectx	 r;
 	struct wnode	*w = NULL;
 	const char	*tf;
 	size_t		 i;
 	int		 rc, m;
 
-	memset(&r, 0, sizeof(r));
-	r.arena = a;
-	r.conf = &conf;
-	r.method = "GET";
-	r.path = e == contact ? "/api/v1/Contact" : "/api/v1/Case";
-	r.query = "";
-	r.ctype = "";
-	r.remote = "192.0.2.1";
-	r.params = params;
-	buf_init(&r.hdrs, a);
-	buf_init(&r.out, a);
+	entity_ctx(&r, a, &conf, NULL);
 	rc = where_build(&r, e, json_get(params, "where"), &w);
 	if (rc != 0) {
-		if (rc != FCRM_BAD_REQUEST || r.status != 400 ||
-		    r.reason == NULL || w != NULL)
+		/* The fault, as the engine returns it: a 400 with a reason. */
+		if (rc != FCRM_BAD_REQUEST || r.fault.code != rc ||
+		    r.fault.reason == NULL || w != NULL)
 			abort();
 		return -1;
 	}

@@ -32,7 +32,7 @@ struct route {
 /* Matches, authenticates, authorizes and runs the handler for r. */
 void		 route_dispatch(struct req *);
 
-/* Handlers of the record routes (app/entity/handlers.c). */
+/* Handlers of the record routes (app/http/records.c). */
 int		 entity_h_list(struct req *);
 int		 entity_h_read(struct req *);
 int		 entity_h_create(struct req *);
@@ -43,7 +43,7 @@ int		 entity_h_link(struct req *);
 int		 entity_h_unlink(struct req *);
 int		 entity_h_stream(struct req *);
 int		 entity_h_collection_put(struct req *);
-/* Attachments and recordings (app/resources/attachments.c). */
+/* Attachments and recordings (app/http/attachments.c). */
 int		 attachment_h_recording(struct req *);
 int		 attachment_h_create(struct req *);
 int		 attachment_h_file(struct req *);
