@@ -1,9 +1,10 @@
 /*
- * Ids, clocks, phone numbers: the small pure helpers.
+ * Ids, clocks, phone numbers, password hashes: the small helpers.
  */
 #include <sys/random.h>
 #include <sys/time.h>
 
+#include <crypt.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,4 +359,34 @@ util_seconds(void)
 
 	gettimeofday(&tv, NULL);
 	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+const char *
+util_password_hash(struct arena *a, const char *pass)
+{
+	struct crypt_data	*cd;
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char		*h;
+
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL)
+		return NULL;
+	cd = arena_calloc(a, 1, sizeof(*cd));
+	h = crypt_r(pass, salt, cd);
+	if (h == NULL || *h == '*')
+		return NULL;
+	return arena_strdup(a, h);
+}
+
+int
+util_password_check(struct arena *a, const char *pass, const char *hash)
+{
+	struct crypt_data	*cd;
+	const char		*h;
+
+	if (hash == NULL || *hash == '\0')
+		return 0;
+	cd = arena_calloc(a, 1, sizeof(*cd));
+	h = crypt_r(pass, hash, cd);
+	return h != NULL && strlen(h) == strlen(hash) &&
+	    util_ct_equal(h, hash, strlen(h));
 }

@@ -28,7 +28,9 @@
 #include <unistd.h>
 
 #include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
 #include "fastcrm/log.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/worker.h"
 #include "fcgi_harness.h"
 
@@ -694,6 +696,9 @@ fh_start(struct fh **out, const char *extra_yaml, const char **why)
 	}
 	if (load_conf(h, path, why) != 0)
 		goto fail;
+	/* As main() does: the engine's entities, for this process and the
+	   worker it forks. */
+	entity_register(resources);
 	if (master_prepare_store(h->conf, why) != 0)
 		goto fail;
 	if ((fd = bind_socket(h)) == -1) {

@@ -10,6 +10,7 @@
 #include "fastcrm/arena.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/http.h"
 #include "fastcrm/json.h"
 #include "fastcrm/util.h"
@@ -432,6 +433,7 @@ main(void)
 	const char	*why;
 
 	A = arena_new();
+	entity_register(resources);
 	if (entity_init(NULL, &why) != 0) {
 		printf("Bail out! entity_init: %s\n", why);
 		return 1;

@@ -1,6 +1,7 @@
 /*
- * The entity set: the resource modules' tables plus the configuration's
- * custom fields, merged once at start and on reload, then only read.
+ * The entity set: the registered resource tables (entity_register) plus
+ * the configuration's custom fields, merged once at start and on reload,
+ * then only read.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,21 +11,29 @@
 #include "fastcrm/entity.h"
 #include "fastcrm/store.h"
 
-static const struct entity_def *const defs[] = {
-	&contacts_def, &companies_def, &cases_def, &users_def, &calls_def,
-	&tasks_def, &notes_def, &attachments_def,
-};
-#define NDEFS	(sizeof(defs) / sizeof(defs[0]))
+/* The resource tables, borrowed from entity_register; ndefs of them. */
+static const struct entity_def *const	*defs;
+static size_t				 ndefs;
+static struct entity			*ents;	/* ndefs, built by init */
+static char				**dbnames;
 
-static struct entity	 ents[NDEFS];
-static char		**dbnames;
+void
+entity_register(const struct entity_def *const *d)
+{
+	size_t	 n;
+
+	for (n = 0; d != NULL && d[n] != NULL; n++)
+		continue;
+	defs = d;
+	ndefs = n;
+}
 
 static void
 entity_clear(void)
 {
 	size_t	 i, j;
 
-	for (i = 0; i < NDEFS; i++) {
+	for (i = 0; ents != NULL && i < ndefs; i++) {
 		for (j = 0; j < ents[i].nfields; j++)
 			if (ents[i].fields[j].flags & F_CUSTOM)
 				free((char *)ents[i].fields[j].name);
@@ -32,7 +41,8 @@ entity_clear(void)
 		free(ents[i].db_ix);
 		free(ents[i].db_ox);
 	}
-	memset(ents, 0, sizeof(ents));
+	free(ents);
+	ents = NULL;
 	if (dbnames != NULL) {
 		for (i = 0; dbnames[i] != NULL; i++)
 			free(dbnames[i]);
@@ -139,7 +149,13 @@ entity_init(const struct conf *conf, const char **why)
 
 	*why = NULL;
 	entity_clear();
-	for (i = 0; i < NDEFS; i++) {
+	if (ndefs == 0) {
+		*why = "no resource tables registered (entity_register)";
+		return -1;
+	}
+	if ((ents = calloc(ndefs, sizeof(*ents))) == NULL)
+		abort();
+	for (i = 0; i < ndefs; i++) {
 		d = defs[i];
 		e = &ents[i];
 		for (nb = 0; d->fields[nb].name != NULL; nb++)
@@ -182,8 +198,8 @@ entity_init(const struct conf *conf, const char **why)
 		e->name = d->name;
 		e->module = d->module;
 		e->links = d->links;
-		for (e->nlinks = 0; d->links[e->nlinks].name != NULL;
-		    e->nlinks++)
+		for (e->nlinks = 0; d->links != NULL &&
+		    d->links[e->nlinks].name != NULL; e->nlinks++)
 			continue;
 		e->hooks = d->hooks;
 		e->has_assignee = d->has_assignee;
@@ -191,6 +207,9 @@ entity_init(const struct conf *conf, const char **why)
 		e->order_desc = d->order_desc;
 		e->dup_attrs = d->dup_attrs;
 		e->counter = d->counter;
+		e->phone_type = d->phone_type != NULL ? d->phone_type :
+		    "Office";
+		e->principals = d->principals;
 		e->db_ix = calloc(e->nfields, sizeof(int));
 		e->db_ox = calloc(e->nfields, sizeof(int));
 		if (e->db_ix == NULL || e->db_ox == NULL)
@@ -230,7 +249,7 @@ entity_open_dbs(const struct store *st)
 	size_t		 i, j;
 	char		 name[256];
 
-	for (i = 0; i < NDEFS; i++) {
+	for (i = 0; ents != NULL && i < ndefs; i++) {
 		e = &ents[i];
 		snprintf(name, sizeof(name), "rec.%s", e->name);
 		if ((e->db_rec = store_db(st, name)) < 0)
@@ -258,7 +277,7 @@ entity_find(const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < NDEFS; i++)
+	for (i = 0; ents != NULL && i < ndefs; i++)
 		if (ents[i].name != NULL && strcmp(ents[i].name, name) == 0)
 			return &ents[i];
 	return NULL;
@@ -289,11 +308,11 @@ entity_link(const struct entity *e, const char *name)
 size_t
 entity_count(void)
 {
-	return NDEFS;
+	return ents != NULL ? ndefs : 0;
 }
 
 const struct entity *
 entity_at(size_t i)
 {
-	return i < NDEFS ? &ents[i] : NULL;
+	return ents != NULL && i < ndefs ? &ents[i] : NULL;
 }

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fastcrm/auth.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
@@ -21,20 +20,6 @@
 #include "fastcrm/util.h"
 #include "engine.h"
 #include "where.h"
-
-/* Validation failure: EspoCRM's field and type, and the reason. */
-static int
-fail_validation(struct ectx *c, const struct entity *e, const char *field,
-    const char *type)
-{
-	entity_fail(c, FCRM_VALIDATION, "Field validation failure; "
-	    "entityType: %s, field: %s, type: %s.", e->name, field, type);
-	c->fault.kind = FAULT_VALIDATION;
-	c->fault.entity = e->name;
-	c->fault.field = field;
-	c->fault.type = type;
-	return FCRM_VALIDATION;
-}
 
 /*
  * EspoCRM's 409: the records in the way (one record is sent as a
@@ -288,15 +273,18 @@ apply_points(struct ectx *c, const struct entity *e, const struct field *f,
 			json_push(a, data, json_copy(a, old->v[i]));
 	if ((in = json_get(body, dname)) != NULL && in->type != JSON_NULL) {
 		if (in->type != JSON_ARRAY || in->n > 10)
-			return fail_validation(c, e, f->name, "valid");
+			return entity_fail_validation(c, e, f->name,
+			    "valid");
 		data = json_arr(a);
 		for (i = 0; i < in->n; i++) {
 			item = in->v[i];
 			if (item->type != JSON_OBJECT ||
 			    (val = json_gets(item, key)) == NULL)
-				return fail_validation(c, e, f->name, "valid");
+				return entity_fail_validation(c, e, f->name,
+				    "valid");
 			if ((val = contact_point(c, f, val)) == NULL)
-				return fail_validation(c, e, f->name, "valid");
+				return entity_fail_validation(c, e, f->name,
+				    "valid");
 			ent = json_obj(a);
 			json_set(a, ent, key, json_str(a, val));
 			if (f->type == FT_PHONE) {
@@ -323,7 +311,8 @@ apply_points(struct ectx *c, const struct entity *e, const struct field *f,
 				primary = i;
 		if (val == NULL || *val == '\0') {
 			if (in->type != JSON_NULL && val == NULL)
-				return fail_validation(c, e, f->name, "valid");
+				return entity_fail_validation(c, e, f->name,
+				    "valid");
 			if (primary < data->n) {
 				nd = json_arr(a);
 				for (i = 0; i < data->n; i++)
@@ -333,7 +322,8 @@ apply_points(struct ectx *c, const struct entity *e, const struct field *f,
 			}
 		} else {
 			if ((val = contact_point(c, f, val)) == NULL)
-				return fail_validation(c, e, f->name, "valid");
+				return entity_fail_validation(c, e, f->name,
+				    "valid");
 			for (j = 0; j < data->n; j++)
 				if (strcasecmp(json_gets(data->v[j], key), val)
 				    == 0)
@@ -350,14 +340,13 @@ apply_points(struct ectx *c, const struct entity *e, const struct field *f,
 					    json_str(a, util_lower(a, val)));
 			} else {
 				if (data->n >= 10)
-					return fail_validation(c, e, f->name,
-					    "valid");
+					return entity_fail_validation(c, e,
+					    f->name, "valid");
 				ent = json_obj(a);
 				json_set(a, ent, key, json_str(a, val));
 				if (f->type == FT_PHONE)
 					json_set(a, ent, "type", json_str(a,
-					    strcmp(e->name, "Contact") == 0 ?
-					    "Mobile" : "Office"));
+					    e->phone_type));
 				else
 					json_set(a, ent, "lower", json_str(a,
 					    util_lower(a, val)));
@@ -433,7 +422,7 @@ apply_body(struct ectx *c, const struct entity *e, struct json *rec,
 			continue;
 		if (engine_convert(c->arena, f, alias(c, e, f, body->v[i]), &v,
 		    &etype) != 0)
-			return fail_validation(c, e, f->name, etype);
+			return entity_fail_validation(c, e, f->name, etype);
 		/*
 		 * EspoCRM's rules: "" clears an optional attribute and fails
 		 * a required one (check_required).  A principal with
@@ -476,11 +465,11 @@ check_required(struct ectx *c, const struct entity *e, const struct json *rec)
 	for (i = 0; i < e->nfields; i++)
 		if ((e->fields[i].flags & F_REQUIRED) &&
 		    is_empty(json_get(rec, e->fields[i].name)))
-			return fail_validation(c, e, e->fields[i].name,
+			return entity_fail_validation(c, e, e->fields[i].name,
 			    "required");
 	if (e->hooks != NULL && e->hooks->validate != NULL &&
 	    e->hooks->validate(e, rec, &field, &type) != 0)
-		return fail_validation(c, e, field, type);
+		return entity_fail_validation(c, e, field, type);
 	return 0;
 }
 
@@ -503,8 +492,9 @@ principal_name(const struct conf *conf, const char *id)
  * The display name of record id of entity target, for a link the caller
  * sets.  A link that the record already held (kept != NULL: its stored
  * name) is not the caller's doing and is not checked again; a new one
- * needs `read` on its target (EspoCRM's link check).  Users are the
- * exception: assigning a record to someone is not reading them.
+ * needs `read` on its target (EspoCRM's link check).  Principals (User)
+ * are the exception: assigning a record to someone is not reading them,
+ * and a configured principal is named by the configuration.
  */
 static int
 link_name(struct ectx *c, struct store_txn *t, const char *target,
@@ -515,15 +505,14 @@ link_name(struct ectx *c, struct store_txn *t, const char *target,
 	const char		*n;
 	int			 rc;
 
-	if (strcmp(target, "User") == 0 &&
-	    (n = principal_name(c->conf, id)) != NULL) {
-		*name = n;
-		return 0;
-	}
 	if ((te = entity_find(target)) == NULL)
 		return entity_fail(c, FCRM_FORBIDDEN, "Record %s with id "
 		    "'%.64s' does not exist.", target, id);
-	if (kept != NULL || strcmp(target, "User") == 0) {
+	if (te->principals && (n = principal_name(c->conf, id)) != NULL) {
+		*name = n;
+		return 0;
+	}
+	if (kept != NULL || te->principals) {
 		rc = entity_load(c, t, te, id, ACT_NONE, &rec, NULL);
 		if (rc == FCRM_NOT_FOUND && kept != NULL) {
 			/* The target went away since: keep what we had. */
@@ -632,8 +621,8 @@ resolve_links(struct ectx *c, struct store_txn *t, const struct entity *e,
 				continue;
 			}
 			if (ptype == NULL || *ptype == '\0')
-				return fail_validation(c, e, "parentType",
-				    "required");
+				return entity_fail_validation(c, e,
+				    "parentType", "required");
 			snprintf(allowed, sizeof(allowed), "%s", f->target);
 			ok = 0;
 			for (tok = strtok_r(allowed, ",", &save); tok != NULL;
@@ -641,8 +630,8 @@ resolve_links(struct ectx *c, struct store_txn *t, const struct entity *e,
 				if (strcmp(tok, ptype) == 0)
 					ok = 1;
 			if (!ok)
-				return fail_validation(c, e, "parentType",
-				    "valid");
+				return entity_fail_validation(c, e,
+				    "parentType", "valid");
 			if ((rc = link_name(c, t, ptype, id, old != NULL &&
 			    json_gets(old, "parentType") != NULL &&
 			    strcmp(json_gets(old, "parentType"), ptype) == 0 ?
@@ -861,6 +850,17 @@ entity_end(struct store_txn **t)
 {
 	store_abort(*t);
 	*t = NULL;
+}
+
+int
+entity_meta_put(struct ectx *c, struct store_txn *t, const char *key,
+    const void *val, size_t len)
+{
+	int	 db;
+
+	if ((db = store_db(c->store, "meta")) < 0)
+		return FCRM_STORE;
+	return store_put(t, db, key, strlen(key), val, len);
 }
 
 static int
@@ -1089,48 +1089,27 @@ set_defaults(struct ectx *c, const struct entity *e, struct json *rec)
 }
 
 /*
- * A password in the body (User): only an admin may set one; it is hashed
- * here, before any transaction, because hashing is slow on purpose.
+ * The entity's prepare hook on body, before any write txn: *state for its
+ * store hook (NULL when it has none).
  */
 static int
-password_from_body(struct ectx *c, const struct entity *e,
-    const struct json *body, const char **hash)
+hook_prepare(struct ectx *c, const struct entity *e, const struct json *body,
+    void **state)
 {
-	const char	*pw;
-	size_t		 i;
-
-	*hash = NULL;
-	for (i = 0; i < e->nfields; i++) {
-		if (e->fields[i].type != FT_PASSWORD)
-			continue;
-		pw = json_gets(body, e->fields[i].name);
-		if (pw == NULL || *pw == '\0')
-			continue;
-		if (c->who == NULL || !c->who->admin)
-			return entity_fail(c, FCRM_FORBIDDEN, "Only an admin may "
-			    "set '%s' of a %s.", e->fields[i].name, e->name);
-		if (strlen(pw) < 8 || strlen(pw) > 200)
-			return fail_validation(c, e, e->fields[i].name,
-			    "valid");
-		if ((*hash = auth_password_hash(c->arena, pw)) == NULL)
-			return entity_fail(c, FCRM_IO, "Cannot hash the "
-			    "password.");
-	}
-	return 0;
+	*state = NULL;
+	if (e->hooks == NULL || e->hooks->prepare == NULL)
+		return 0;
+	return e->hooks->prepare(c, e, body, state);
 }
 
-/* Stores a password hash beside the record (never in it). */
+/* The entity's store hook, in t once rec is stored. */
 static int
-password_store(struct ectx *c, struct store_txn *t, const char *id,
-    const char *hash)
+hook_store(struct ectx *c, struct store_txn *t, const struct entity *e,
+    const struct json *rec, void *state)
 {
-	char	 key[40];
-
-	if (hash == NULL)
+	if (e->hooks == NULL || e->hooks->store == NULL)
 		return 0;
-	snprintf(key, sizeof(key), "pw:%s", id);
-	return store_put(t, store_db(c->store, "meta"), key, strlen(key), hash,
-	    strlen(hash));
+	return e->hooks->store(c, t, e, rec, state);
 }
 
 /* Attributes an import keeps as exported (system values). */
@@ -1139,21 +1118,19 @@ static const char *const kept[] = {
 	"modifiedById", "modifiedByName", "number", NULL
 };
 
-int
-entity_create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
-    const struct json *body, struct json **out)
+/* Creates from body in t; state is the prepare hook's. */
+static int
+create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
+    const struct json *body, void *state, struct json **out)
 {
 	struct arena		 *a = c->arena;
 	struct json		 *rec, *dup, *dups, *v;
 	const char		 *hidden;
 	char			  id[UTIL_ID_LEN + 1];
 	long long		  num;
-	const char		 *pwhash;
 	size_t			  i;
 	int			  rc, ret = 0;
 
-	if ((rc = password_from_body(c, e, body, &pwhash)) != 0)
-		return rc;
 	rec = json_obj(a);
 	set_defaults(c, e, rec);
 	if ((rc = apply_body(c, e, rec, body)) != 0)
@@ -1232,10 +1209,22 @@ entity_create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
 	    (rc = e->hooks->guard(c, t, e, NULL, rec, body)) != 0)
 		return rc;
 	if ((rc = store_record(c, t, e, NULL, rec)) != 0 ||
-	    (rc = password_store(c, t, id, pwhash)) != 0)
+	    (rc = hook_store(c, t, e, rec, state)) != 0)
 		return store_fail(c, rc);
 	*out = rec;
 	return 0;
+}
+
+int
+entity_create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
+    const struct json *body, struct json **out)
+{
+	void	*state;
+	int	 rc;
+
+	if ((rc = hook_prepare(c, e, body, &state)) != 0)
+		return rc;
+	return create_in(c, t, e, body, state, out);
 }
 
 int
@@ -1243,26 +1232,28 @@ entity_create(struct ectx *c, const struct entity *e, const struct json *body,
     struct json **out)
 {
 	struct store_txn	**t;
+	void			 *state;
 	int			  rc;
 
+	if ((rc = hook_prepare(c, e, body, &state)) != 0)
+		return rc;
 	if ((rc = entity_begin(c, 1, &t)) != 0)
 		return rc;
-	if ((rc = entity_create_in(c, *t, e, body, out)) != 0)
+	if ((rc = create_in(c, *t, e, body, state, out)) != 0)
 		return rc;
 	return entity_commit(c, t);
 }
 
-int
-entity_update_in(struct ectx *c, struct store_txn *t, const struct entity *e,
-    const char *id, const struct json *body, struct json **out)
+/* Updates record id from body in t; state is the prepare hook's. */
+static int
+update_in(struct ectx *c, struct store_txn *t, const struct entity *e,
+    const char *id, const struct json *body, void *state, struct json **out)
 {
 	struct arena		 *a = c->arena;
 	struct json		 *old, *rec, *dup;
-	const char		 *pwhash, *hidden;
+	const char		 *hidden;
 	int			  rc, ret = 0;
 
-	if ((rc = password_from_body(c, e, body, &pwhash)) != 0)
-		return rc;
 	if ((rc = load_for(c, t, e, id, ACT_EDIT, &old)) != 0)
 		return rc;
 	rec = json_copy(a, old);
@@ -1289,10 +1280,22 @@ entity_update_in(struct ectx *c, struct store_txn *t, const struct entity *e,
 	    (rc = e->hooks->guard(c, t, e, old, rec, body)) != 0)
 		return rc;
 	if ((rc = store_record(c, t, e, old, rec)) != 0 ||
-	    (rc = password_store(c, t, id, pwhash)) != 0)
+	    (rc = hook_store(c, t, e, rec, state)) != 0)
 		return store_fail(c, rc);
 	*out = rec;
 	return 0;
+}
+
+int
+entity_update_in(struct ectx *c, struct store_txn *t, const struct entity *e,
+    const char *id, const struct json *body, struct json **out)
+{
+	void	*state;
+	int	 rc;
+
+	if ((rc = hook_prepare(c, e, body, &state)) != 0)
+		return rc;
+	return update_in(c, t, e, id, body, state, out);
 }
 
 int
@@ -1300,11 +1303,14 @@ entity_update(struct ectx *c, const struct entity *e, const char *id,
     const struct json *body, struct json **out)
 {
 	struct store_txn	**t;
+	void			 *state;
 	int			  rc;
 
+	if ((rc = hook_prepare(c, e, body, &state)) != 0)
+		return rc;
 	if ((rc = entity_begin(c, 1, &t)) != 0)
 		return rc;
-	if ((rc = entity_update_in(c, *t, e, id, body, out)) != 0)
+	if ((rc = update_in(c, *t, e, id, body, state, out)) != 0)
 		return rc;
 	return entity_commit(c, t);
 }

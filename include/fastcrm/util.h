@@ -57,4 +57,14 @@ const char	*util_kept(const char *s);
 /* The wall clock in seconds, with microseconds (progress and timings). */
 double		 util_seconds(void);
 
+/*
+ * crypt(3) hash of a new password (yescrypt, the library's default cost),
+ * in the arena; NULL on error.  Slow on purpose: never inside a write
+ * transaction.
+ */
+const char	*util_password_hash(struct arena *, const char *pass);
+/* 1 if pass matches the crypt(3) hash (constant-time compare), else 0. */
+int		 util_password_check(struct arena *, const char *pass,
+		    const char *hash);
+
 #endif
