@@ -309,8 +309,10 @@ struct store_txn;
 struct store_val;
 
 /*
- * Record operations (record.c).  All memory comes from r->arena; records
- * are JSON objects with every attribute of the entity, in table order.
+ * Record operations (record.c, with convert.c, index.c, links.c).  All
+ * memory comes from c's arena; records are JSON objects with every
+ * attribute of the entity, in table order.  A write checks its body
+ * before it opens the write txn.
  */
 
 /*
