@@ -14,19 +14,10 @@
 /* The resource tables, borrowed from entity_register; ndefs of them. */
 static const struct entity_def *const	*defs;
 static size_t				 ndefs;
-static struct entity			*ents;	/* ndefs, built by init */
+/* ndefs of them, allocated once: a pointer to one stays valid across
+   entity_init calls (a reload, a command's second init). */
+static struct entity			*ents;
 static char				**dbnames;
-
-void
-entity_register(const struct entity_def *const *d)
-{
-	size_t	 n;
-
-	for (n = 0; d != NULL && d[n] != NULL; n++)
-		continue;
-	defs = d;
-	ndefs = n;
-}
 
 static void
 entity_clear(void)
@@ -41,14 +32,28 @@ entity_clear(void)
 		free(ents[i].db_ix);
 		free(ents[i].db_ox);
 	}
-	free(ents);
-	ents = NULL;
+	if (ents != NULL)
+		memset(ents, 0, ndefs * sizeof(*ents));
 	if (dbnames != NULL) {
 		for (i = 0; dbnames[i] != NULL; i++)
 			free(dbnames[i]);
 		free(dbnames);
 		dbnames = NULL;
 	}
+}
+
+void
+entity_register(const struct entity_def *const *d)
+{
+	size_t	 n;
+
+	for (n = 0; d != NULL && d[n] != NULL; n++)
+		continue;
+	entity_clear();
+	free(ents);
+	ents = NULL;
+	defs = d;
+	ndefs = n;
 }
 
 static enum ftype
@@ -153,7 +158,7 @@ entity_init(const struct conf *conf, const char **why)
 		*why = "no resource tables registered (entity_register)";
 		return -1;
 	}
-	if ((ents = calloc(ndefs, sizeof(*ents))) == NULL)
+	if (ents == NULL && (ents = calloc(ndefs, sizeof(*ents))) == NULL)
 		abort();
 	for (i = 0; i < ndefs; i++) {
 		d = defs[i];
