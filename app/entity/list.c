@@ -1,7 +1,8 @@
 /*
  * Lists: EspoCRM's list parameters, answered from an index when a filter
  * names an indexed attribute, from an ordered index when the order allows,
- * and by a scan only otherwise.
+ * and by a scan only otherwise.  What a primaryFilter means is the
+ * resource's to say (its primary_filter hook).
  */
 #include <stdio.h>
 #include <stdlib.h>
