@@ -111,7 +111,7 @@ dummy_check(struct req *r, const char *pass)
 
 	for (i = 0; i < r->conf->nusers; i++)
 		if (r->conf->users[i].password_hash != NULL) {
-			(void)auth_password_check(r->arena, pass,
+			(void)util_password_check(r->arena, pass,
 			    r->conf->users[i].password_hash);
 			return;
 		}
@@ -151,7 +151,7 @@ password_ok(struct req *r, const struct conf_user *u, const char *pass)
 		if (pwcache[i].until < pwcache[slot].until)
 			slot = i;
 	}
-	if (!auth_password_check(r->arena, pass, u->password_hash))
+	if (!util_password_check(r->arena, pass, u->password_hash))
 		return 0;
 	memcpy(pwcache[slot].md, md, sizeof(md));
 	pwcache[slot].until = now + 60;
