@@ -14,6 +14,7 @@
 #include "fastcrm/check.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/worker.h"
 
 /* -c FILE when none is given (the Debian package's configuration). */
@@ -562,6 +563,8 @@ main(int argc, char *argv[])
 
 	if (argc < 2)
 		usage();
+	/* Every command's engine (master and workers too) knows these. */
+	entity_register(resources);
 	/* Auth's tables go into every store opened from here on. */
 	if (auth_init() != 0)
 		return 1;

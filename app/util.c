@@ -1,10 +1,12 @@
 /*
- * Ids, clocks, phone numbers, hex, SHA-256 and UTF-8 checks: the small
- * pure helpers.  SHA-256 is OpenSSL's (EVP).
+ * Ids, clocks, phone numbers, hex, SHA-256, UTF-8 checks and password
+ * hashes: the small helpers.  SHA-256 is OpenSSL's (EVP), passwords
+ * crypt(3)'s yescrypt.
  */
 #include <sys/random.h>
 #include <sys/time.h>
 
+#include <crypt.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,4 +509,34 @@ util_utf8_valid(const char *s, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+const char *
+util_password_hash(struct arena *a, const char *pass)
+{
+	struct crypt_data	*cd;
+	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
+	const char		*h;
+
+	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL)
+		return NULL;
+	cd = arena_calloc(a, 1, sizeof(*cd));
+	h = crypt_r(pass, salt, cd);
+	if (h == NULL || *h == '*')
+		return NULL;
+	return arena_strdup(a, h);
+}
+
+int
+util_password_check(struct arena *a, const char *pass, const char *hash)
+{
+	struct crypt_data	*cd;
+	const char		*h;
+
+	if (hash == NULL || *hash == '\0')
+		return 0;
+	cd = arena_calloc(a, 1, sizeof(*cd));
+	h = crypt_r(pass, hash, cd);
+	return h != NULL && strlen(h) == strlen(hash) &&
+	    util_ct_equal(h, hash, strlen(h));
 }

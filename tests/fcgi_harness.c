@@ -27,8 +27,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastcrm/auth.h"
 #include "fastcrm/conf.h"
+#include "fastcrm/entity.h"
 #include "fastcrm/log.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/worker.h"
 #include "fcgi_harness.h"
 
@@ -694,6 +697,13 @@ fh_start(struct fh **out, const char *extra_yaml, const char **why)
 	}
 	if (load_conf(h, path, why) != 0)
 		goto fail;
+	/* As main() does: the engine's entities, for this process and the
+	   worker it forks. */
+	entity_register(resources);
+	if (auth_init() != 0) {
+		*why = "cannot register auth's tables";
+		goto fail;
+	}
 	if (master_prepare_store(h->conf, why) != 0)
 		goto fail;
 	if ((fd = bind_socket(h)) == -1) {

@@ -55,6 +55,7 @@
 #include "fastcrm/auth.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/error.h"
 #include "fastcrm/http.h"
 #include "fastcrm/json.h"
@@ -227,6 +228,7 @@ setup(void)
 	conf.clients = &client;
 	conf.nclients = 1;
 
+	entity_register(resources);
 	if (entity_init(NULL, &why) != 0)
 		abort();
 	if ((tmp = getenv("TMPDIR")) == NULL || *tmp == '\0')

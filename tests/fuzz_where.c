@@ -30,8 +30,8 @@
 #include "fastcrm/arena.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/error.h"
-#include "fastcrm/http.h"
 #include "fastcrm/json.h"
 #include "fastcrm/query.h"
 #include "fastcrm/util.h"
@@ -121,6 +121,7 @@ setup(void)
 	char		 now[20];
 	size_t		 i;
 
+	entity_register(resources);
 	if (entity_init(NULL, &why) != 0)
 		abort();
 	if ((contact = entity_find("Contact")) == NULL ||
@@ -157,7 +158,7 @@ doubled(const struct json *v)
 
 	c = json_copy(a, v);
 	if (c->type == JSON_OBJECT && is_list_type(json_gets(c, "type")) &&
-	    (list = where_as_list(a, json_get(c, "value"))) != NULL) {
+	    (list = json_as_list(a, json_get(c, "value"))) != NULL) {
 		d = json_arr(a);
 		for (i = list->n; i > 0; i--)
 			json_push(a, d, list->v[i - 1]);
@@ -223,27 +224,17 @@ static int
 one(struct json *params, const struct entity *e, struct json *const *recs,
     int *match)
 {
-	struct req	 r;
+	struct ectx	 c;
 	struct wnode	*w = NULL;
 	const char	*tf;
 	size_t		 i;
 	int		 rc, m;
 
-	memset(&r, 0, sizeof(r));
-	r.arena = a;
-	r.conf = &conf;
-	r.method = "GET";
-	r.path = e == contact ? "/api/v1/Contact" : "/api/v1/Case";
-	r.query = "";
-	r.ctype = "";
-	r.remote = "192.0.2.1";
-	r.params = params;
-	buf_init(&r.hdrs, a);
-	buf_init(&r.out, a);
-	rc = where_build(&r, e, json_get(params, "where"), &w);
+	entity_ctx(&c, a, &conf, NULL);
+	rc = where_build(&c, e, json_get(params, "where"), &w);
 	if (rc != 0) {
-		if (rc != FCRM_BAD_REQUEST || r.status != 400 ||
-		    r.reason == NULL || w != NULL)
+		if (rc != FCRM_BAD_REQUEST || c.fault.code != FCRM_BAD_REQUEST ||
+		    c.fault.reason == NULL || w != NULL)
 			abort();
 		return -1;
 	}
@@ -251,11 +242,11 @@ one(struct json *params, const struct entity *e, struct json *const *recs,
 	if ((tf = json_gets(params, "textFilter")) == NULL || *tf == '\0')
 		tf = json_gets(params, "q");
 	if (tf != NULL && *tf != '\0')
-		w = where_and(&r, w, where_text_filter(&r, e, tf));
+		w = where_and(&c, w, where_text_filter(&c, e, tf));
 	if (needs_txn(w))
 		return 0;
 	for (i = 0; i < NRECS; i++) {
-		m = where_eval(&r, NULL, e, w, recs[i]);
+		m = where_eval(&c, NULL, e, w, recs[i]);
 		if (m != 0 && m != 1)
 			abort();
 		match[i] = m;

@@ -21,6 +21,7 @@
 #include "fastcrm/entity.h"
 #include "fastcrm/error.h"
 #include "fastcrm/json.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/store.h"
 #include "tap.h"
 
@@ -223,6 +224,7 @@ main(void)
 	ok(rc == FCRM_CONFIG && st == NULL && why != NULL,
 	    "no store opens before the entity set is built: %s",
 	    why != NULL ? why : "(no reason)");
+	entity_register(resources);
 	if (entity_init(NULL, &why) != 0) {
 		printf("Bail out! entity_init: %s\n", why);
 		return 1;

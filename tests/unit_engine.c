@@ -1,15 +1,20 @@
 /*
  * Unit tests of the engine's pure parts, in-process: JSON reading and
  * writing, phone and datetime normalisation, where building and
- * evaluation, field conversion.  Prints TAP.
+ * evaluation, field conversion, and on a real LMDB store in a temporary
+ * directory the order of a write: its body is checked before the write
+ * transaction opens.  Prints TAP.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fastcrm/arena.h"
 #include "fastcrm/conf.h"
 #include "fastcrm/entity.h"
+#include "fastcrm/error.h"
+#include "fastcrm/resources.h"
 #include "fastcrm/http.h"
 #include "fastcrm/json.h"
 #include "fastcrm/store.h"
@@ -557,12 +562,107 @@ test_faults(void)
 		ok(0, "faults: remove %s", dir);
 }
 
+/* Removes the temporary store's files and directory. */
+static void
+rm_store(const char *dir)
+{
+	char	 path[300];
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/*
+ * A write checks its body before the write transaction opens (LMDB's
+ * single writer): with write batching on, store_batch_joined counts the
+ * write txns begun, so a body refused by validation must not move it.
+ */
+static void
+test_write_order(void)
+{
+	char			 dir[] = "/tmp/fastcrm-unit-engine.XXXXXX";
+	struct conf		 conf;
+	struct principal	 who;
+	struct ectx		 c;
+	struct store		*st = NULL;
+	struct arena		*wa;
+	const struct entity	*e;
+	struct json		*body, *out = NULL;
+	unsigned long		 n0;
+	int			 rc;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "write order: a temporary directory");
+		return;
+	}
+	memset(&conf, 0, sizeof(conf));
+	conf.default_country_code = (char *)"1";
+	if (!ok(store_open(dir, 1 << 24, entity_db_names(), &st) == 0 &&
+	    entity_open_dbs(st) == 0, "write order: a store")) {
+		rm_store(dir);
+		return;
+	}
+	memset(&who, 0, sizeof(who));
+	who.id = ENTITY_SYSTEM_ID;
+	who.name = who.user_name = who.type = "system";
+	who.admin = 1;
+	/* Its own arena: a txn left on it is aborted before the store
+	   closes. */
+	wa = arena_new();
+	entity_ctx(&c, wa, &conf, st);
+	c.system = 0;
+	c.who = &who;
+	store_batch(st, 1);
+	e = entity_find("Contact");
+	n0 = store_batch_joined(st);
+	body = parse("{\"firstName\":\"No\",\"salutationName\":\"Sir\"}");
+	rc = entity_create(&c, e, body, &out);
+	ok(rc == FCRM_VALIDATION && c.fault.field != NULL &&
+	    strcmp(c.fault.field, "salutationName") == 0 &&
+	    store_batch_joined(st) == n0 && !store_batch_open(st),
+	    "write order: an enum refused before any write txn (%d, %lu "
+	    "txns)", rc, store_batch_joined(st) - n0);
+	body = parse("{\"firstName\":\"No\"}");
+	rc = entity_create(&c, e, body, &out);
+	ok(rc == FCRM_VALIDATION && c.fault.field != NULL &&
+	    strcmp(c.fault.field, "lastName") == 0 &&
+	    store_batch_joined(st) == n0 && !store_batch_open(st),
+	    "write order: a missing required attribute refused before any "
+	    "write txn (%d, %lu txns)", rc, store_batch_joined(st) - n0);
+	body = parse("{\"lastName\":\"Order\"}");
+	rc = entity_create(&c, e, body, &out);
+	ok(rc == 0 && out != NULL && store_batch_joined(st) == n0 + 1,
+	    "write order: a valid create takes one write txn (%d, %lu txns)",
+	    rc, store_batch_joined(st) - n0);
+	body = parse("{\"lastName\":\"Order\",\"password\":\"x\"}");
+	rc = entity_create(&c, entity_find("User"), body, &out);
+	ok(rc == FCRM_VALIDATION && c.fault.field != NULL &&
+	    strcmp(c.fault.field, "password") == 0 &&
+	    store_batch_joined(st) == n0 + 1,
+	    "write order: a User's bad password refused before any write "
+	    "txn (%d)", rc);
+	/* An update answers a missing record first (EspoCRM's order), then
+	   the body's fault it found before the txn. */
+	body = parse("{\"salutationName\":\"Sir\"}");
+	rc = entity_update(&c, e, "00000000000000099", body, &out);
+	ok(rc == FCRM_NOT_FOUND, "write order: an update of a missing "
+	    "record with a bad body is a 404 (%d)", rc);
+	arena_free(wa);
+	store_batch(st, 0);
+	store_close(st);
+	rm_store(dir);
+}
+
 int
 main(void)
 {
 	const char	*why;
 
 	A = arena_new();
+	entity_register(resources);
 	if (entity_init(NULL, &why) != 0) {
 		printf("Bail out! entity_init: %s\n", why);
 		return 1;
@@ -574,6 +674,7 @@ main(void)
 	test_where();
 	test_convert();
 	test_faults();
+	test_write_order();
 	arena_free(A);
 	return tap_done();
 }

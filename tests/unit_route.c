@@ -5,7 +5,9 @@
  * them.  Records (POST, GET, PUT, DELETE of a Contact), credentials
  * (401), unknown entities and routes (404), methods (405 and Allow),
  * EspoCRM's duplicate and validation answers, bad bodies (400 with a
- * reason, nothing created), a where list, /healthz, the exact
+ * reason, nothing created), a where list, what the resources decide
+ * (a number's default phone type, primaryFilter, User's password),
+ * /healthz, the exact
  * Content-Type, FastCGI streams of several records, and the worker's
  * clean stop.  Prints TAP and how long
  * the program took (not asserted: speed is tests/bench's).
@@ -412,6 +414,127 @@ test_framing(void)
 	free(uri);
 }
 
+/* The type of the first phoneNumberData entry of J, or NULL. */
+static const char *
+phone_type(void)
+{
+	struct json	*d = json_get(J, "phoneNumberData");
+
+	if (d == NULL || d->type != JSON_ARRAY || d->n == 0)
+		return NULL;
+	return json_gets(d->v[0], "type");
+}
+
+/* The last answer is a 400 whose X-Status-Reason is want. */
+static int
+refused(const char *want)
+{
+	const char	*v = fh_header(&R, "X-Status-Reason");
+
+	return R.status == 400 && v != NULL && strcmp(v, want) == 0;
+}
+
+/*
+ * What the resources' own data and hooks decide (app/resources/): the
+ * phone type of a number given alone, primaryFilter, User's password.
+ */
+static void
+test_resources(void)
+{
+	struct json	*l;
+	size_t		 i;
+	int		 api;
+
+	if (req("POST", "/api/v1/Contact", FH_KEY, "{\"lastName\":\"Phone\","
+	    "\"phoneNumber\":\"+1 555 010 9999\"}", NULL) != 0)
+		return;
+	ok(R.status == 200 && phone_type() != NULL &&
+	    strcmp(phone_type(), "Mobile") == 0,
+	    "a Contact's number given alone is a Mobile");
+	show();
+	if (req("POST", "/api/v1/Account", FH_KEY, "{\"name\":\"Phone Co\","
+	    "\"phoneNumber\":\"+1 555 010 8888\"}", NULL) != 0)
+		return;
+	ok(R.status == 200 && phone_type() != NULL &&
+	    strcmp(phone_type(), "Office") == 0,
+	    "an Account's number given alone is an Office");
+	show();
+	if (req("GET", "/api/v1/Case?primaryFilter=open", FH_KEY, NULL,
+	    NULL) != 0)
+		return;
+	ok(R.status == 200 && list_total() >= 0,
+	    "Case primaryFilter=open: 200");
+	show();
+	if (req("GET", "/api/v1/Case?primaryFilter=bogus", FH_KEY, NULL,
+	    NULL) != 0)
+		return;
+	ok(refused("Unknown primaryFilter 'bogus'."),
+	    "Case primaryFilter=bogus: 400 naming it");
+	show();
+	if (req("GET", "/api/v1/Contact?primaryFilter=open", FH_KEY, NULL,
+	    NULL) != 0)
+		return;
+	ok(refused("Unknown primaryFilter 'open'."),
+	    "Contact has no primaryFilter open: 400");
+	show();
+	if (req("GET", "/api/v1/User?primaryFilter=bogus", FH_KEY, NULL,
+	    NULL) != 0)
+		return;
+	ok(refused("Unknown primaryFilter 'bogus' for User (api, activeApi, "
+	    "active, internal)."), "User primaryFilter=bogus: 400 naming "
+	    "the known ones");
+	show();
+	/* The harness's principal `demo` is an API user: listed only when
+	   asked for. */
+	if (req("GET", "/api/v1/User?primaryFilter=api", FH_KEY, NULL,
+	    NULL) != 0)
+		return;
+	l = json_get(J, "list");
+	for (i = 0, api = 0; l != NULL && l->type == JSON_ARRAY && i < l->n;
+	    i++)
+		if (is_str(l->v[i], "type", "api") &&
+		    is_str(l->v[i], "userName", "demo"))
+			api++;
+	ok(R.status == 200 && list_total() >= 1 && api == 1,
+	    "User primaryFilter=api lists the API user demo");
+	show();
+	if (req("GET", "/api/v1/User", FH_KEY, NULL, NULL) != 0)
+		return;
+	l = json_get(J, "list");
+	for (i = 0, api = 0; l != NULL && l->type == JSON_ARRAY && i < l->n;
+	    i++)
+		if (is_str(l->v[i], "type", "api"))
+			api++;
+	ok(R.status == 200 && l != NULL && api == 0,
+	    "a plain User list leaves API users out");
+	show();
+	if (req("POST", "/api/v1/User", FH_KEY, "{\"userName\":\"agent7\","
+	    "\"lastName\":\"Seven\",\"password\":\"short\"}", NULL) != 0)
+		return;
+	ok(R.status == 400 && J != NULL &&
+	    strstr(R.body, "\"password\"") != NULL,
+	    "a User password under 8 characters: 400 on field password");
+	show();
+	if (req("GET", "/api/v1/User?primaryFilter=active", FH_KEY, NULL,
+	    NULL) != 0)
+		return;
+	l = json_get(J, "list");
+	for (i = 0, api = 0; l != NULL && l->type == JSON_ARRAY && i < l->n;
+	    i++)
+		if (is_str(l->v[i], "userName", "agent7"))
+			api++;
+	ok(R.status == 200 && api == 0, "and no User agent7 was created");
+	show();
+	if (req("POST", "/api/v1/User", FH_KEY, "{\"userName\":\"agent8\","
+	    "\"lastName\":\"Eight\",\"password\":\"long enough 8\"}",
+	    NULL) != 0)
+		return;
+	ok(R.status == 200 && hex17(json_gets(J, "id")) &&
+	    json_get(J, "password") == NULL,
+	    "an admin creates a User with a password; it is never output");
+	show();
+}
+
 int
 main(void)
 {
@@ -435,6 +558,7 @@ main(void)
 	test_contact();
 	test_routes();
 	test_duplicate();
+	test_resources();
 	test_bad_input();
 	test_framing();
 	fh_resp_free(&R);

@@ -110,7 +110,7 @@ dummy_check(struct ectx *c, const char *pass)
 
 	for (i = 0; i < c->conf->nusers; i++)
 		if (c->conf->users[i].password_hash != NULL) {
-			(void)auth_password_check(c->arena, pass,
+			(void)util_password_check(c->arena, pass,
 			    c->conf->users[i].password_hash);
 			return;
 		}
@@ -150,7 +150,7 @@ password_ok(struct ectx *c, const struct conf_user *u, const char *pass)
 		if (pwcache[i].until < pwcache[slot].until)
 			slot = i;
 	}
-	if (!auth_password_check(c->arena, pass, u->password_hash))
+	if (!util_password_check(c->arena, pass, u->password_hash))
 		return 0;
 	memcpy(pwcache[slot].md, md, sizeof(md));
 	pwcache[slot].until = now + 60;

@@ -24,43 +24,13 @@
 #include "fastcrm/util.h"
 #include "tables.h"
 
-const char *
-auth_password_hash(struct arena *a, const char *pass)
-{
-	struct crypt_data	*cd;
-	char			 salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	const char		*h;
-
-	if (crypt_gensalt_rn("$y$", 0, NULL, 0, salt, sizeof(salt)) == NULL)
-		return NULL;
-	cd = arena_calloc(a, 1, sizeof(*cd));
-	h = crypt_r(pass, salt, cd);
-	if (h == NULL || *h == '*')
-		return NULL;
-	return arena_strdup(a, h);
-}
-
-int
-auth_password_check(struct arena *a, const char *pass, const char *hash)
-{
-	struct crypt_data	*cd;
-	const char		*h;
-
-	if (hash == NULL || *hash == '\0')
-		return 0;
-	cd = arena_calloc(a, 1, sizeof(*cd));
-	h = crypt_r(pass, hash, cd);
-	return h != NULL && strlen(h) == strlen(hash) &&
-	    util_ct_equal(h, hash, strlen(h));
-}
-
 void
 auth_password_dummy(struct arena *a, const char *pass)
 {
 	static char		 setting[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data	*cd;
 
-	/* A yescrypt setting with auth_password_hash's cost: crypt(3)
+	/* A yescrypt setting with util_password_hash's cost: crypt(3)
 	   does all the work of a check against it. */
 	if (*setting == '\0' && crypt_gensalt_rn("$y$", 0, NULL, 0, setting,
 	    sizeof(setting)) == NULL)
@@ -100,20 +70,6 @@ meta_get(struct ectx *c, struct store_txn *t, const char *prefix,
 	if (entity_meta_get(c, t, key, &v, NULL) != 0)
 		return NULL;
 	return v;
-}
-
-int
-auth_user_revoke(struct ectx *c, struct store_txn *t, const char *id)
-{
-	unsigned char	 rnd[16];
-	char		 key[64], nonce[33];
-	size_t		 i;
-
-	util_random(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(nonce + i * 2, 3, "%02x", rnd[i]);
-	snprintf(key, sizeof(key), "gen:%s", id);
-	return entity_meta_put(c, t, key, nonce, 32);
 }
 
 /* The current state of User record id; 0 or -1. */
@@ -423,7 +379,7 @@ auth_login(struct ectx *c, const char *remote, const char *name,
 	 */
 	if (rc == 0 && hash != NULL) {
 		checked = 1;
-		if (auth_password_check(c->arena, pass, hash) && active) {
+		if (util_password_check(c->arena, pass, hash) && active) {
 			auth_gen("regular", hash, nonce, out->gen);
 			return 0;
 		}
@@ -433,7 +389,7 @@ auth_login(struct ectx *c, const char *remote, const char *name,
 			cu = &c->conf->users[i];
 	if (cu != NULL && cu->password_hash != NULL) {
 		checked = 1;
-		if (auth_password_check(c->arena, pass, cu->password_hash))
+		if (util_password_check(c->arena, pass, cu->password_hash))
 			ok = 1;
 	}
 	if (!checked)
@@ -546,7 +502,7 @@ auth_user_passwd(const struct conf *conf, const char *name,
 		    "userName" : "cannot read the store";
 		goto out;
 	}
-	if ((hash = auth_password_hash(a, password)) == NULL) {
+	if ((hash = util_password_hash(a, password)) == NULL) {
 		rc = FCRM_IO;
 		*why = "crypt(3) failed";
 		goto out;

@@ -1,8 +1,8 @@
 /*
- * The entity set: the resource modules' tables plus the configuration's
- * custom fields, merged once at start and on reload, then only read; the
- * names of its databases (records, indexes) and their handles, resolved
- * when door.c opens the store.
+ * The entity set: the registered resource tables (entity_register) plus
+ * the configuration's custom fields, merged once at start and on reload,
+ * then only read; the names of its databases (records, indexes) and their
+ * handles, resolved when door.c opens the store.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +13,20 @@
 #include "fastcrm/store.h"
 #include "engine.h"
 
-static const struct entity_def *const defs[] = {
-	&contacts_def, &companies_def, &cases_def, &users_def, &calls_def,
-	&tasks_def, &notes_def, &attachments_def,
-};
-#define NDEFS	(sizeof(defs) / sizeof(defs[0]))
-
-static struct entity	 ents[NDEFS];
-static char		**dbnames;
+/* The resource tables, borrowed from entity_register; ndefs of them. */
+static const struct entity_def *const	*defs;
+static size_t				 ndefs;
+/* ndefs of them, allocated once: a pointer to one stays valid across
+   entity_init calls (a reload, a command's second init). */
+static struct entity			*ents;
+static char				**dbnames;
 
 static void
 entity_clear(void)
 {
 	size_t	 i, j;
 
-	for (i = 0; i < NDEFS; i++) {
+	for (i = 0; ents != NULL && i < ndefs; i++) {
 		for (j = 0; j < ents[i].nfields; j++)
 			if (ents[i].fields[j].flags & F_CUSTOM)
 				free((char *)ents[i].fields[j].name);
@@ -35,13 +34,28 @@ entity_clear(void)
 		free(ents[i].db_ix);
 		free(ents[i].db_ox);
 	}
-	memset(ents, 0, sizeof(ents));
+	if (ents != NULL)
+		memset(ents, 0, ndefs * sizeof(*ents));
 	if (dbnames != NULL) {
 		for (i = 0; dbnames[i] != NULL; i++)
 			free(dbnames[i]);
 		free(dbnames);
 		dbnames = NULL;
 	}
+}
+
+void
+entity_register(const struct entity_def *const *d)
+{
+	size_t	 n;
+
+	for (n = 0; d != NULL && d[n] != NULL; n++)
+		continue;
+	entity_clear();
+	free(ents);
+	ents = NULL;
+	defs = d;
+	ndefs = n;
 }
 
 static enum ftype
@@ -142,7 +156,13 @@ entity_init(const struct conf *conf, const char **why)
 
 	*why = NULL;
 	entity_clear();
-	for (i = 0; i < NDEFS; i++) {
+	if (ndefs == 0) {
+		*why = "no resource tables registered (entity_register)";
+		return -1;
+	}
+	if (ents == NULL && (ents = calloc(ndefs, sizeof(*ents))) == NULL)
+		abort();
+	for (i = 0; i < ndefs; i++) {
 		d = defs[i];
 		e = &ents[i];
 		for (nb = 0; d->fields[nb].name != NULL; nb++)
@@ -185,8 +205,8 @@ entity_init(const struct conf *conf, const char **why)
 		e->name = d->name;
 		e->module = d->module;
 		e->links = d->links;
-		for (e->nlinks = 0; d->links[e->nlinks].name != NULL;
-		    e->nlinks++)
+		for (e->nlinks = 0; d->links != NULL &&
+		    d->links[e->nlinks].name != NULL; e->nlinks++)
 			continue;
 		e->hooks = d->hooks;
 		e->has_assignee = d->has_assignee;
@@ -194,6 +214,9 @@ entity_init(const struct conf *conf, const char **why)
 		e->order_desc = d->order_desc;
 		e->dup_attrs = d->dup_attrs;
 		e->counter = d->counter;
+		e->phone_type = d->phone_type != NULL ? d->phone_type :
+		    "Office";
+		e->principals = d->principals;
 		e->db_ix = calloc(e->nfields, sizeof(int));
 		e->db_ox = calloc(e->nfields, sizeof(int));
 		if (e->db_ix == NULL || e->db_ox == NULL)
@@ -227,7 +250,7 @@ entity_open_dbs(const struct store *st)
 	size_t		 i, j;
 	char		 name[256];
 
-	for (i = 0; i < NDEFS; i++) {
+	for (i = 0; ents != NULL && i < ndefs; i++) {
 		e = &ents[i];
 		snprintf(name, sizeof(name), "rec.%s", e->name);
 		if ((e->db_rec = store_db(st, name)) < 0)
@@ -255,7 +278,7 @@ entity_find(const char *name)
 {
 	size_t	 i;
 
-	for (i = 0; i < NDEFS; i++)
+	for (i = 0; ents != NULL && i < ndefs; i++)
 		if (ents[i].name != NULL && strcmp(ents[i].name, name) == 0)
 			return &ents[i];
 	return NULL;
@@ -286,11 +309,11 @@ entity_link(const struct entity *e, const char *name)
 size_t
 entity_count(void)
 {
-	return NDEFS;
+	return ents != NULL ? ndefs : 0;
 }
 
 const struct entity *
 entity_at(size_t i)
 {
-	return i < NDEFS ? &ents[i] : NULL;
+	return ents != NULL && i < ndefs ? &ents[i] : NULL;
 }

@@ -33,6 +33,19 @@ entity_fail(struct ectx *c, int code, const char *fmt, ...)
 	return code;
 }
 
+int
+entity_fail_validation(struct ectx *c, const struct entity *e,
+    const char *field, const char *type)
+{
+	entity_fail(c, FCRM_VALIDATION, "Field validation failure; "
+	    "entityType: %s, field: %s, type: %s.", e->name, field, type);
+	c->fault.kind = FAULT_VALIDATION;
+	c->fault.entity = e->name;
+	c->fault.field = field;
+	c->fault.type = type;
+	return FCRM_VALIDATION;
+}
+
 const char *
 entity_reason(const struct ectx *c, int code)
 {

@@ -1,7 +1,8 @@
 /*
  * Lists: EspoCRM's list parameters, answered from an index when a filter
  * names an indexed attribute, from an ordered index when the order allows,
- * and by a scan only otherwise.
+ * and by a scan only otherwise.  What a primaryFilter means is the
+ * resource's to say (its primary_filter hook).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -452,81 +453,28 @@ list_params(struct ectx *c, const struct json *params, struct json **out)
 	return 0;
 }
 
-/* One where item {type, attribute, value} appended to items. */
-static void
-item_add(struct ectx *c, struct json *items, const char *type,
-    const char *attr, struct json *value)
-{
-	struct json	*it;
-
-	it = json_obj(c->arena);
-	json_set(c->arena, it, "type", json_str(c->arena, type));
-	json_set(c->arena, it, "attribute", json_str(c->arena, attr));
-	if (value != NULL)
-		json_set(c->arena, it, "value", value);
-	json_push(c->arena, items, it);
-}
-
-/* Does a top-level item of where name the attribute attr? */
-static int
-where_names(struct ectx *c, const struct json *where, const char *attr)
-{
-	const struct json	*list;
-	const char		*a;
-	size_t			 i;
-
-	if ((list = json_as_list(c->arena, where)) == NULL)
-		return 0;
-	for (i = 0; i < list->n; i++)
-		if ((a = json_gets(list->v[i], "attribute")) != NULL &&
-		    strcmp(a, attr) == 0)
-			return 1;
-	return 0;
-}
-
 /*
- * User lists, as EspoCRM: API users (type "api") and the system user
- * stay out unless asked for, by primaryFilter api/activeApi or a where on
- * `type`; primaryFilter
- * active (active regular and admin users) and internal (no api, portal,
- * system users).  *out is NULL when nothing is filtered.
+ * The entity's primaryFilter pf (NULL: none asked) as a where node in
+ * *out, NULL when nothing is filtered: the resource's primary_filter
+ * hook says what it means; without the hook only no filter is known.
  */
 static int
-user_filter(struct ectx *c, const struct entity *e, const char *pf,
+primary_filter(struct ectx *c, const struct entity *e, const char *pf,
     const struct json *where, struct wnode **out)
 {
-	struct arena	*a = c->arena;
-	struct json	*items, *v;
+	struct json	*items;
+	int		 rc;
 
 	*out = NULL;
-	items = json_arr(a);
-	if (pf == NULL || *pf == '\0') {
-		if (where_names(c, where, "type"))
-			return 0;
-		v = json_arr(a);
-		json_push(a, v, json_str(a, "api"));
-		json_push(a, v, json_str(a, "system"));
-		item_add(c, items, "notIn", "type", v);
-	} else if (strcmp(pf, "api") == 0 || strcmp(pf, "activeApi") == 0) {
-		item_add(c, items, "equals", "type", json_str(a, "api"));
-		if (strcmp(pf, "activeApi") == 0)
-			item_add(c, items, "isTrue", "isActive", NULL);
-	} else if (strcmp(pf, "active") == 0) {
-		v = json_arr(a);
-		json_push(a, v, json_str(a, "regular"));
-		json_push(a, v, json_str(a, "admin"));
-		item_add(c, items, "in", "type", v);
-		item_add(c, items, "isTrue", "isActive", NULL);
-	} else if (strcmp(pf, "internal") == 0) {
-		v = json_arr(a);
-		json_push(a, v, json_str(a, "api"));
-		json_push(a, v, json_str(a, "portal"));
-		json_push(a, v, json_str(a, "system"));
-		item_add(c, items, "notIn", "type", v);
-	} else
-		return entity_fail(c, FCRM_BAD_REQUEST, "Unknown primaryFilter "
-		    "'%.64s' for User (api, activeApi, active, internal).", pf);
-	return where_build(c, e, items, out);
+	if (e->hooks == NULL || e->hooks->primary_filter == NULL) {
+		if (pf != NULL && *pf != '\0')
+			return entity_fail(c, FCRM_BAD_REQUEST, "Unknown "
+			    "primaryFilter '%.64s'.", pf);
+		return 0;
+	}
+	if ((rc = e->hooks->primary_filter(c, e, pf, where, &items)) != 0)
+		return rc;
+	return items != NULL ? where_build(c, e, items, out) : 0;
 }
 
 static int
@@ -602,35 +550,9 @@ prepare(struct ectx *c, const struct entity *e, int own,
 	if (tf != NULL && *tf != '\0')
 		q->where = where_and(c, q->where, where_text_filter(c, e, tf));
 	pf = json_gets(p, "primaryFilter");
-	if (strcmp(e->name, "User") == 0) {
-		if ((rc = user_filter(c, e, pf, json_get(p, "where"), &w)) != 0)
-			return rc;
-		q->where = where_and(c, q->where, w);
-		pf = NULL;
-	}
-	if (pf != NULL && *pf != '\0') {
-		struct json	*items, *it, *vals;
-
-		if (strcmp(e->name, "Case") != 0 || (strcmp(pf, "open") != 0 &&
-		    strcmp(pf, "closed") != 0))
-			return entity_fail(c, FCRM_BAD_REQUEST, "Unknown "
-			    "primaryFilter '%.64s'.", pf);
-		items = json_arr(c->arena);
-		it = json_obj(c->arena);
-		vals = json_arr(c->arena);
-		json_push(c->arena, vals, json_str(c->arena, "Closed"));
-		json_push(c->arena, vals, json_str(c->arena, "Rejected"));
-		json_push(c->arena, vals, json_str(c->arena, "Duplicate"));
-		json_set(c->arena, it, "type", json_str(c->arena,
-		    strcmp(pf, "open") == 0 ? "notIn" : "in"));
-		json_set(c->arena, it, "attribute", json_str(c->arena,
-		    "status"));
-		json_set(c->arena, it, "value", vals);
-		json_push(c->arena, items, it);
-		if ((rc = where_build(c, e, items, &w)) != 0)
-			return rc;
-		q->where = where_and(c, q->where, w);
-	}
+	if ((rc = primary_filter(c, e, pf, json_get(p, "where"), &w)) != 0)
+		return rc;
+	q->where = where_and(c, q->where, w);
 	if (own) {
 		w = arena_calloc(c->arena, 1, sizeof(*w));
 		w->type = W_OWN;

@@ -17,26 +17,34 @@ static const char *const directions[] = { "Outbound", "Inbound", NULL };
 
 static const struct field call_fields[] = {
 	ROW_ID,
-	{ "name", FT_VARCHAR, F_REQUIRED | F_TEXT, NULL, 255, NULL, NULL },
-	{ "status", FT_ENUM, 0, call_statuses, 0, "Planned", NULL },
-	{ "dateStart", FT_DATETIME, F_REQUIRED | F_ORDERED, NULL, 0, NULL, NULL },
-	{ "dateEnd", FT_DATETIME, F_REQUIRED, NULL, 0, NULL, NULL },
-	{ "duration", FT_INT, F_READONLY, NULL, 0, NULL, NULL },
-	{ "direction", FT_ENUM, 0, directions, 0, "Outbound", NULL },
-	{ "description", FT_TEXT, 0, NULL, 0, NULL, NULL },
+	{ .name = "name", .type = FT_VARCHAR, .flags = F_REQUIRED | F_TEXT,
+	    .max_length = 255 },
+	{ .name = "status", .type = FT_ENUM, .options = call_statuses,
+	    .def = "Planned" },
+	{ .name = "dateStart", .type = FT_DATETIME,
+	    .flags = F_REQUIRED | F_ORDERED },
+	{ .name = "dateEnd", .type = FT_DATETIME, .flags = F_REQUIRED },
+	{ .name = "duration", .type = FT_INT, .flags = F_READONLY },
+	{ .name = "direction", .type = FT_ENUM, .options = directions,
+	    .def = "Outbound" },
+	{ .name = "description", .type = FT_TEXT },
 	ROWS_PARENT(PARENTS),
-	{ "contactsIds", FT_LINKMULTI, F_INDEXED, NULL, 0, NULL, "Contact" },
-	{ "contactsNames", FT_NAME, F_READONLY, NULL, 0, NULL, NULL },
-	{ "uid", FT_VARCHAR, F_INDEXED | F_UNIQUE | F_RETURN, NULL, 255, NULL, NULL },
-	{ "recordingId", FT_LINK, F_READONLY, NULL, 0, NULL, "Attachment" },
-	{ "recordingName", FT_NAME, F_READONLY, NULL, 0, NULL, NULL },
+	{ .name = "contactsIds", .type = FT_LINKMULTI, .flags = F_INDEXED,
+	    .target = "Contact" },
+	{ .name = "contactsNames", .type = FT_NAME, .flags = F_READONLY },
+	{ .name = "uid", .type = FT_VARCHAR,
+	    .flags = F_INDEXED | F_UNIQUE | F_RETURN, .max_length = 255 },
+	{ .name = "recordingId", .type = FT_LINK, .flags = F_READONLY,
+	    .target = "Attachment" },
+	{ .name = "recordingName", .type = FT_NAME, .flags = F_READONLY },
 	ROWS_SYSTEM,
 	ROWS_ASSIGNED,
 	ROW_END
 };
 
 static const struct link call_links[] = {
-	{ "contacts", "Contact", LINK_SELF_MULTI, "contactsIds", NULL },
+	{ .name = "contacts", .foreign = "Contact", .kind = LINK_SELF_MULTI,
+	    .attr = "contactsIds" },
 	LINK_END
 };
 
@@ -83,11 +91,19 @@ call_compute(struct arena *a, const struct entity *e, struct json *rec,
 	json_set(a, rec, "duration", json_int(a, de > ds ? de - ds : 0));
 }
 
-static const struct entity_hooks call_hooks = { call_compute, NULL, NULL };
+static const struct entity_hooks call_hooks = {
+	.compute = call_compute,
+};
 
 const struct entity_def calls_def = {
-	"Call", "activities", call_fields, call_links, &call_hooks, 1,
-	"dateStart", 1, NULL, NULL
+	.name = "Call",
+	.module = "activities",
+	.fields = call_fields,
+	.links = call_links,
+	.hooks = &call_hooks,
+	.has_assignee = 1,
+	.order_by = "dateStart",
+	.order_desc = 1,
 };
 
 static const char *const task_statuses[] = {
@@ -99,25 +115,28 @@ static const char *const priorities[] = {
 
 static const struct field task_fields[] = {
 	ROW_ID,
-	{ "name", FT_VARCHAR, F_REQUIRED | F_TEXT, NULL, 255, NULL, NULL },
-	{ "status", FT_ENUM, 0, task_statuses, 0, "Not Started", NULL },
-	{ "priority", FT_ENUM, 0, priorities, 0, "Normal", NULL },
-	{ "dateStart", FT_DATETIME, 0, NULL, 0, NULL, NULL },
-	{ "dateEnd", FT_DATETIME, 0, NULL, 0, NULL, NULL },
-	{ "description", FT_TEXT, 0, NULL, 0, NULL, NULL },
+	{ .name = "name", .type = FT_VARCHAR, .flags = F_REQUIRED | F_TEXT,
+	    .max_length = 255 },
+	{ .name = "status", .type = FT_ENUM, .options = task_statuses,
+	    .def = "Not Started" },
+	{ .name = "priority", .type = FT_ENUM, .options = priorities,
+	    .def = "Normal" },
+	{ .name = "dateStart", .type = FT_DATETIME },
+	{ .name = "dateEnd", .type = FT_DATETIME },
+	{ .name = "description", .type = FT_TEXT },
 	ROWS_PARENT(PARENTS),
 	ROWS_SYSTEM,
 	ROWS_ASSIGNED,
 	ROW_END
 };
 
-static const struct link task_links[] = {
-	LINK_END
-};
-
 const struct entity_def tasks_def = {
-	"Task", "activities", task_fields, task_links, NULL, 1, "createdAt", 1,
-	NULL, NULL
+	.name = "Task",
+	.module = "activities",
+	.fields = task_fields,
+	.has_assignee = 1,
+	.order_by = "createdAt",
+	.order_desc = 1,
 };
 
 static const char *const note_types[] = {
@@ -126,16 +145,13 @@ static const char *const note_types[] = {
 
 static const struct field note_fields[] = {
 	ROW_ID,
-	{ "post", FT_TEXT, F_TEXT, NULL, 0, NULL, NULL },
-	{ "type", FT_ENUM, 0, note_types, 0, "Post", NULL },
-	{ "number", FT_INT, F_READONLY, NULL, 0, NULL, NULL },
+	{ .name = "post", .type = FT_TEXT, .flags = F_TEXT },
+	{ .name = "type", .type = FT_ENUM, .options = note_types,
+	    .def = "Post" },
+	{ .name = "number", .type = FT_INT, .flags = F_READONLY },
 	ROWS_PARENT(PARENTS ",Call,Task"),
 	ROWS_SYSTEM,
 	ROW_END
-};
-
-static const struct link note_links[] = {
-	LINK_END
 };
 
 /* A Post needs its text. */
@@ -157,31 +173,39 @@ note_validate(const struct entity *e, const struct json *rec,
 	return 0;
 }
 
-static const struct entity_hooks note_hooks = { NULL, note_validate, NULL };
+static const struct entity_hooks note_hooks = {
+	.validate = note_validate,
+};
 
 const struct entity_def notes_def = {
-	"Note", "activities", note_fields, note_links, &note_hooks, 0,
-	"createdAt", 1, NULL, "Note"
+	.name = "Note",
+	.module = "activities",
+	.fields = note_fields,
+	.hooks = &note_hooks,
+	.order_by = "createdAt",
+	.order_desc = 1,
+	.counter = "Note",
 };
 
 static const struct field attachment_fields[] = {
 	ROW_ID,
-	{ "name", FT_VARCHAR, F_TEXT, NULL, 255, NULL, NULL },
-	{ "type", FT_VARCHAR, 0, NULL, 100, NULL, NULL },
-	{ "size", FT_INT, F_READONLY, NULL, 0, NULL, NULL },
-	{ "field", FT_VARCHAR, 0, NULL, 100, NULL, NULL },
-	{ "role", FT_VARCHAR, 0, NULL, 100, "Attachment", NULL },
-	{ "relatedType", FT_VARCHAR, 0, NULL, 100, NULL, NULL },
+	{ .name = "name", .type = FT_VARCHAR, .flags = F_TEXT,
+	    .max_length = 255 },
+	{ .name = "type", .type = FT_VARCHAR, .max_length = 100 },
+	{ .name = "size", .type = FT_INT, .flags = F_READONLY },
+	{ .name = "field", .type = FT_VARCHAR, .max_length = 100 },
+	{ .name = "role", .type = FT_VARCHAR, .max_length = 100,
+	    .def = "Attachment" },
+	{ .name = "relatedType", .type = FT_VARCHAR, .max_length = 100 },
 	ROWS_PARENT(PARENTS ",Call,Note"),
 	ROWS_SYSTEM,
 	ROW_END
 };
 
-static const struct link attachment_links[] = {
-	LINK_END
-};
-
 const struct entity_def attachments_def = {
-	"Attachment", "activities", attachment_fields, attachment_links, NULL,
-	0, "createdAt", 1, NULL, NULL
+	.name = "Attachment",
+	.module = "activities",
+	.fields = attachment_fields,
+	.order_by = "createdAt",
+	.order_desc = 1,
 };

@@ -9,13 +9,14 @@ static const char *const types[] = {
 
 static const struct field fields[] = {
 	ROW_ID,
-	{ "name", FT_VARCHAR, F_REQUIRED | F_INDEXED | F_TEXT, NULL, 249, NULL, NULL },
-	{ "website", FT_VARCHAR, 0, NULL, 255, NULL, NULL },
+	{ .name = "name", .type = FT_VARCHAR,
+	    .flags = F_REQUIRED | F_INDEXED | F_TEXT, .max_length = 249 },
+	{ .name = "website", .type = FT_VARCHAR, .max_length = 255 },
 	ROWS_EMAIL,
 	ROWS_PHONE,
-	{ "type", FT_ENUM, 0, types, 0, "", NULL },
-	{ "industry", FT_VARCHAR, 0, NULL, 100, NULL, NULL },
-	{ "description", FT_TEXT, 0, NULL, 0, NULL, NULL },
+	{ .name = "type", .type = FT_ENUM, .options = types, .def = "" },
+	{ .name = "industry", .type = FT_VARCHAR, .max_length = 100 },
+	{ .name = "description", .type = FT_TEXT },
 	ROWS_ADDRESS("billingAddress"),
 	ROWS_SYSTEM,
 	ROWS_ASSIGNED,
@@ -23,15 +24,24 @@ static const struct field fields[] = {
 };
 
 static const struct link links[] = {
-	{ "contacts", "Contact", LINK_FOREIGN, "accountsIds", NULL },
-	{ "cases", "Case", LINK_FOREIGN, "accountId", NULL },
-	{ "calls", "Call", LINK_FOREIGN, "parentId", NULL },
+	{ .name = "contacts", .foreign = "Contact", .kind = LINK_FOREIGN,
+	    .attr = "accountsIds" },
+	{ .name = "cases", .foreign = "Case", .kind = LINK_FOREIGN,
+	    .attr = "accountId" },
+	{ .name = "calls", .foreign = "Call", .kind = LINK_FOREIGN,
+	    .attr = "parentId" },
 	LINK_END
 };
 
 static const char *const dups[] = { "name", "emailAddress", NULL };
 
 const struct entity_def companies_def = {
-	"Account", "companies", fields, links, NULL, 1, "createdAt", 1,
-	dups, NULL
+	.name = "Account",
+	.module = "companies",
+	.fields = fields,
+	.links = links,
+	.has_assignee = 1,
+	.order_by = "createdAt",
+	.order_desc = 1,
+	.dup_attrs = dups,
 };

@@ -1,8 +1,7 @@
 /*
- * contacts: the Contact entity, the callers.
+ * contacts: the Contact entity, the callers.  A number given as
+ * phoneNumber alone is a mobile's.
  */
-#include <string.h>
-
 #include "common.h"
 
 static const char *const salutations[] = {
@@ -11,59 +10,58 @@ static const char *const salutations[] = {
 
 static const struct field fields[] = {
 	ROW_ID,
-	{ "name", FT_NAME, F_READONLY | F_INDEXED | F_TEXT, NULL, 0, NULL, NULL },
-	{ "salutationName", FT_ENUM, 0, salutations, 0, "", NULL },
-	{ "firstName", FT_VARCHAR, F_TEXT, NULL, 100, NULL, NULL },
-	{ "lastName", FT_VARCHAR, F_REQUIRED | F_TEXT, NULL, 100, NULL, NULL },
-	{ "title", FT_VARCHAR, 0, NULL, 100, NULL, NULL },
-	{ "description", FT_TEXT, 0, NULL, 0, NULL, NULL },
+	{ .name = "name", .type = FT_NAME,
+	    .flags = F_READONLY | F_INDEXED | F_TEXT },
+	{ .name = "salutationName", .type = FT_ENUM, .options = salutations,
+	    .def = "" },
+	{ .name = "firstName", .type = FT_VARCHAR, .flags = F_TEXT,
+	    .max_length = 100 },
+	{ .name = "lastName", .type = FT_VARCHAR, .flags = F_REQUIRED | F_TEXT,
+	    .max_length = 100 },
+	{ .name = "title", .type = FT_VARCHAR, .max_length = 100 },
+	{ .name = "description", .type = FT_TEXT },
 	ROWS_EMAIL,
 	ROWS_PHONE,
-	{ "doNotCall", FT_BOOL, 0, NULL, 0, "false", NULL },
+	{ .name = "doNotCall", .type = FT_BOOL, .def = "false" },
 	ROWS_ADDRESS("address"),
-	{ "accountId", FT_LINK, F_INDEXED, NULL, 0, NULL, "Account" },
-	{ "accountName", FT_NAME, F_READONLY, NULL, 0, NULL, NULL },
-	{ "accountsIds", FT_LINKMULTI, F_INDEXED, NULL, 0, NULL, "Account" },
-	{ "accountsNames", FT_NAME, F_READONLY, NULL, 0, NULL, NULL },
+	{ .name = "accountId", .type = FT_LINK, .flags = F_INDEXED,
+	    .target = "Account" },
+	{ .name = "accountName", .type = FT_NAME, .flags = F_READONLY },
+	{ .name = "accountsIds", .type = FT_LINKMULTI, .flags = F_INDEXED,
+	    .target = "Account" },
+	{ .name = "accountsNames", .type = FT_NAME, .flags = F_READONLY },
 	ROWS_SYSTEM,
 	ROWS_ASSIGNED,
 	ROW_END
 };
 
 static const struct link links[] = {
-	{ "cases", "Case", LINK_FOREIGN, "contactsIds", NULL },
-	{ "calls", "Call", LINK_FOREIGN, "contactsIds", NULL },
-	{ "tasks", "Task", LINK_FOREIGN, "parentId", NULL },
-	{ "accounts", "Account", LINK_SELF_MULTI, "accountsIds", NULL },
+	{ .name = "cases", .foreign = "Case", .kind = LINK_FOREIGN,
+	    .attr = "contactsIds" },
+	{ .name = "calls", .foreign = "Call", .kind = LINK_FOREIGN,
+	    .attr = "contactsIds" },
+	{ .name = "tasks", .foreign = "Task", .kind = LINK_FOREIGN,
+	    .attr = "parentId" },
+	{ .name = "accounts", .foreign = "Account", .kind = LINK_SELF_MULTI,
+	    .attr = "accountsIds" },
 	LINK_END
 };
 
 static const struct entity_hooks hooks = {
-	resource_person_name, NULL, NULL
+	.compute = resource_person_name,
 };
 
 static const char *const dups[] = { "name", "emailAddress", NULL };
 
 const struct entity_def contacts_def = {
-	"Contact", "contacts", fields, links, &hooks, 1, "createdAt", 1,
-	dups, NULL
+	.name = "Contact",
+	.module = "contacts",
+	.fields = fields,
+	.links = links,
+	.hooks = &hooks,
+	.has_assignee = 1,
+	.order_by = "createdAt",
+	.order_desc = 1,
+	.dup_attrs = dups,
+	.phone_type = "Mobile",
 };
-
-void
-resource_person_name(struct arena *a, const struct entity *e,
-    struct json *rec, const struct json *old)
-{
-	const char	*first, *last;
-
-	(void)e;
-	(void)old;
-	first = json_gets(rec, "firstName");
-	last = json_gets(rec, "lastName");
-	if (first == NULL || *first == '\0')
-		json_set(a, rec, "name", json_str(a, last != NULL ? last : ""));
-	else if (last == NULL || *last == '\0')
-		json_set(a, rec, "name", json_str(a, first));
-	else
-		json_set(a, rec, "name",
-		    json_str(a, arena_printf(a, "%s %s", first, last)));
-}

@@ -73,11 +73,6 @@ int		 auth_init(void);
    error with c's fault (401 unknown/expired, 403 CSRF). */
 int		 auth_session(struct ectx *, const struct auth_in *,
 		    struct principal **who);
-/* crypt(3) hash of a new password (yescrypt), in the arena; NULL on error. */
-const char	*auth_password_hash(struct arena *, const char *);
-/* 1 if pass matches hash (constant-time compare). */
-int		 auth_password_check(struct arena *, const char *pass,
-		    const char *hash);
 /*
  * Sets the password of the User record named userName (the CLI's
  * `fastcrm user passwd`).  Returns 0, or an error code with *why.
@@ -99,7 +94,8 @@ struct auth_login {
 /*
  * Sessions and OAuth2 tokens keep the principal's type and id and its
  * credential generation: the SHA-256 of its password hash and, for a
- * User record, of a nonce that auth_user_revoke replaces.  On use,
+ * User record, of the nonce meta "gen:<id>" that the User resource
+ * replaces to end the user's sessions and tokens (app/resources/users.c).  On use,
  * auth_current loads the principal as it is now (the User record must
  * exist, not be deleted and be active; a configured principal must still
  * be configured with a password) and compares; the name, role and admin
@@ -112,9 +108,6 @@ int		 auth_current(struct ectx *, struct store_txn *,
 /* The generation of a password hash with a nonce ("" for none). */
 void		 auth_gen(const char *type, const char *hash,
 		    const char *nonce, char out[65]);
-/* Ends every session and token of User id, in the caller's write txn. */
-int		 auth_user_revoke(struct ectx *, struct store_txn *,
-		    const char *id);
 /* Runs crypt(3) on pass with a dummy yescrypt hash, for the time only. */
 void		 auth_password_dummy(struct arena *, const char *pass);
 

@@ -1,10 +1,12 @@
 /*
  * The generic record engine.  An entity is data: a table of attributes
- * (struct field) plus a few named hooks.  Resource modules (contacts.c,
- * cases.c, ...) declare the tables; this engine validates, stores, indexes,
- * lists and links every entity the same way.  It is also the one door to
- * the store for everything above it: opening (entity_store_open), the
- * tables of other modules, transactions (entity_begin/entity_commit).
+ * (struct field) plus a few named hooks.  The resource modules
+ * (app/resources/) declare the tables and hand them to the engine at start
+ * (entity_register); this engine names none of them, and validates,
+ * stores, indexes, lists and links every entity the same way.  It is also
+ * the one door to the store for everything above it: opening
+ * (entity_store_open), the tables of other modules, transactions
+ * (entity_begin/entity_commit).
  */
 #ifndef FASTCRM_ENTITY_H
 #define FASTCRM_ENTITY_H
@@ -105,6 +107,13 @@ void		 entity_ctx(struct ectx *, struct arena *, const struct conf *,
  */
 int		 entity_fail(struct ectx *, int code, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
+/*
+ * Records EspoCRM's validation failure of attribute field of e (type:
+ * "required", "valid", "maxLength"...).  Returns FCRM_VALIDATION.
+ */
+struct entity;
+int		 entity_fail_validation(struct ectx *, const struct entity *e,
+		    const char *field, const char *type);
 /* The fault's reason, or error_reason(code). */
 const char	*entity_reason(const struct ectx *, int code);
 
@@ -165,9 +174,10 @@ struct link {
 					   NULL (only our side records it) */
 };
 
-struct entity;
-
-/* Per-entity behaviour; every hook is optional. */
+/*
+ * Per-entity behaviour, named; every hook is optional and the engine calls
+ * each the same way for every entity that has it.
+ */
 struct entity_hooks {
 	/* Fills computed attributes of rec (new record when old is NULL). */
 	void	(*compute)(struct arena *, const struct entity *,
@@ -176,15 +186,43 @@ struct entity_hooks {
 	int	(*validate)(const struct entity *, const struct json *rec,
 		    const char **field, const char **type);
 	/*
+	 * What a write's body carries beside the record (User: a password),
+	 * taken before the write txn opens: CPU work only, no store (a
+	 * password is hashed here, slow on purpose, outside LMDB's single
+	 * writer).  *state starts NULL; what it is set to (in c's arena)
+	 * reaches store.  0, or a fault recorded on c.
+	 */
+	int	(*prepare)(struct ectx *, const struct entity *,
+		    const struct json *body, void **state);
+	/*
 	 * Who may write what: called by create (old NULL) and update with
-	 * the principal in r, the record as it will be stored and the body,
-	 * in the write txn t, just before the record is stored.  0, or an
-	 * error set on r (the write is then abandoned).  It may write in t
-	 * what goes with the change (User: end the user's sessions).
+	 * the principal in c, the record as it will be stored and the body,
+	 * in the write txn t, just before the record is stored.  0, or a
+	 * fault recorded on c (the write is then abandoned).  It may write
+	 * in t what goes with the change (User: end the user's sessions).
 	 */
 	int	(*guard)(struct ectx *, struct store_txn *,
 		    const struct entity *, const struct json *old,
 		    const struct json *rec, const struct json *body);
+	/*
+	 * In the write txn t, once rec is stored: writes what prepare took
+	 * from the body beside the record (User: the password's hash),
+	 * through entity_meta_put.  0, or a store error code.
+	 */
+	int	(*store)(struct ectx *, struct store_txn *,
+		    const struct entity *, const struct json *rec,
+		    void *state);
+	/*
+	 * A list's primaryFilter pf (NULL or "" when the list asks for none),
+	 * seen beside the list's own where: *items becomes an array of
+	 * EspoCRM where items the list must also match (in c's arena), or
+	 * NULL for none.  0, or FCRM_BAD_REQUEST recorded on c for a filter
+	 * the entity does not have.  Without this hook a primaryFilter is
+	 * refused.
+	 */
+	int	(*primary_filter)(struct ectx *, const struct entity *,
+		    const char *pf, const struct json *where,
+		    struct json **items);
 };
 
 struct entity {
@@ -200,38 +238,54 @@ struct entity {
 	int			 order_desc;
 	const char *const	*dup_attrs;	/* duplicate check: "name", ... */
 	const char		*counter;	/* autoincrement counter name */
+	const char		*phone_type;	/* type of a number given as
+						   phoneNumber alone */
+	int			 principals;	/* its records are principals:
+						   see entity_def */
 	/* store database handles, set by entity_store_open() */
 	int			 db_rec;
 	int			*db_ix;		/* per field: -1 or the index */
 	int			*db_ox;		/* per field: -1 or the order */
 };
 
-/* The resource modules' table declarations. */
+/*
+ * A resource module's declaration of one entity, written with designated
+ * initializers; what is left out is 0/NULL.  The resource modules'
+ * table of them (app/resources/resources.c) is handed to the engine by
+ * entity_register.
+ */
 struct entity_def {
-	const char		*name;
-	const char		*module;
-	const struct field	*fields;
-	const struct link	*links;
-	const struct entity_hooks *hooks;
-	int			 has_assignee;
-	const char		*order_by;
+	const char		*name;		/* "Contact" */
+	const char		*module;	/* its file: "contacts" */
+	const struct field	*fields;	/* ends with a NULL name */
+	const struct link	*links;		/* ends with a NULL name, or
+						   NULL: none */
+	const struct entity_hooks *hooks;	/* or NULL */
+	int			 has_assignee;	/* assignedUserId: owned */
+	const char		*order_by;	/* default list order */
 	int			 order_desc;
-	const char *const	*dup_attrs;
-	const char		*counter;
+	const char *const	*dup_attrs;	/* duplicate check, or NULL */
+	const char		*counter;	/* "number" counter, or NULL */
+	const char		*phone_type;	/* a number given as phoneNumber
+						   alone is of this type; NULL:
+						   "Office" */
+	int			 principals;	/* its records are the people
+						   who sign in (User): a link
+						   to one needs no read on it,
+						   and a configured principal's
+						   id names it */
 };
 
-extern const struct entity_def contacts_def;
-extern const struct entity_def companies_def;
-extern const struct entity_def cases_def;
-extern const struct entity_def users_def;
-extern const struct entity_def calls_def;
-extern const struct entity_def tasks_def;
-extern const struct entity_def notes_def;
-extern const struct entity_def attachments_def;
-
 /*
- * Builds the process's entity set from the built-in tables plus the custom
- * fields of conf.  Replaces any earlier set; lives until the next call.
+ * Registers the resource tables the entity set is built from: defs is a
+ * NULL-terminated array, borrowed for the life of the process.  Called
+ * once at start by whoever starts the process (main(), a test program),
+ * before entity_init.
+ */
+void		 entity_register(const struct entity_def *const *defs);
+/*
+ * Builds the process's entity set from the registered tables plus the
+ * custom fields of conf.  Replaces any earlier set; lives until the next call.
  * Returns 0, or -1 with a message in *why (static or malloc'd text).
  */
 int		 entity_init(const struct conf *, const char **why);
@@ -303,8 +357,10 @@ struct store_txn;
 struct store_val;
 
 /*
- * Record operations (record.c).  All memory comes from r->arena; records
- * are JSON objects with every attribute of the entity, in table order.
+ * Record operations (record.c, with convert.c, index.c, links.c).  All
+ * memory comes from c's arena; records are JSON objects with every
+ * attribute of the entity, in table order.  A write checks its body
+ * before it opens the write txn.
  */
 
 /*

@@ -43,7 +43,7 @@ struct auth_in;
 void		 http_auth_in(const struct req *, struct auth_in *);
 int		 http_authenticate(struct req *);
 
-/* Handlers of the record routes (app/entity/handlers.c). */
+/* Handlers of the record routes (app/http/records.c). */
 int		 entity_h_list(struct req *);
 int		 entity_h_read(struct req *);
 int		 entity_h_create(struct req *);
@@ -54,7 +54,7 @@ int		 entity_h_link(struct req *);
 int		 entity_h_unlink(struct req *);
 int		 entity_h_stream(struct req *);
 int		 entity_h_collection_put(struct req *);
-/* Attachments and recordings (app/resources/attachments.c). */
+/* Attachments and recordings (app/http/attachments.c). */
 int		 attachment_h_recording(struct req *);
 int		 attachment_h_create(struct req *);
 int		 attachment_h_file(struct req *);

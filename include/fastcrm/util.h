@@ -94,5 +94,14 @@ int		 util_utf8_valid(const char *s, size_t n);
  */
 size_t		 util_utf8_char(const unsigned char *p, size_t n,
 		    unsigned long *cp);
+/*
+ * crypt(3) hash of a new password (yescrypt, the library's default cost),
+ * in the arena; NULL on error.  Slow on purpose: never inside a write
+ * transaction.
+ */
+const char	*util_password_hash(struct arena *, const char *pass);
+/* 1 if pass matches the crypt(3) hash (constant-time compare), else 0. */
+int		 util_password_check(struct arena *, const char *pass,
+		    const char *hash);
 
 #endif
