@@ -1,5 +1,6 @@
 /*
- * libFuzzer target for the credential parsers (app/auth/).  The input is
+ * libFuzzer target for the credential parsers (app/auth/, reached through
+ * app/http/'s authentication glue and sign-in handlers).  The input is
  *
  *  - decoded with auth_base64_decode(), which must undo OpenSSL's encoding
  *    of any bytes exactly and give back what it decoded when that is
@@ -9,9 +10,10 @@
  *    X-Api-Key, Espo-Authorization, X-Hmac-Authorization, "Authorization:
  *    Basic ", "Authorization: Bearer ", a bare Authorization, the Cookie
  *    header (GET, and POST with the right CSRF token) and the X-CSRF-Token
- *    of a live session.  A request is let in only with the right credentials (never
- *    with the bare API key: the user has an HMAC secret, so it must sign),
- *    and a refusal is an error status with a one-line reason;
+ *    of a live session.  A request is let in only with the right
+ *    credentials (never with the bare API key: the user has an HMAC
+ *    secret, so it must sign), and a refusal is an error status with a
+ *    one-line reason;
  *  - sent to the handlers that take credentials in a body: the OAuth2
  *    token endpoint with the input as its form (or JSON) body, as its
  *    "Authorization: Basic" client credentials, and as the body after good

@@ -3,9 +3,9 @@
  * GET /App/user issues one (the answer's `token`); the client then sends
  * `Espo-Authorization: base64(user:token)` with
  * `Espo-Authorization-By-Token: true`, and POST /App/destroyAuthToken ends
- * it (app/http/appuser.c serves both routes).  A token is 32 random hex characters (OpenSSL's generator); LMDB's
- * "authtokens" (auth's table, tables.c) keeps only SHA-256(token) →
- * {principal, created, expiry}.
+ * it (app/http/appuser.c serves both routes).  A token is 32 random hex
+ * characters (OpenSSL's generator); LMDB's "authtokens" (auth's table,
+ * tables.c) keeps only SHA-256(token) → {principal, created, expiry}.
  * `fastcrm token list` and `fastcrm token revoke` manage them offline.
  */
 #include <stdio.h>
