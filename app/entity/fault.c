@@ -20,17 +20,45 @@ entity_ctx(struct ectx *c, struct arena *a, const struct conf *conf,
 	c->system = 1;
 }
 
+/* A new fault of code with the formatted reason; the rest cleared. */
+static int
+vfail(struct ectx *c, int code, const char *fmt, va_list ap)
+{
+	memset(&c->fault, 0, sizeof(c->fault));
+	c->fault.code = code;
+	c->fault.reason = arena_vprintf(c->arena, fmt, ap);
+	return code;
+}
+
 int
 entity_fail(struct ectx *c, int code, const char *fmt, ...)
 {
 	va_list	 ap;
 
-	memset(&c->fault, 0, sizeof(c->fault));
-	c->fault.code = code;
 	va_start(ap, fmt);
-	c->fault.reason = arena_vprintf(c->arena, fmt, ap);
+	vfail(c, code, fmt, ap);
 	va_end(ap);
 	return code;
+}
+
+int
+entity_fail_conflict(struct ectx *c, const struct json *recs,
+    const char *fmt, ...)
+{
+	struct json	*list;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vfail(c, FCRM_CONFLICT, fmt, ap);
+	va_end(ap);
+	if (recs->type != JSON_ARRAY) {
+		list = json_arr(c->arena);
+		json_push(c->arena, list, (struct json *)recs);
+		recs = list;
+	}
+	c->fault.kind = FAULT_CONFLICT;
+	c->fault.records = recs;
+	return FCRM_CONFLICT;
 }
 
 int

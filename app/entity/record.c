@@ -8,7 +8,6 @@
  * counters, then the record and every index entry change together or not
  * at all (index.c).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,34 +18,6 @@
 #include "fastcrm/store.h"
 #include "fastcrm/util.h"
 #include "engine.h"
-
-/*
- * EspoCRM's 409: the records in the way (one record is sent as a
- * one-element list).
- */
-static int fail_conflict(struct ectx *, const struct json *, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-fail_conflict(struct ectx *c, const struct json *recs, const char *fmt, ...)
-{
-	struct json	*list;
-	va_list		 ap;
-
-	memset(&c->fault, 0, sizeof(c->fault));
-	c->fault.code = FCRM_CONFLICT;
-	va_start(ap, fmt);
-	c->fault.reason = arena_vprintf(c->arena, fmt, ap);
-	va_end(ap);
-	if (recs->type != JSON_ARRAY) {
-		list = json_arr(c->arena);
-		json_push(c->arena, list, (struct json *)recs);
-		recs = list;
-	}
-	c->fault.kind = FAULT_CONFLICT;
-	c->fault.records = recs;
-	return FCRM_CONFLICT;
-}
 
 /* Begins a txn that the arena aborts unless it was committed. */
 int
@@ -237,8 +208,8 @@ create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
 			*out = dup;
 			return 0;
 		}
-		return fail_conflict(c, dup, "Duplicate: a %s with this "
-		    "unique value exists.", e->name);
+		return entity_fail_conflict(c, dup, "Duplicate: a %s with "
+		    "this unique value exists.", e->name);
 	}
 	if (e->dup_attrs != NULL && (!c->import || c->import_dups) &&
 	    !c->skip_dups) {
@@ -255,7 +226,7 @@ create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
 			log_info("409 duplicate: a similar %s exists; the "
 			    "client may send X-Skip-Duplicate-Check: true to "
 			    "create it anyway", e->name);
-			return fail_conflict(c, dups, "duplicate");
+			return entity_fail_conflict(c, dups, "duplicate");
 		}
 	}
 	if ((rc = engine_resolve_links(c, t, e, rec, NULL)) != 0)
@@ -388,8 +359,8 @@ update_in(struct ectx *c, struct store_txn *t, const struct entity *e,
 		return entity_fail(c, FCRM_CONFLICT, "Duplicate: a %s you may "
 		    "not read has this %s.", e->name, hidden);
 	if (dup != NULL)
-		return fail_conflict(c, dup, "Duplicate: another %s has this "
-		    "unique value.", e->name);
+		return entity_fail_conflict(c, dup, "Duplicate: another %s "
+		    "has this unique value.", e->name);
 	if ((rc = engine_resolve_links(c, t, e, rec, old)) != 0)
 		return rc;
 	set_system(c, rec, 0);

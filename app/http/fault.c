@@ -18,10 +18,6 @@ http_ectx(struct req *r, struct ectx *c)
 	c->conf = r->conf;
 	c->store = r->store;
 	c->who = r->who;
-	c->system = r->system;
-	c->trusted = r->trusted;
-	c->import = r->import;
-	c->import_dups = r->import_dups;
 }
 
 /* {"messageTranslation":{"label":L,"scope":null,"data":data}} */

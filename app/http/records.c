@@ -20,26 +20,33 @@ yes(const char *v)
 	return v != NULL && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
-/* A list's parameters: the query string and X-No-Total. */
-static void
-list_args(struct req *r, struct list_args *la)
-{
-	la->params = r->params;
-	la->no_total = yes(http_header(r, "HTTP_X_NO_TOTAL"));
-}
+enum list_kind { LIST_ALL, LIST_RELATED, LIST_STREAM };
 
-int
-entity_h_list(struct req *r)
+/* A list answered: the query string's parameters and X-No-Total. */
+static int
+list_answer(struct req *r, enum list_kind kind)
 {
 	struct ectx		 c;
 	struct list_args	 la;
 	int			 rc;
 
 	http_ectx(r, &c);
-	list_args(r, &la);
-	if ((rc = entity_list(&c, r->ent, &la, &r->out)) != 0)
-		return http_fault(r, &c, rc);
-	return 0;
+	la.params = r->params;
+	la.no_total = yes(http_header(r, "HTTP_X_NO_TOTAL"));
+	if (kind == LIST_RELATED)
+		rc = entity_list_related(&c, r->ent, r->id, r->link, &la,
+		    &r->out);
+	else if (kind == LIST_STREAM)
+		rc = entity_stream(&c, r->ent, r->id, &la, &r->out);
+	else
+		rc = entity_list(&c, r->ent, &la, &r->out);
+	return rc != 0 ? http_fault(r, &c, rc) : 0;
+}
+
+int
+entity_h_list(struct req *r)
+{
+	return list_answer(r, LIST_ALL);
 }
 
 /* 404 naming the route's record, or the fault. */
@@ -138,30 +145,13 @@ entity_h_delete(struct req *r)
 int
 entity_h_related(struct req *r)
 {
-	struct ectx		 c;
-	struct list_args	 la;
-	int			 rc;
-
-	http_ectx(r, &c);
-	list_args(r, &la);
-	if ((rc = entity_list_related(&c, r->ent, r->id, r->link, &la,
-	    &r->out)) != 0)
-		return http_fault(r, &c, rc);
-	return 0;
+	return list_answer(r, LIST_RELATED);
 }
 
 int
 entity_h_stream(struct req *r)
 {
-	struct ectx		 c;
-	struct list_args	 la;
-	int			 rc;
-
-	http_ectx(r, &c);
-	list_args(r, &la);
-	if ((rc = entity_stream(&c, r->ent, r->id, &la, &r->out)) != 0)
-		return http_fault(r, &c, rc);
-	return 0;
+	return list_answer(r, LIST_STREAM);
 }
 
 /* The ids of a link body: {"id": ".."} or {"ids": [..]}. */

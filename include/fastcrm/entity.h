@@ -114,6 +114,10 @@ int		 entity_fail(struct ectx *, int code, const char *fmt, ...)
 struct entity;
 int		 entity_fail_validation(struct ectx *, const struct entity *e,
 		    const char *field, const char *type);
+/* EspoCRM's 409: recs, the records in the way (one record is sent as a
+   one-element list), and the reason. */
+int		 entity_fail_conflict(struct ectx *, const struct json *recs,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The fault's reason, or error_reason(code). */
 const char	*entity_reason(const struct ectx *, int code);
 

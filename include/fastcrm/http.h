@@ -47,15 +47,6 @@ struct req {
 	const char		*id;
 	const struct link	*link;
 	struct principal	*who;
-	int			 system;	/* the engine working for itself
-						   (CLI, start-up): no role */
-	int			 trusted;	/* engine may set read-only
-						   attributes (system writes) */
-	int			 import;	/* bulk import: keep exported
-						   system values, no
-						   duplicate check */
-	int			 import_dups;	/* import, yet with the
-						   duplicate check */
 
 	/* Response. */
 	int			 status;
