@@ -320,7 +320,8 @@ fail_purge(const struct ectx *c, struct store_txn *t, int db)
 static int
 limiter(const struct ectx *c, const char *remote, int fail)
 {
-	struct store_txn	*t = NULL;
+	struct ectx		  lc = *c;	/* the caller's fault stays */
+	struct store_txn	**tp, *t;
 	struct store_val	 v;
 	struct failrec		 fr;
 	long long		 now = (long long)time(NULL);
@@ -328,8 +329,9 @@ limiter(const struct ectx *c, const char *remote, int fail)
 
 	if (c->conf == NULL)
 		return 0;
-	if (store_begin(c->store, fail, &t) != 0)
+	if (entity_begin(&lc, fail, &tp) != 0)
 		return 0;
+	t = *tp;
 	memset(&fr, 0, sizeof(fr));
 	if (store_get(t, db, remote, strlen(remote), &v) == 0 &&
 	    v.len == sizeof(fr))
@@ -339,18 +341,16 @@ limiter(const struct ectx *c, const char *remote, int fail)
 		fr.count = 0;
 	}
 	over = fr.count > c->conf->auth_fail_limit;
-	/* A failed write leaves the txn to store_abort (store_commit
-	   aborts by itself): never a write lock left held. */
+	/* A failed write is ended here (entity_commit ends it by
+	   itself): never a write lock left held. */
 	if (fail) {
 		fr.count++;
 		if (fail_purge(c, t, db) == 0 &&
 		    store_put(t, db, remote, strlen(remote), &fr,
-		    sizeof(fr)) == 0) {
-			(void)store_commit(t);
-			t = NULL;
-		}
+		    sizeof(fr)) == 0)
+			(void)entity_commit(&lc, tp);
 	}
-	store_abort(t);
+	entity_end(tp);
 	return over;
 }
 

@@ -130,7 +130,7 @@ int
 authtoken_auth(struct ectx *c, const char *user, const char *token,
     struct principal **who)
 {
-	struct store_txn	*t = NULL;
+	struct store_txn	**tp, *t;
 	struct store_val	 v;
 	struct principal	*p;
 	struct json		*o;
@@ -142,8 +142,9 @@ authtoken_auth(struct ectx *c, const char *user, const char *token,
 	if (strlen(token) != 32)
 		return -1;
 	util_sha256_hex(token, 32, key);
-	if (store_begin(c->store, 0, &t) != 0)
+	if (entity_begin(c, 0, &tp) != 0)
 		return -1;
+	t = *tp;
 	p = arena_calloc(c->arena, 1, sizeof(*p));
 	if (store_get(t, auth_db_authtokens, key, 64, &v) == 0 &&
 	    json_parse(c->arena, v.p, v.len, &o, &why) == 0 &&
@@ -153,7 +154,7 @@ authtoken_auth(struct ectx *c, const char *user, const char *token,
 	    strcasecmp(un, user) == 0 &&
 	    token_principal(c, t, o, p) == 0)
 		ok = 0;
-	store_abort(t);
+	entity_end(tp);
 	if (ok != 0)
 		return -1;
 	p->token = arena_strdup(c->arena, token);
@@ -237,7 +238,8 @@ offline(const struct conf *conf, FILE *fp, const char *token, const char *id,
     const char *user, int *count, const char **why)
 {
 	struct store	*st = NULL;
-	struct store_txn *t = NULL;
+	struct store_txn **tp, *t = NULL;
+	struct ectx	 c;
 	struct walk	 w;
 	struct store_val sv;
 	char		 key[65];
@@ -256,8 +258,10 @@ offline(const struct conf *conf, FILE *fp, const char *token, const char *id,
 	w.list = fp != NULL;
 	w.id = id;
 	w.user = user;
-	if ((rc = store_begin(st, fp == NULL, &t)) != 0)
+	entity_ctx(&c, w.a, conf, st);
+	if ((rc = entity_begin(&c, fp == NULL, &tp)) != 0)
 		goto out;
+	t = *tp;
 	if (token != NULL) {
 		util_sha256_hex(token, strlen(token), key);
 		w.del = calloc(1, sizeof(*w.del));
@@ -276,12 +280,9 @@ offline(const struct conf *conf, FILE *fp, const char *token, const char *id,
 			goto out;
 		(*count)++;
 	}
-	if (fp == NULL) {
-		rc = store_commit(t);
-		t = NULL;
-	}
+	if (fp == NULL)
+		rc = entity_commit(&c, tp);
 out:
-	store_abort(t);
 	if (rc != 0 && *why == NULL)
 		*why = error_reason(rc);
 	free(w.del);

@@ -210,20 +210,21 @@ oauth2_token(struct ectx *c, const char *remote, const struct oauth2_grant *g,
 int
 oauth2_bearer(struct ectx *c, const char *token, struct principal **who_p)
 {
-	struct store_txn	*t = NULL;
+	struct store_txn	**tp, *t;
 	const struct conf_client *cl;
 	struct principal	*p;
 	struct auth_login	 who;
 	struct json		*o;
 	char			 key[65];
 
-	if (strlen(token) != 64 || store_begin(c->store, 0, &t) != 0)
+	if (strlen(token) != 64 || entity_begin(c, 0, &tp) != 0)
 		return -1;
+	t = *tp;
 	o = lookup(c, t, token, "access", key);
 	if (o != NULL && auth_current(c, t, json_gets(o, "utype"),
 	    json_gets(o, "uid"), json_gets(o, "gen"), &who) != 0)
 		o = NULL;
-	store_abort(t);
+	entity_end(tp);
 	if (o == NULL || (cl = oauth2_client(c->conf, json_gets(o, "client")))
 	    == NULL)
 		return -1;
@@ -274,7 +275,8 @@ oauth2_revoke(const struct conf *conf, const char *token, const char *client,
     int *count, const char **why)
 {
 	struct store		*st = NULL;
-	struct store_txn	*t = NULL;
+	struct store_txn	**tp, *t = NULL;
+	struct ectx		 c;
 	struct arena		*a;
 	struct revoke		 rv;
 	char			 key[65];
@@ -289,8 +291,10 @@ oauth2_revoke(const struct conf *conf, const char *token, const char *client,
 		return rc;
 	a = arena_new();
 	db = auth_db_tokens;
-	if ((rc = store_begin(st, 1, &t)) != 0)
+	entity_ctx(&c, a, conf, st);
+	if ((rc = entity_begin(&c, 1, &tp)) != 0)
 		goto out;
+	t = *tp;
 	if (token != NULL) {
 		util_sha256_hex(token, strlen(token), key);
 		if (store_get(t, db, key, 64, &(struct store_val){ 0 }) == 0) {
@@ -308,12 +312,9 @@ oauth2_revoke(const struct conf *conf, const char *token, const char *client,
 			    NULL, 0);
 		*count = (int)rv.n;
 	}
-	if (rc == 0) {
-		rc = store_commit(t);
-		t = NULL;
-	}
+	if (rc == 0)
+		rc = entity_commit(&c, tp);
 out:
-	store_abort(t);
 	if (rc != 0 && *why == NULL)
 		*why = error_reason(rc);
 	arena_free(a);

@@ -238,21 +238,22 @@ cookie(struct arena *a, const char *c, const char *name)
 static struct json *
 session_load(struct ectx *c, const char *token, char key[65])
 {
-	struct store_txn	*t = NULL;
+	struct store_txn	**tp, *t;
 	struct store_val	 v;
 	struct json		*s = NULL;
 	const char		*why;
 	double			 exp;
 
 	util_sha256_hex(token, strlen(token), key);
-	if (store_begin(c->store, 0, &t) != 0)
+	if (entity_begin(c, 0, &tp) != 0)
 		return NULL;
+	t = *tp;
 	if (store_get(t, auth_db_sessions, key, 64, &v) == 0 &&
 	    json_parse(c->arena, v.p, v.len, &s, &why) == 0 &&
 	    (!json_tonum(json_get(s, "exp"), &exp) ||
 	    exp < (double)time(NULL)))
 		s = NULL;
-	store_abort(t);
+	entity_end(tp);
 	return s;
 }
 
@@ -273,14 +274,14 @@ static int
 session_current(struct ectx *c, const struct json *s,
     struct auth_login *who)
 {
-	struct store_txn	*t = NULL;
+	struct store_txn	**tp;
 	int			 rc;
 
-	if (store_begin(c->store, 0, &t) != 0)
+	if (entity_begin(c, 0, &tp) != 0)
 		return -1;
-	rc = auth_current(c, t, json_gets(s, "type"), json_gets(s, "uid"),
+	rc = auth_current(c, *tp, json_gets(s, "type"), json_gets(s, "uid"),
 	    json_gets(s, "gen"), who);
-	store_abort(t);
+	entity_end(tp);
 	return rc;
 }
 
