@@ -44,8 +44,8 @@ struct wnode {
 
 /*
  * Builds the tree from a list of items (JSON array, or object with
- * integer keys).  Returns 0, or an error set on r (400 with a reason).
- * *out is NULL for an empty list.
+ * integer keys).  Returns 0, or FCRM_BAD_REQUEST with the fault recorded
+ * on c.  *out is NULL for an empty list.
  */
 int	 where_build(struct ectx *, const struct entity *, const struct json *,
 	    struct wnode **out);

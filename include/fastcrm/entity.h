@@ -370,15 +370,16 @@ struct store_val;
 /*
  * Access (access.c): the caller's role against an entity and its records.
  *
- * entity_authorize: the route's check, once per request: 0, or 403 set on
- * r; *own is set when the role allows act on own records only.
+ * entity_authorize: the route's check, once per request: 0, or 403 with
+ * the fault recorded on c; *own is set when the role allows act on own
+ * records only.
  *
  * entity_load: the one way to reach a record on the caller's behalf.  It
  * loads a live record and checks that the caller's role allows act on it
  * (`own` scope included).  Returns 0; FCRM_NOT_FOUND when absent, deleted
- * or id is not a valid id (no reason set: the caller names the record);
- * FCRM_FORBIDDEN with the reason set on r; or a store error.  act ACT_NONE
- * is the engine reading for itself (sign-in, the name of a link that did
+ * or id is not a valid id (no fault recorded: the caller names the
+ * record); FCRM_FORBIDDEN with the fault recorded on c; or a store error.
+ * act ACT_NONE is the engine reading for itself (sign-in, the name of a link that did
  * not change), never an access on the caller's behalf.  raw, if not NULL,
  * receives the stored bytes (valid until the txn ends).  rec NULL (raw
  * then wanted): the checks read the stored bytes, parsing them only when
@@ -493,7 +494,7 @@ int		 entity_restore(const struct conf *, const char *dir,
 int		 entity_manifest_check(struct arena *, const char *buf,
 		    size_t len, size_t *nfiles, const char **why);
 /*
- * GET /healthz's probe: a real read transaction on r's store, then the
+ * GET /healthz's probe: a real read transaction on c's store, then the
  * map's fill into si (and the reader table when readers is set).
  */
 struct store_info;
