@@ -379,8 +379,9 @@ struct store_val;
  * (`own` scope included).  Returns 0; FCRM_NOT_FOUND when absent, deleted
  * or id is not a valid id (no fault recorded: the caller names the
  * record); FCRM_FORBIDDEN with the fault recorded on c; or a store error.
- * act ACT_NONE is the engine reading for itself (sign-in, the name of a link that did
- * not change), never an access on the caller's behalf.  raw, if not NULL,
+ * act ACT_NONE is the engine reading for itself (sign-in, the name of a
+ * link that did not change), never an access on the caller's behalf.  raw,
+ * if not NULL,
  * receives the stored bytes (valid until the txn ends).  rec NULL (raw
  * then wanted): the checks read the stored bytes, parsing them only when
  * they cannot tell cheaply (a read by id sends them as they are).
