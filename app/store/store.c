@@ -47,7 +47,7 @@
 
 #define STORE_MAXDBS	512
 #define STORE_FORMAT	1
-#define GATE_TICK_MS	20	/* store_batch_wait: a holder's sign of life */
+#define GATE_TICK_MS	50	/* store_batch_wait: a holder's sign of life */
 
 struct store {
 	MDB_env		*env;
