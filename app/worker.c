@@ -4,7 +4,9 @@
  * dispatch through the route table, respond, log one line, reset the
  * arena.  A request that wrote opens a batch (group commit, app/batch.c):
  * the worker serves the connections already waiting too, commits once,
- * then answers.  Read this file and app/http/route.c to follow a request.
+ * then answers; while it holds a batch and connections are queued, the
+ * other workers wait before taking new ones (store_batch_wait).  Read this
+ * file and app/http/route.c to follow a request.
  */
 #include <sys/time.h>
 
@@ -250,9 +252,10 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		/*
 		 * A worker that held a batch keeps the others waiting while
 		 * connections are queued (it serves them, in order); with the
-		 * queue empty it lets them take the next ones.
+		 * queue empty, or when it goes to wait on a kept connection,
+		 * it lets them take the next ones.
 		 */
-		if (store_batch_leading(st) && !queued(fd))
+		if (store_batch_leading(st) && (fr.ipcFd >= 0 || !queued(fd)))
 			store_batch_release(st);
 		/*
 		 * With nginx's fastcgi_keep_conn the connection stays open
