@@ -4,7 +4,10 @@
  * dispatch through the route table, respond, log one line, reset the
  * arena.  A request that wrote opens a batch (group commit, app/batch.c):
  * the worker serves the connections already waiting too, commits once,
- * then answers.  Read this file and app/http/route.c to follow a request.
+ * then answers; while it holds a batch and connections are queued, the
+ * other workers wait before taking new ones (the batch gate,
+ * entity_store_batch_wait).  Read this file and app/http/route.c to
+ * follow a request.
  */
 #include <sys/time.h>
 
@@ -54,6 +57,9 @@
  */
 #define WORKER_TRIM	((size_t)4 << 20)
 
+/* The longest wait for other workers' batches before taking a connection. */
+#define WORKER_GATE_MS	1000
+
 static volatile sig_atomic_t	 stop;
 int				 worker_baseline;
 int				 worker_ready_fd = -1;
@@ -79,6 +85,18 @@ static int
 fcgi_read(void *in, char *p, int n)
 {
 	return FCGX_GetStr(p, n, in);
+}
+
+/* Is a connection waiting on the listening socket? */
+static int
+queued(int fd)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 1;
 }
 
 /* Serves the request on fr; 1 when its answer waits for the batch (b). */
@@ -152,16 +170,12 @@ static void
 drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
     struct arena *arena)
 {
-	struct pollfd	 pfd;
 	struct req	 r;
 	struct buf	 resp;
 	FCGX_Request	*fr;
 
 	while (entity_store_batch_open(st) && (fr = batch_slot(b)) != NULL) {
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, 0) != 1 || FCGX_Accept_r(fr) < 0)
+		if (!queued(fd) || FCGX_Accept_r(fr) < 0)
 			break;
 		memset(&r, 0, sizeof(r));
 		r.arena = arena;
@@ -235,6 +249,15 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 	log_debug("worker generation %d ready", gen);
 	while (!stop) {
 		/*
+		 * A worker that held a batch keeps the others waiting while
+		 * connections are queued (it serves them, in order); with the
+		 * queue empty, or when it goes to wait on a kept connection,
+		 * it lets them take the next ones.
+		 */
+		if (entity_store_batch_leading(st) &&
+		    (fr.ipcFd >= 0 || !queued(fd)))
+			entity_store_batch_release(st);
+		/*
 		 * With nginx's fastcgi_keep_conn the connection stays open
 		 * after a request and the next one arrives on it: wait on it
 		 * rather than on the listening socket.  (Shipped config: off;
@@ -253,6 +276,12 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 			    (int)getpid());
 			break;
 		}
+		/*
+		 * Another worker holds a batch and serves the queue: let it
+		 * (a write taken here would wait on its writer lock).
+		 */
+		if (fr.ipcFd < 0)
+			entity_store_batch_wait(st, WORKER_GATE_MS);
 		/* Non-blocking socket: another worker may have taken it. */
 		if (FCGX_Accept_r(&fr) < 0)
 			continue;

@@ -5,11 +5,13 @@
  * takes only its own changes; the batch commit reaches another process
  * with its own environment, as another worker), the read txn kept
  * within a request (the next reader takes it over; a write makes later
- * reads see it; store_idle resets it), store_db by name, and
- * json_raw_span on stored bytes.  Prints TAP.
+ * reads see it; store_idle resets it), store_db by name,
+ * json_raw_span on stored bytes, and the batch gate between workers.
+ * Prints TAP.
  */
 #include <sys/wait.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +193,73 @@ test_raw_span(void)
 	    "raw span: a truncated text cannot tell");
 }
 
+/*
+ * The batch gate: a forked process (a worker) that holds a batch and keeps
+ * committing keeps this one waiting in store_batch_wait until it lets go.
+ * The holder writes 'R' to a pipe just before it lets go: found there
+ * when the wait returns, the wait lasted until the release.
+ */
+static void
+test_gate(struct store *st)
+{
+	struct store		*cst;
+	struct store_txn	*t;
+	int			 ready[2], done[2], status, i, ok_child = 1;
+	char			 c = 0;
+	pid_t			 pid;
+
+	if (pipe(ready) != 0 || pipe(done) != 0) {
+		ok(0, "gate: pipes");
+		return;
+	}
+	fflush(stdout);
+	if ((pid = fork()) == -1) {
+		ok(0, "gate: fork");
+		return;
+	}
+	if (pid == 0) {
+		/* As a worker: its own environment, batching on. */
+		if (store_open(dir, 1 << 24, dbs, &cst) != 0)
+			_exit(3);
+		store_batch(cst, 1);
+		ok_child = put(cst, "gate-0", 1) == 0 &&
+		    store_batch_leading(cst);
+		(void)write(ready[1], ok_child ? "1" : "0", 1);
+		for (i = 1; i <= 6; i++) {
+			usleep(20000);
+			if (store_batch_commit(cst) != 0)
+				_exit(4);
+			if (store_begin(cst, 1, &t) != 0 ||
+			    store_put(t, 0, "gate-n", 6, "v", 1) != 0 ||
+			    store_commit(t) != 0)
+				_exit(5);
+		}
+		if (store_batch_commit(cst) != 0)
+			_exit(6);
+		(void)write(done[1], "R", 1);
+		store_batch_release(cst);
+		store_close(cst);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[1]);
+	ok(read(ready[0], &c, 1) == 1 && c == '1',
+	    "gate: a process that opens a batch holds the gate");
+	ok(!store_batch_leading(st), "gate: ... and this one does not");
+	store_batch_wait(st, 5000);
+	/* Not blocking: what is there the moment the wait returned. */
+	(void)fcntl(done[0], F_SETFL, O_NONBLOCK);
+	c = 0;
+	ok(read(done[0], &c, 1) == 1 && c == 'R',
+	    "gate: the wait lasted while the holder kept committing, until "
+	    "it let go");
+	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "gate: the holder's batches committed");
+	ok(seen(st, "gate-n") == 1, "gate: its writes are durable and seen");
+	close(ready[0]);
+	close(done[0]);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -213,6 +282,7 @@ main(int argc, char *argv[])
 	test_batch(st);
 	test_kept_read(st);
 	test_raw_span();
+	test_gate(st);
 	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)

@@ -185,6 +185,24 @@ entity_store_batch_commit(struct store *st)
 }
 
 int
+entity_store_batch_leading(const struct store *st)
+{
+	return store_batch_leading(st);
+}
+
+void
+entity_store_batch_release(struct store *st)
+{
+	store_batch_release(st);
+}
+
+void
+entity_store_batch_wait(const struct store *st, int ms)
+{
+	store_batch_wait(st, ms);
+}
+
+int
 entity_store_reader_check(const struct conf *conf, int *dead)
 {
 	return store_reader_check(conf->data_dir, dead);

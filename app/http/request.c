@@ -44,8 +44,15 @@ _Static_assert(sizeof(known) / sizeof(known[0]) <=
 static int
 known_index(const char *name, size_t n)
 {
-	size_t	 i;
+	static unsigned int	 lens;	/* bit n: a known name n long */
+	size_t			 i;
 
+	if (lens == 0)
+		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+			lens |= known[i].len < 32 ? 1u << known[i].len : ~0u;
+	/* Most parameters nginx passes are rejected by their length. */
+	if (n < 32 && (lens & (1u << n)) == 0)
+		return -1;
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		if (known[i].len == n && memcmp(known[i].name, name, n) == 0)
 			return (int)i;

@@ -61,7 +61,28 @@ struct pattern {
 	size_t		 n;
 };
 static struct pattern	 patterns[NROUTES];
+/* Per route: the first route of its pattern, and that pattern's methods
+   ("GET, POST"), for the Allow header. */
+static size_t		 shape_of[NROUTES];
+static char		 allowed[NROUTES][64];
 static int		 compiled;
+
+/* Which routes share a pattern, and their methods: once per process. */
+static void
+compile_shapes(void)
+{
+	size_t	 i, j, len;
+
+	for (i = 0; i < NROUTES; i++) {
+		for (j = 0; j < i; j++)
+			if (strcmp(routes[j].pattern, routes[i].pattern) == 0)
+				break;
+		shape_of[i] = j;
+		len = strlen(allowed[j]);
+		snprintf(allowed[j] + len, sizeof(allowed[j]) - len, "%s%s",
+		    len > 0 ? ", " : "", routes[i].method);
+	}
+}
 
 static void
 compile(void)
@@ -92,6 +113,7 @@ compile(void)
 			pt->n++;
 		}
 	}
+	compile_shapes();
 	compiled = 1;
 }
 
@@ -132,10 +154,9 @@ route_dispatch(struct req *r)
 	const struct entity	*fe;
 	struct match		 found;
 	struct ectx		 c;
-	struct buf		 allow;
 	char			*segs[MAX_SEGS];
 	const char		*why;
-	size_t			 i, n;
+	size_t			 i, n, si = 0;
 	int			 rc, own;
 
 	if (!compiled)
@@ -149,22 +170,18 @@ route_dispatch(struct req *r)
 	}
 	/* The first pattern that fits names the resource; methods follow. */
 	for (i = 0; i < NROUTES && shape == NULL; i++)
-		if (match(i, segs, n, &found))
+		if (match(i, segs, n, &found)) {
 			shape = &routes[i];
+			si = i;
+		}
 	if (shape == NULL) {
 		http_fail(r, FCRM_NOT_FOUND, "No route for %.200s.", r->path);
 		return;
 	}
-	buf_init(&allow, r->arena);
-	for (i = 0; i < NROUTES; i++) {
-		if (strcmp(routes[i].pattern, shape->pattern) != 0)
-			continue;
-		if (allow.len > 0)
-			buf_adds(&allow, ", ");
-		buf_adds(&allow, routes[i].method);
-		if (rt == NULL && strcmp(routes[i].method, r->method) == 0)
+	for (i = si; i < NROUTES && rt == NULL; i++)
+		if (shape_of[i] == si && strcmp(routes[i].method,
+		    r->method) == 0)
 			rt = &routes[i];
-	}
 	if (shape->entity != NULL)
 		found.entity = shape->entity;
 	if (found.entity != NULL &&
@@ -174,9 +191,9 @@ route_dispatch(struct req *r)
 		return;
 	}
 	if (rt == NULL) {
-		http_add_header(r, "Allow", allow.p);
+		http_add_header(r, "Allow", allowed[si]);
 		http_fail(r, FCRM_NO_METHOD, "Method %.16s is not allowed on "
-		    "%.200s; allowed: %s.", r->method, r->path, allow.p);
+		    "%.200s; allowed: %s.", r->method, r->path, allowed[si]);
 		return;
 	}
 	r->route = rt;

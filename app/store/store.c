@@ -14,14 +14,30 @@
  * batched: with batching on, a write txn is a child of one batch txn that
  * the worker commits (durably, one commit for all) with
  * store_batch_commit before it answers any request that wrote in it.
+ *
+ * The batch gate: a page shared by the processes forked from the one
+ * that first opened a store (the master, so: by its workers) says which
+ * process holds an open batch.  The others wait (store_batch_wait) before
+ * they take a new connection, instead of taking one whose write would
+ * wait on LMDB's writer lock for that batch and maybe for the next ones
+ * (the lock is not first come, first served): the holder serves what is
+ * queued, in order.  Without the page (a process that opened no store
+ * before forking) nothing waits.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/futex.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -31,6 +47,7 @@
 
 #define STORE_MAXDBS	512
 #define STORE_FORMAT	1
+#define GATE_TICK_MS	50	/* store_batch_wait: a holder's sign of life */
 
 struct store {
 	MDB_env		*env;
@@ -49,7 +66,17 @@ struct store {
 	int		 batching;
 	MDB_txn		*batch;
 	unsigned long	 joined;
+	int		 pid;		/* this process, for the gate */
 };
+
+/* The batch gate's page (MAP_SHARED, inherited across fork). */
+struct gate {
+	_Atomic int		 holder;	/* pid holding a batch, or 0 */
+	_Atomic unsigned int	 seq;		/* futex word: bumped on release */
+	_Atomic int		 waiting;	/* processes in store_batch_wait */
+	_Atomic unsigned long	 commits;	/* batches committed */
+};
+static struct gate	*gate;
 
 struct store_txn {
 	MDB_txn		*txn;
@@ -146,6 +173,72 @@ store_db(const struct store *st, const char *name)
 	return -1;
 }
 
+/* The gate's page, once per process tree: made before the workers fork. */
+static void
+gate_init(void)
+{
+	void	*p;
+
+	if (gate != NULL)
+		return;
+	p = mmap(NULL, sizeof(*gate), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p != MAP_FAILED)
+		gate = p;
+}
+
+int
+store_batch_leading(const struct store *st)
+{
+	return gate != NULL && atomic_load(&gate->holder) == st->pid;
+}
+
+void
+store_batch_release(struct store *st)
+{
+	if (!store_batch_leading(st))
+		return;
+	atomic_store(&gate->holder, 0);
+	atomic_fetch_add(&gate->seq, 1);
+	if (atomic_load(&gate->waiting) > 0)
+		syscall(SYS_futex, &gate->seq, FUTEX_WAKE, INT_MAX, NULL,
+		    NULL, 0);
+}
+
+void
+store_batch_wait(const struct store *st, int ms)
+{
+	struct timespec	 ts;
+	unsigned long	 done;
+	unsigned int	 seq;
+	int		 pid, waited;
+
+	if (gate == NULL)
+		return;
+	ts.tv_sec = 0;
+	ts.tv_nsec = GATE_TICK_MS * 1000000L;
+	for (waited = 0; waited < ms; waited += GATE_TICK_MS) {
+		seq = atomic_load(&gate->seq);
+		pid = atomic_load(&gate->holder);
+		if (pid == 0 || pid == st->pid)
+			return;
+		/* A holder that died (killed in a batch) holds nothing. */
+		if (kill(pid, 0) == -1 && errno == ESRCH) {
+			atomic_compare_exchange_strong(&gate->holder, &pid, 0);
+			return;
+		}
+		done = atomic_load(&gate->commits);
+		atomic_fetch_add(&gate->waiting, 1);
+		syscall(SYS_futex, &gate->seq, FUTEX_WAIT, seq, &ts, NULL, 0);
+		atomic_fetch_sub(&gate->waiting, 1);
+		/* A holder that commits nothing in a tick (a slow disk, or
+		   only reads queued): no reason to keep waiting. */
+		if (atomic_load(&gate->seq) == seq &&
+		    atomic_load(&gate->commits) == done)
+			return;
+	}
+}
+
 int
 store_open(const char *dir, size_t map_size, const char *const *dbs,
     struct store **out)
@@ -159,8 +252,10 @@ store_open(const char *dir, size_t map_size, const char *const *dbs,
 	*out = NULL;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
 		return FCRM_IO;
+	gate_init();
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return FCRM_STORE;
+	st->pid = (int)getpid();
 	if ((rc = mdb_env_create(&st->env)) != 0)
 		goto out;
 	if ((rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0)
@@ -211,8 +306,11 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
-	if (st->batch != NULL)
+	if (st->batch != NULL) {
 		mdb_txn_abort(st->batch);
+		st->batch = NULL;
+	}
+	store_batch_release(st);
 	if (st->spare != NULL) {
 		mdb_txn_abort(st->spare->txn);
 		free(st->spare);
@@ -380,6 +478,8 @@ store_begin(struct store *st, int write, struct store_txn **out)
 				return store_err(rc);
 			}
 			st->ntxn++;
+			if (gate != NULL)
+				atomic_store(&gate->holder, st->pid);
 		}
 		if ((rc = mdb_txn_begin(st->env, st->batch, 0,
 		    &t->txn)) != 0) {
@@ -424,6 +524,8 @@ store_batch_commit(struct store *st)
 	rc = mdb_txn_commit(st->batch);
 	st->batch = NULL;
 	st->ntxn--;
+	if (gate != NULL)
+		atomic_fetch_add(&gate->commits, 1);
 	return store_err(rc);
 }
 

@@ -329,6 +329,10 @@ void		 entity_store_batch(struct store *, int on);
 unsigned long	 entity_store_batch_joined(const struct store *);
 int		 entity_store_batch_open(const struct store *);
 int		 entity_store_batch_commit(struct store *);
+/* The batch gate between workers (store.h's store_batch_wait). */
+int		 entity_store_batch_leading(const struct store *);
+void		 entity_store_batch_release(struct store *);
+void		 entity_store_batch_wait(const struct store *, int ms);
 int		 entity_store_reader_check(const struct conf *, int *dead);
 /*
  * The engine's meta table, for the modules that keep values beside

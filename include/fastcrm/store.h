@@ -81,6 +81,16 @@ unsigned long	 store_batch_joined(const struct store *);
 int		 store_batch_open(const struct store *);
 int		 store_batch_commit(struct store *);
 /*
+ * The batch gate (workers of one master): opening a batch makes this
+ * process the holder; store_batch_release ends that (the holder calls it
+ * once no connection is queued; store_close too).  store_batch_wait
+ * waits, at most ms, while another live process holds the gate and keeps
+ * committing: a worker calls it before it takes a new connection.
+ */
+int		 store_batch_leading(const struct store *);
+void		 store_batch_release(struct store *);
+void		 store_batch_wait(const struct store *, int ms);
+/*
  * Commits (durable; batched, into the batch) and frees the txn; on error
  * the txn is aborted.
  */

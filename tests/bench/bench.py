@@ -26,6 +26,10 @@ baseline with p99 ≤ 3×). The defaults measure the shipped configuration:
 4 workers (conf/run.sh), nginx's worker_processes auto, write_batch as
 shipped.
 
+After the rounds, the floor LMDB itself puts under a read by id at both
+sizes: tests/bench/lmdb_get reads random contacts of each dataset in one
+process, a first pass (its mapping cold: page faults) and warm passes.
+
 Then per-worker private memory (LMDB's map not counted) at 10,000 and at
 BENCH_MEMORY_REQUESTS requests on freshly started workers.
 
@@ -52,6 +56,8 @@ Environment (defaults in brackets):
     BENCH_RESULTS [tests/bench/RESULTS.md in the source tree]; "-" for none
     BENCH_DIR                 where the dataset and stacks live [a temp dir]
     LMDB_PUT                  the lmdb_put program [built by make bench]
+    LMDB_GET                  the lmdb_get program [compiled here with cc
+                              from tests/bench/lmdb_get.c]
 """
 
 import json
@@ -335,6 +341,33 @@ def lmdb_put(d):
             "p50_us": r["p50_us"], "p99_us": r["p99_us"]}
 
 
+def lmdb_get_program(top):
+    """LMDB_GET, or lmdb_get.c compiled into top."""
+    prog = os.environ.get("LMDB_GET")
+    if prog:
+        return prog
+    prog = os.path.join(top, "lmdb_get")
+    p = subprocess.run(["cc", "-O2", "-o", prog,
+                        os.path.join(HERE, "lmdb_get.c"), "-llmdb"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("bench: cannot build lmdb_get:\n" + p.stderr)
+    return prog
+
+
+def lmdb_get(prog, data_dir, d):
+    """LMDB alone reading the contacts of S2's request file."""
+    keys = os.path.join(d, "s2-keys.txt")
+    with open(os.path.join(d, "s2.txt")) as f, open(keys, "w") as g:
+        for line in f:
+            g.write(line.rstrip("\n").rsplit("/", 1)[1] + "\n")
+    p = subprocess.run([prog, data_dir, "rec.Contact", keys, "3"],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("bench: lmdb_get failed:\n" + p.stderr)
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
 def private_kb(pid):
     """Private memory of a process, LMDB's files not counted."""
     total, skip = 0, False
@@ -496,8 +529,11 @@ def main():
             for line in report(res, pairs, None, None):
                 print(line)
             return 0
+        prog = lmdb_get_program(top)
+        floor = [(n, lmdb_get(prog, st.data_dir, d)) for n, st, d in
+                 ((CONTACTS, big, bd), (SMALL, small, sd))]
         mem = memory(big, bd)
-        table = report(res, pairs, rates, mem)
+        table = report(res, pairs, rates, mem, floor)
         for line in table:
             print(line)
         if RESULTS != "-":
@@ -548,7 +584,7 @@ TARGETS = [
 ]
 
 
-def report(res, pairs, rates, mem):
+def report(res, pairs, rates, mem, floor=None):
     def ratio(name, base, k="rps"):
         return statistics.median(a[k] / b[k] for a, b in zip(res[name], base))
 
@@ -576,6 +612,19 @@ def report(res, pairs, rates, mem):
         out.append(line)
     out += ["", "Ratios are medians of the per-round ratios, each scenario "
             "measured right after its baseline in the same round."]
+    if "S4 create case" in res and "S4 create case" in pairs:
+        # Little's law: CONNS clients in a closed loop wait CONNS / X on
+        # average; no p99 is below that mean.
+        x = med(res["S4 create case"], "rps")
+        mean = CONNS / x * 1e3
+        bp99 = med(pairs["S4 create case"], "p99_us") / 1e3
+        out += ["", "S4: %d clients at %.0f req/s wait %.1f ms on average "
+                "(Little's law: clients / throughput); its p99 is %.1f × "
+                "that mean. A p99 within 3 × the write baseline's p99 "
+                "(%.1f ms) needs %.0f req/s or more even if every request "
+                "waited exactly the mean." % (
+                    CONNS, x, mean, med(res["S4 create case"], "p99_us") /
+                    1e3 / mean, 3 * bp99, CONNS / (3 * bp99 / 1e3))]
     small = "S1 at %d contacts" % SMALL
     if "S1 phone lookup" in res and small in res:
         q = ratio("S1 phone lookup", res[small])
@@ -584,6 +633,17 @@ def report(res, pairs, rates, mem):
                                  "yes" if q >= 0.90 else "**no**")]
     if rates is None:
         return out
+    if floor:
+        out.append("")
+        out.append("LMDB alone, a read by id (tests/bench/lmdb_get: mdb_get "
+                   "of S2's contacts in one process, the value read):")
+        for n, g in floor:
+            out.append("  %d contacts: B-tree depth %d, %d leaf pages; "
+                       "first pass %.2f µs and %.3f page faults a read, "
+                       "warm %.2f µs" % (n, g["depth"], g["leaf_pages"],
+                                         g["first_ns"] / 1e3,
+                                         g["first_faults"],
+                                         g["warm_ns"] / 1e3))
     out.append("")
     for entity, (n, secs) in rates.items():
         out.append("import %s: %d in %.1f s = %.0f records/s%s" % (
