@@ -447,7 +447,7 @@ test_faults(void)
 	struct ectx		 c;
 	struct arena		*R;
 	struct json		*out, *first;
-	char			 id[32];
+	char			 id[32], oid[32];
 	const struct entity	*ce, *ke;
 	const char		*why;
 	char			 dir[] = "/tmp/unit-engine-XXXXXX", cmd[64];
@@ -532,6 +532,32 @@ test_faults(void)
 	    strcmp(c.fault.label, "cannotRelateNonExisting") == 0 &&
 	    strcmp(c.fault.foreign, "Contact") == 0,
 	    "faults: a link to a missing Contact is cannotRelateNonExisting");
+
+	/* A link's name is read from the stored bytes; a name with an
+	   escape in it takes the parse. */
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	c.skip_dups = 1;
+	rc = entity_create(&c, ce, parse("{\"firstName\":\"Ann\","
+	    "\"lastName\":\"O\\\"Neil \\\\ x\"}"), &out);
+	snprintf(oid, sizeof(oid), "%s", rc == 0 ? json_gets(out, "id") : "");
+	ok(rc == 0, "faults: a Contact named with a quote and a backslash");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ke, parse(arena_printf(A, "{\"name\":\"Q\","
+	    "\"contactId\":\"%s\"}", oid)), &out);
+	ok(rc == 0 && json_gets(out, "contactName") != NULL &&
+	    strcmp(json_gets(out, "contactName"), "Ann O\"Neil \\ x") == 0,
+	    "faults: a Case's contactName with the escapes kept (%s)",
+	    rc == 0 && json_gets(out, "contactName") != NULL ?
+	    json_gets(out, "contactName") : "none");
+	arena_reset(R);
+	entity_ctx(&c, R, &conf, st);
+	rc = entity_create(&c, ke, parse(arena_printf(A, "{\"name\":\"P\","
+	    "\"contactId\":\"%s\"}", id)), &out);
+	ok(rc == 0 && json_gets(out, "contactName") != NULL &&
+	    strcmp(json_gets(out, "contactName"), "Lee") == 0,
+	    "faults: a Case's contactName read from the stored bytes");
 
 	arena_reset(R);
 	entity_ctx(&c, R, &conf, st);

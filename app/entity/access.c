@@ -237,11 +237,11 @@ fail_translated(struct ectx *c, const char *label, const char *foreign,
 int
 entity_load_target(struct ectx *c, struct store_txn *t,
     const struct entity *te, const char *id, enum action act,
-    struct json **rec)
+    struct json **rec, struct store_val *raw)
 {
 	int	 rc;
 
-	rc = entity_load(c, t, te, id, act, rec, NULL);
+	rc = entity_load(c, t, te, id, act, rec, raw);
 	if (rc == FCRM_NOT_FOUND)
 		return fail_translated(c, "cannotRelateNonExisting", te->name,
 		    ACT_NONE, arena_printf(c->arena, "Record %s with id "

@@ -40,8 +40,9 @@ link_name(struct ectx *c, struct store_txn *t, const char *target,
     const char *id, const struct json *kept, const char **name)
 {
 	const struct entity	*te;
+	struct store_val	 raw;
 	struct json		*rec;
-	const char		*n;
+	const char		*n, *why;
 	int			 rc;
 
 	if ((te = entity_find(target)) == NULL)
@@ -51,20 +52,35 @@ link_name(struct ectx *c, struct store_txn *t, const char *target,
 		*name = n;
 		return 0;
 	}
+	/* The stored bytes, checked without parsing where they can be:
+	   only the name is wanted. */
 	if (kept != NULL || te->principals) {
-		rc = entity_load(c, t, te, id, ACT_NONE, &rec, NULL);
+		rc = entity_load(c, t, te, id, ACT_NONE, NULL, &raw);
 		if (rc == FCRM_NOT_FOUND && kept != NULL) {
 			/* The target went away since: keep what we had. */
 			*name = kept->type == JSON_STRING ? kept->s : "";
 			return 0;
 		}
 		if (rc == FCRM_NOT_FOUND)
-			rc = entity_load_target(c, t, te, id, ACT_NONE, &rec);
+			rc = entity_load_target(c, t, te, id, ACT_NONE, NULL,
+			    &raw);
 	} else
-		rc = entity_load_target(c, t, te, id, ACT_READ, &rec);
+		rc = entity_load_target(c, t, te, id, ACT_READ, NULL, &raw);
 	if (rc != 0)
 		return rc;
-	n = json_gets(rec, "name");
+	switch (json_raw_get(c->arena, raw.p, raw.len, "name", &n)) {
+	case 1:
+		break;
+	case 0:
+		n = NULL;
+		break;
+	default:
+		/* An escape in the name: parse the record. */
+		if (json_parse(c->arena, raw.p, raw.len, &rec, &why) != 0)
+			return entity_fail(c, FCRM_STORE, "A stored %s cannot "
+			    "be read: %s", te->name, why);
+		n = json_gets(rec, "name");
+	}
 	*name = n != NULL ? n : "";
 	return 0;
 }

@@ -494,7 +494,7 @@ entity_relate(struct ectx *c, const struct entity *e, const char *id,
 		   check wants edit on both. */
 		fid = ids->v[i]->s;
 		if ((rc = entity_load_target(c, *t, fe, fid, ACT_EDIT,
-		    &frec)) != 0)
+		    &frec, NULL)) != 0)
 			return store_fail(c, rc);
 		if (l->kind == LINK_SELF_MULTI) {
 			ids_edit(a, rec, l->attr, fid, add);

@@ -404,7 +404,7 @@ int		 entity_load(struct ectx *, struct store_txn *,
 		    struct json **rec, struct store_val *raw);
 int		 entity_load_target(struct ectx *, struct store_txn *,
 		    const struct entity *, const char *id, enum action,
-		    struct json **rec);
+		    struct json **rec, struct store_val *raw);
 int		 entity_may(const struct ectx *, const struct entity *,
 		    enum action, const struct json *rec);
 int		 entity_owns(const struct ectx *, const struct json *rec);
