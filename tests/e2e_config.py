@@ -471,8 +471,15 @@ try:
                  dict((k.lower(), v) for k, v in h).get("retry-after") == "1",
                  "the 429: JSON reason and Retry-After", repr((h, b)))
             security_headers("nginx 429", h, st, b)
-        logged = [ln for ln in s.nginx_log_text("access").splitlines()
-                  if ln.startswith("127.0.0.2 ") and " 429 " in ln]
+        # nginx writes a request's log line after its answer: a line
+        # may land a moment after the client has read the 429.
+        deadline = time.monotonic() + 5
+        while True:
+            logged = [ln for ln in s.nginx_log_text("access").splitlines()
+                      if ln.startswith("127.0.0.2 ") and " 429 " in ln]
+            if len(logged) >= n429 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         t.eq(len(logged), n429, "the access log shows the %d 429s for "
              "127.0.0.2" % n429)
         deadline = time.monotonic() + 30
