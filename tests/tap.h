@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static int		 tap_ntest, tap_nfail, tap_last;
 static const char	*tap_diag;
@@ -51,6 +52,21 @@ tap_done(void)
 	if (tap_nfail > 0)
 		printf("# %d of %d failed\n", tap_nfail, tap_ntest);
 	return tap_nfail != 0;
+}
+
+static void	tap_rm_store(const char *) __attribute__((unused));
+
+/* Removes a temporary LMDB environment: its two files and the directory. */
+static void
+tap_rm_store(const char *dir)
+{
+	char	 p[512];
+
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
+	unlink(p);
+	rmdir(dir);
 }
 
 #endif

@@ -45,13 +45,7 @@ static struct conf_user	 users[3];
 static void
 cleanup(void)
 {
-	char	 p[512];
-
-	snprintf(p, sizeof(p), "%s/data.mdb", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-	unlink(p);
-	rmdir(dir);
+	tap_rm_store(dir);
 }
 
 static const char *

@@ -38,13 +38,7 @@ static const struct entity_table tabs[] = {
 static void
 cleanup(void)
 {
-	char	 p[512];
-
-	snprintf(p, sizeof(p), "%s/data.mdb", dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", dir);
-	unlink(p);
-	rmdir(dir);
+	tap_rm_store(dir);
 }
 
 /* Creates a record of entity from JSON text; its id, or NULL. */

@@ -450,7 +450,7 @@ test_faults(void)
 	char			 id[32], oid[32];
 	const struct entity	*ce, *ke;
 	const char		*why;
-	char			 dir[] = "/tmp/unit-engine-XXXXXX", cmd[64];
+	char			 dir[] = "/tmp/unit-engine-XXXXXX";
 	int			 rc;
 
 	memset(&conf, 0, sizeof(conf));
@@ -583,22 +583,7 @@ test_faults(void)
 	arena_reset(R);
 	arena_free(R);
 	entity_store_close(st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	if (system(cmd) != 0)
-		ok(0, "faults: remove %s", dir);
-}
-
-/* Removes the temporary store's files and directory. */
-static void
-rm_store(const char *dir)
-{
-	char	 path[300];
-
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-	unlink(path);
-	rmdir(dir);
+	tap_rm_store(dir);
 }
 
 /*
@@ -628,7 +613,7 @@ test_write_order(void)
 	conf.default_country_code = (char *)"1";
 	if (!ok(store_open(dir, 1 << 24, entity_db_names(), &st) == 0 &&
 	    entity_open_dbs(st) == 0, "write order: a store")) {
-		rm_store(dir);
+		tap_rm_store(dir);
 		return;
 	}
 	memset(&who, 0, sizeof(who));
@@ -679,7 +664,7 @@ test_write_order(void)
 	arena_free(wa);
 	store_batch(st, 0);
 	store_close(st);
-	rm_store(dir);
+	tap_rm_store(dir);
 }
 
 int
