@@ -286,6 +286,23 @@ buf_addc(struct buf *b, char c)
 }
 
 void
+buf_addi(struct buf *b, long long v)
+{
+	char			 t[24];
+	size_t			 n = sizeof(t);
+	unsigned long long	 u;
+
+	u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	do {
+		t[--n] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		t[--n] = '-';
+	buf_add(b, t + n, sizeof(t) - n);
+}
+
+void
 buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list	 ap;

@@ -304,6 +304,29 @@ util_digits(struct arena *a, const char *s)
 	return p;
 }
 
+/* The characters a phone number may be written with. */
+static int
+phone_char(char c)
+{
+
+	return (c >= '0' && c <= '9') || c == '+' || c == ' ' || c == '-' ||
+	    c == '(' || c == ')' || c == '.' || c == '\t' || c == '/';
+}
+
+/* "+" cc digits, in the arena. */
+static char *
+plus(struct arena *a, const char *cc, size_t cclen, const char *d, size_t n)
+{
+	char	*o;
+
+	o = arena_alloc(a, 1 + cclen + n + 1);
+	o[0] = '+';
+	memcpy(o + 1, cc, cclen);
+	memcpy(o + 1 + cclen, d, n);
+	o[1 + cclen + n] = '\0';
+	return o;
+}
+
 char *
 util_phone_e164(struct arena *a, const char *s, const char *cc)
 {
@@ -313,7 +336,7 @@ util_phone_e164(struct arena *a, const char *s, const char *cc)
 	int		 intl;
 
 	for (p = s; *p != '\0'; p++)
-		if (strchr("0123456789+ -().\t/", *p) == NULL)
+		if (!phone_char(*p))
 			return NULL;
 	p = s;
 	intl = *p == '+' || *p == ' ';
@@ -331,19 +354,19 @@ util_phone_e164(struct arena *a, const char *s, const char *cc)
 	}
 	if (!intl && cclen > 0) {
 		if (d[0] == '0')
-			return n < 7 ? NULL : arena_printf(a, "+%s%s", cc, d + 1);
+			return n < 7 ? NULL : plus(a, cc, cclen, d + 1, n - 1);
 		if (strcmp(cc, "1") == 0 && n == 11 && d[0] == '1')
 			intl = 1;
 		else if (strcmp(cc, "1") == 0 && n == 10)
-			return arena_printf(a, "+1%s", d);
+			return plus(a, "1", 1, d, n);
 		else if (n > 10)
 			intl = 1;
 		else if (n >= 4)
-			return arena_printf(a, "+%s%s", cc, d);
+			return plus(a, cc, cclen, d, n);
 	}
 	if (n < 4 || n > 15)
 		return NULL;
-	return arena_printf(a, "+%s", d);
+	return plus(a, "", 0, d, n);
 }
 
 const char *

@@ -289,8 +289,10 @@ entity_field(const struct entity *e, const char *attr)
 {
 	size_t	 i;
 
+	/* The first byte first: most names differ there, without a call. */
 	for (i = 0; i < e->nfields; i++)
-		if (strcmp(e->fields[i].name, attr) == 0)
+		if (e->fields[i].name[0] == attr[0] &&
+		    strcmp(e->fields[i].name, attr) == 0)
 			return &e->fields[i];
 	return NULL;
 }
@@ -301,7 +303,8 @@ entity_link(const struct entity *e, const char *name)
 	size_t	 i;
 
 	for (i = 0; i < e->nlinks; i++)
-		if (strcmp(e->links[i].name, name) == 0)
+		if (e->links[i].name[0] == name[0] &&
+		    strcmp(e->links[i].name, name) == 0)
 			return &e->links[i];
 	return NULL;
 }

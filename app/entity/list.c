@@ -584,7 +584,9 @@ render(struct lq *q)
 	if (q->no_total)
 		total = q->more ? -1 : -2;
 	b->len = 0;
-	buf_printf(b, "{\"total\":%lld,\"list\":[", total);
+	buf_adds(b, "{\"total\":");
+	buf_addi(b, total);
+	buf_adds(b, ",\"list\":[");
 	for (i = 0; i < q->nrows; i++) {
 		if (i > 0)
 			buf_addc(b, ',');

@@ -19,15 +19,14 @@ http_auth_in(const struct req *r, struct auth_in *in)
 	in->method = r->method;
 	in->path = r->path;
 	in->remote = r->remote;
-	if ((in->espo = http_header(r, "HTTP_ESPO_AUTHORIZATION")) != NULL)
-		in->espo_by_token = http_header(r,
-		    "HTTP_ESPO_AUTHORIZATION_BY_TOKEN");
-	in->api_key = http_header(r, "HTTP_X_API_KEY");
-	in->hmac = http_header(r, "HTTP_X_HMAC_AUTHORIZATION");
-	in->authorization = http_header(r, "HTTP_AUTHORIZATION");
-	in->cookie = http_header(r, "HTTP_COOKIE");
-	in->csrf = http_header(r, "HTTP_X_CSRF_TOKEN");
-	in->requested_with = http_header(r, "HTTP_X_REQUESTED_WITH");
+	if ((in->espo = http_param(r, HP_ESPO_AUTHORIZATION)) != NULL)
+		in->espo_by_token = http_param(r, HP_ESPO_AUTHORIZATION_BY_TOKEN);
+	in->api_key = http_param(r, HP_X_API_KEY);
+	in->hmac = http_param(r, HP_X_HMAC_AUTHORIZATION);
+	in->authorization = http_param(r, HP_AUTHORIZATION);
+	in->cookie = http_param(r, HP_COOKIE);
+	in->csrf = http_param(r, HP_X_CSRF_TOKEN);
+	in->requested_with = http_param(r, HP_X_REQUESTED_WITH);
 }
 
 int

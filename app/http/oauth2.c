@@ -217,7 +217,7 @@ oauth2_h_token(struct req *r)
 	memset(&g, 0, sizeof(g));
 	g.client_id = json_gets(body, "client_id");
 	g.client_secret = json_gets(body, "client_secret");
-	if ((h = http_header(r, "HTTP_AUTHORIZATION")) != NULL &&
+	if ((h = http_param(r, HP_AUTHORIZATION)) != NULL &&
 	    strncasecmp(h, "Basic ", 6) == 0) {
 		char	*dec, *colon;
 		size_t	 n;

@@ -53,11 +53,11 @@ allowed(const struct req *r)
 static int
 has_credential(const struct req *r)
 {
-	return http_header(r, "HTTP_X_API_KEY") != NULL ||
-	    http_header(r, "HTTP_AUTHORIZATION") != NULL ||
-	    http_header(r, "HTTP_ESPO_AUTHORIZATION") != NULL ||
-	    http_header(r, "HTTP_X_HMAC_AUTHORIZATION") != NULL ||
-	    http_header(r, "HTTP_COOKIE") != NULL;
+	return http_param(r, HP_X_API_KEY) != NULL ||
+	    http_param(r, HP_AUTHORIZATION) != NULL ||
+	    http_param(r, HP_ESPO_AUTHORIZATION) != NULL ||
+	    http_param(r, HP_X_HMAC_AUTHORIZATION) != NULL ||
+	    http_param(r, HP_COOKIE) != NULL;
 }
 
 /*

@@ -244,6 +244,21 @@ query_store(struct arena *a, struct json *root, const struct qseg *seg,
 	}
 }
 
+/*
+ * One name or value, decoded into the arena; most have nothing to
+ * decode and are copied as they are.
+ */
+static char *
+query_decode(struct arena *a, const char *s, size_t len, size_t *outlen)
+{
+
+	if (memchr(s, '%', len) == NULL && memchr(s, '+', len) == NULL) {
+		*outlen = len;
+		return arena_strndup(a, s, len);
+	}
+	return http_urldecode(a, s, len, 1, outlen);
+}
+
 /* Checks one decoded name or value. */
 static int
 query_check(struct arena *a, const char *s, size_t len, const char **why)
@@ -270,11 +285,11 @@ query_pair(struct arena *a, struct json *root, const char *p, size_t len,
 	int		 rc;
 
 	if ((eq = memchr(p, '=', len)) != NULL) {
-		key = http_urldecode(a, p, (size_t)(eq - p), 1, &klen);
-		val = http_urldecode(a, eq + 1, len - (size_t)(eq - p) - 1,
-		    1, &vlen);
+		key = query_decode(a, p, (size_t)(eq - p), &klen);
+		val = query_decode(a, eq + 1, len - (size_t)(eq - p) - 1,
+		    &vlen);
 	} else {
-		key = http_urldecode(a, p, len, 1, &klen);
+		key = query_decode(a, p, len, &klen);
 		val = arena_strdup(a, "");
 		vlen = 0;
 	}

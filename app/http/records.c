@@ -32,7 +32,7 @@ list_answer(struct req *r, enum list_kind kind)
 
 	http_ectx(r, &c);
 	la.params = r->params;
-	la.no_total = yes(http_header(r, "HTTP_X_NO_TOTAL"));
+	la.no_total = yes(http_param(r, HP_X_NO_TOTAL));
 	if (kind == LIST_RELATED)
 		rc = entity_list_related(&c, r->ent, r->id, r->link, &la,
 		    &r->out);
@@ -90,7 +90,7 @@ entity_h_create(struct req *r)
 	http_ectx(r, &c);
 	/* The header, or (beyond EspoCRM) a query parameter for clients
 	   that cannot send headers, such as Ringotel's hooks. */
-	if ((skip = http_header(r, "HTTP_X_SKIP_DUPLICATE_CHECK")) == NULL)
+	if ((skip = http_param(r, HP_X_SKIP_DUPLICATE_CHECK)) == NULL)
 		skip = json_gets(r->params, "skipDuplicateCheck");
 	c.skip_dups = yes(skip);
 	if ((rc = entity_create(&c, r->ent, body, &rec)) != 0)

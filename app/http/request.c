@@ -27,35 +27,69 @@
 static const struct {
 	const char	*name;
 	size_t		 len;
-} known[] = {
-#define K(s)	{ s, sizeof(s) - 1 }
-	K("REQUEST_METHOD"), K("REQUEST_URI"), K("QUERY_STRING"),
-	K("CONTENT_TYPE"), K("CONTENT_LENGTH"), K("REMOTE_ADDR"),
-	K("HTTP_X_API_KEY"), K("HTTP_ESPO_AUTHORIZATION"),
-	K("HTTP_X_HMAC_AUTHORIZATION"), K("HTTP_AUTHORIZATION"),
-	K("HTTP_COOKIE"), K("HTTP_X_CSRF_TOKEN"), K("HTTP_X_REQUESTED_WITH"),
-	K("HTTP_X_NO_TOTAL"), K("HTTP_X_SKIP_DUPLICATE_CHECK"),
+} known[HP_COUNT] = {
+#define K(e, s)	[e] = { s, sizeof(s) - 1 }
+	K(HP_REQUEST_METHOD, "REQUEST_METHOD"),
+	K(HP_REQUEST_URI, "REQUEST_URI"),
+	K(HP_QUERY_STRING, "QUERY_STRING"),
+	K(HP_CONTENT_TYPE, "CONTENT_TYPE"),
+	K(HP_CONTENT_LENGTH, "CONTENT_LENGTH"),
+	K(HP_REMOTE_ADDR, "REMOTE_ADDR"),
+	K(HP_X_API_KEY, "HTTP_X_API_KEY"),
+	K(HP_ESPO_AUTHORIZATION, "HTTP_ESPO_AUTHORIZATION"),
+	K(HP_ESPO_AUTHORIZATION_BY_TOKEN, "HTTP_ESPO_AUTHORIZATION_BY_TOKEN"),
+	K(HP_X_HMAC_AUTHORIZATION, "HTTP_X_HMAC_AUTHORIZATION"),
+	K(HP_AUTHORIZATION, "HTTP_AUTHORIZATION"),
+	K(HP_COOKIE, "HTTP_COOKIE"),
+	K(HP_X_CSRF_TOKEN, "HTTP_X_CSRF_TOKEN"),
+	K(HP_X_REQUESTED_WITH, "HTTP_X_REQUESTED_WITH"),
+	K(HP_X_NO_TOTAL, "HTTP_X_NO_TOTAL"),
+	K(HP_X_SKIP_DUPLICATE_CHECK, "HTTP_X_SKIP_DUPLICATE_CHECK"),
 #undef K
 };
-_Static_assert(sizeof(known) / sizeof(known[0]) <=
+_Static_assert(HP_COUNT <=
     sizeof(((struct req *)0)->hv) / sizeof(((struct req *)0)->hv[0]),
     "struct req's hv has room for every known parameter");
+
+/*
+ * The known parameters by length, at most KNOWN_SAME of one length:
+ * most of the parameters nginx passes have no known name of their
+ * length, and the rest are compared with one to three names.
+ */
+#define KNOWN_LEN	40
+#define KNOWN_SAME	4
+static signed char	 by_len[KNOWN_LEN][KNOWN_SAME];
+static int		 by_len_done;
+
+static void
+known_init(void)
+{
+	size_t	 i, j;
+
+	if (by_len_done)
+		return;
+	by_len_done = 1;
+	memset(by_len, -1, sizeof(by_len));
+	for (i = 0; i < HP_COUNT; i++) {
+		for (j = 0; by_len[known[i].len][j] != -1; j++)
+			;
+		by_len[known[i].len][j] = (signed char)i;
+	}
+}
 
 static int
 known_index(const char *name, size_t n)
 {
-	static unsigned int	 lens;	/* bit n: a known name n long */
-	size_t			 i;
+	const signed char	*c;
+	size_t			 j;
 
-	if (lens == 0)
-		for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-			lens |= known[i].len < 32 ? 1u << known[i].len : ~0u;
-	/* Most parameters nginx passes are rejected by their length. */
-	if (n < 32 && (lens & (1u << n)) == 0)
+	if (n >= KNOWN_LEN)
 		return -1;
-	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (known[i].len == n && memcmp(known[i].name, name, n) == 0)
-			return (int)i;
+	known_init();
+	c = by_len[n];
+	for (j = 0; j < KNOWN_SAME && c[j] >= 0; j++)
+		if (memcmp(known[c[j]].name, name, n) == 0)
+			return c[j];
 	return -1;
 }
 
@@ -74,6 +108,15 @@ header_index(struct req *r)
 		    r->hv[k] == NULL)
 			r->hv[k] = eq + 1;
 	r->hv_done = 1;
+}
+
+const char *
+http_param(const struct req *r, enum http_param k)
+{
+
+	if (r->hv_done)
+		return r->hv[k];
+	return http_header(r, known[k].name);
 }
 
 const char *
@@ -130,7 +173,7 @@ http_request_parse(struct req *r)
 	size_t		 n;
 
 	header_index(r);
-	r->method = http_header(r, "REQUEST_METHOD");
+	r->method = http_param(r, HP_REQUEST_METHOD);
 	if (r->method == NULL)
 		r->method = "GET";
 	/*
@@ -138,18 +181,18 @@ http_request_parse(struct req *r)
 	 * the path stays raw — routing splits it before decoding, and HMAC
 	 * signs it as sent — and the query follows the first '?'.
 	 */
-	uri = http_header(r, "REQUEST_URI");
+	uri = http_param(r, HP_REQUEST_URI);
 	if (uri == NULL)
 		uri = "/";
 	n = strcspn(uri, "?");
 	r->path = arena_strndup(r->arena, uri, n);
-	if ((q = http_header(r, "QUERY_STRING")) == NULL)
+	if ((q = http_param(r, HP_QUERY_STRING)) == NULL)
 		q = uri[n] == '?' ? uri + n + 1 : "";
 	r->query = q;
-	r->ctype = http_header(r, "CONTENT_TYPE");
+	r->ctype = http_param(r, HP_CONTENT_TYPE);
 	if (r->ctype == NULL)
 		r->ctype = "";
-	r->remote = http_header(r, "REMOTE_ADDR");
+	r->remote = http_param(r, HP_REMOTE_ADDR);
 	if (r->remote == NULL)
 		r->remote = "-";
 	if (http_query_parse(r->arena, r->query, strlen(r->query), &r->params,
@@ -232,7 +275,7 @@ http_content_length(struct req *r)
 	unsigned long long	 n;
 	size_t			 lim;
 
-	if ((cl = http_header(r, "CONTENT_LENGTH")) == NULL || *cl == '\0')
+	if ((cl = http_param(r, HP_CONTENT_LENGTH)) == NULL || *cl == '\0')
 		return 0;
 	n = strtoull(cl, &end, 10);
 	if (*end != '\0' || *cl == '-') {
@@ -388,10 +431,16 @@ http_response(struct req *r, struct buf *out)
 		buf_addc(&body, '}');
 		r->out = body;
 	}
-	buf_printf(out, "Status: %d %s\r\n", r->status, status_text(r->status));
-	buf_printf(out, "Content-Type: %s\r\n", r->out_type != NULL ?
-	    r->out_type : "application/json");
-	buf_printf(out, "Content-Length: %zu\r\n", r->out.len);
+	/* The three lines every answer has, without printf. */
+	buf_adds(out, "Status: ");
+	buf_addi(out, r->status);
+	buf_addc(out, ' ');
+	buf_adds(out, status_text(r->status));
+	buf_adds(out, "\r\nContent-Type: ");
+	buf_adds(out, r->out_type != NULL ? r->out_type : "application/json");
+	buf_adds(out, "\r\nContent-Length: ");
+	buf_addi(out, (long long)r->out.len);
+	buf_adds(out, "\r\n");
 	if (r->status >= 400 || (r->status >= 300 && r->reason != NULL))
 		buf_printf(out, "X-Status-Reason: %s\r\n", r->reason != NULL ?
 		    r->reason : "Error.");

@@ -65,6 +65,8 @@ void		 buf_init(struct buf *, struct arena *);
 void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_adds(struct buf *, const char *);
 void		 buf_addc(struct buf *, char);
+/* A decimal integer, as printf's "%lld" writes it (without printf). */
+void		 buf_addi(struct buf *, long long);
 void		 buf_printf(struct buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 

@@ -18,14 +18,38 @@ struct link;
 struct store;
 struct route;
 
+/*
+ * The FastCGI parameters fastcrm reads, found in one pass over the
+ * environment (http_request_parse) and then read by index (http_param).
+ */
+enum http_param {
+	HP_REQUEST_METHOD,
+	HP_REQUEST_URI,
+	HP_QUERY_STRING,
+	HP_CONTENT_TYPE,
+	HP_CONTENT_LENGTH,
+	HP_REMOTE_ADDR,
+	HP_X_API_KEY,
+	HP_ESPO_AUTHORIZATION,
+	HP_ESPO_AUTHORIZATION_BY_TOKEN,
+	HP_X_HMAC_AUTHORIZATION,
+	HP_AUTHORIZATION,
+	HP_COOKIE,
+	HP_X_CSRF_TOKEN,
+	HP_X_REQUESTED_WITH,
+	HP_X_NO_TOTAL,
+	HP_X_SKIP_DUPLICATE_CHECK,
+	HP_COUNT
+};
+
 struct req {
 	struct arena		*arena;
 	const struct conf	*conf;
 	struct store		*store;
 	char			**env;		/* FastCGI parameters */
-	/* The parameters fastcrm reads, found in one pass over env
-	   (request.c); hv_done once that pass ran. */
-	const char		*hv[16];
+	/* The parameters fastcrm reads (enum http_param), found in one
+	   pass over env (request.c); hv_done once that pass ran. */
+	const char		*hv[HP_COUNT];
 	int			 hv_done;
 
 	/* Parsed input; strings borrowed from the arena. */
@@ -99,6 +123,8 @@ void		 http_check_memory(struct req *);
 
 /* A request header by CGI name ("HTTP_X_API_KEY"), or NULL. */
 const char	*http_header(const struct req *, const char *cgi_name);
+/* One of the parameters fastcrm reads (enum http_param), or NULL. */
+const char	*http_param(const struct req *, enum http_param);
 /* Adds "Name: value\r\n" to the response headers. */
 void		 http_add_header(struct req *, const char *name,
 		    const char *value);

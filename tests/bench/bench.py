@@ -18,7 +18,8 @@ handler that answers a fixed 300-byte JSON (`fastcrm serve -B`), and, for
 writes, a bare C loop making the same LMDB puts and durable commits per
 record on the same disk (tests/bench/lmdb_put). And S1 to S3 again on a
 small dataset (BENCH_SMALL contacts, as many cases). Every scenario runs
-BENCH_ROUNDS times, each time right after a run of its baseline; the
+BENCH_ROUNDS times, each time beside a run of its baseline (the order
+alternating from round to round); the
 table gives medians, each scenario's ratio to its baseline and its p99
 over the baseline's p99 (medians of the per-round ratios), against the
 targets of issue 17 (reads ≥ 0.92 with p99 ≤ 1.5×, S4 ≥ 2× the write
@@ -39,8 +40,8 @@ tests/bench/RESULTS.md between the "bench:begin" and "bench:end" markers.
 Environment (defaults in brackets):
     BENCH_CONTACTS [1000000]  contacts; as many cases and calls
     BENCH_SMALL [10000]       contacts of the small dataset
-    BENCH_SECONDS [10]        seconds per scenario and round
-    BENCH_ROUNDS [3]
+    BENCH_SECONDS [6]         seconds per scenario and round
+    BENCH_ROUNDS [5]
     BENCH_CONNECTIONS [32]    wrk connections (S5: one thread each)
     BENCH_THREADS [2]         wrk threads
     BENCH_WORKERS [4]         fastcrm workers (conf/run.sh's default)
@@ -65,6 +66,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -85,8 +87,8 @@ def env_int(name, default):
 
 CONTACTS = env_int("BENCH_CONTACTS", 1000000)
 SMALL = env_int("BENCH_SMALL", 10000)
-SECONDS = env_int("BENCH_SECONDS", 10)
-ROUNDS = env_int("BENCH_ROUNDS", 3)
+SECONDS = env_int("BENCH_SECONDS", 6)
+ROUNDS = env_int("BENCH_ROUNDS", 5)
 CONNS = env_int("BENCH_CONNECTIONS", 32)
 THREADS = env_int("BENCH_THREADS", 2)
 WORKERS = env_int("BENCH_WORKERS", 4)
@@ -310,22 +312,98 @@ class BenchStack(Stack):
 
 # -- measuring ----------------------------------------------------------
 
+def children(pid):
+    """The processes whose parent is pid."""
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == pid:
+                out.append(int(name))
+    return out
+
+
+def run_ns(pids):
+    """CPU time (ns) the processes' threads ran so far: the scheduler's
+    own count (/proc/PID/task/TID/schedstat), time stolen by the
+    hypervisor not included."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+    return total
+
+
+def cpu_ticks():
+    """(steal, all) jiffies of every CPU so far (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[7], sum(v[:8])
+
+
+def stack_pids(stack):
+    """fastcrm's master and workers, nginx's master and workers."""
+    out = {"fastcrm": [], "nginx": []}
+    for name, proc in (("fastcrm", stack.fastcrm_proc),
+                       ("nginx", stack.nginx_proc)):
+        if proc is not None and proc.poll() is None:
+            out[name] = [proc.pid] + children(proc.pid)
+    return out
+
+
 def wrk(stack, script, args, seconds=None, threads=None, conns=None):
+    """One wrk run: its results, plus the CPU time each part of the stack
+    (fastcrm, nginx, wrk itself) spent per request and the share of the
+    machine's time the hypervisor stole meanwhile."""
     threads = threads or THREADS
     conns = conns or CONNS
     cmd = ["wrk", "-t%d" % threads, "-c%d" % conns,
            "-d%ds" % (seconds or SECONDS), "--timeout", "10s",
            "-s", os.path.join(HERE, script),
            "https://127.0.0.1:%d" % stack.port, "--"] + list(args)
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    lines = [l for l in p.stdout.splitlines() if l.startswith("{")]
+    pids = stack_pids(stack)
+    before = {k: run_ns(v) for k, v in pids.items()}
+    ticks = cpu_ticks()
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        out, err = p.communicate(timeout=(seconds or SECONDS) + 60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    ticks2 = cpu_ticks()
+    after = {k: run_ns(v) for k, v in pids.items()}
+    lines = [l for l in out.splitlines() if l.startswith("{")]
     if p.returncode != 0 or not lines:
         sys.exit("bench: wrk failed (%s):\n%s\n%s" % (" ".join(cmd),
-                                                       p.stdout, p.stderr))
+                                                       out, err))
     r = json.loads(lines[-1])
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
     r["errors"] = (r["connect_errors"] + r["read_errors"] +
                    r["write_errors"] + r["timeouts"] + r["status_errors"])
+    n = max(1, r["requests"])
+    for k in before:
+        r["cpu_" + k] = (after[k] - before[k]) / 1e3 / n
+    # Only wrk was reaped in between: the children's rusage grew by its
+    # CPU time (user + system, as the scheduler counted it).
+    r["cpu_wrk"] = ((ru2.ru_utime - ru.ru_utime) +
+                    (ru2.ru_stime - ru.ru_stime)) * 1e6 / n
+    r["steal"] = 100.0 * (ticks2[0] - ticks[0]) / max(1, ticks2[1] - ticks[1])
     return r
 
 
@@ -513,15 +591,20 @@ def main():
                     bname = ("read baseline" if basefn is read_base else
                              "write baseline")
                     todo.insert(0, (bname, basefn))
+                # Every other round the scenario goes first: a load that
+                # grows or fades during a pair then favours neither side.
+                if rnd_no % 2 == 1:
+                    todo.reverse()
                 got = {}
                 for n, f in todo:
                     r = f()
                     got[n] = r
                     res.setdefault(n, []).append(r)
                     log("round %d %-22s %8.0f req/s  p50 %6.2f ms  p99 %7.2f "
-                        "ms  errors %d" % (rnd_no + 1, n, r["rps"],
-                                           r["p50_us"] / 1e3,
-                                           r["p99_us"] / 1e3, r["errors"]))
+                        "ms  errors %d%s" % (rnd_no + 1, n, r["rps"],
+                                             r["p50_us"] / 1e3,
+                                             r["p99_us"] / 1e3, r["errors"],
+                                             cpu_text(r)))
                 if basefn is not None:
                     pairs.setdefault(name, []).append(got[bname])
 
@@ -575,6 +658,17 @@ def med(rs, k):
     return statistics.median(r[k] for r in rs)
 
 
+def cpu_total(r):
+    return r["cpu_fastcrm"] + r["cpu_nginx"] + r["cpu_wrk"]
+
+
+def cpu_text(r):
+    if "cpu_fastcrm" not in r:
+        return ""
+    return ("  CPU µs/request: fastcrm %.1f nginx %.1f wrk %.1f  steal %.0f%%"
+            % (r["cpu_fastcrm"], r["cpu_nginx"], r["cpu_wrk"], r["steal"]))
+
+
 # name prefix -> (baseline, minimum ratio, maximum p99 / baseline p99)
 TARGETS = [
     ("S1 ", "read", 0.92, 1.5),
@@ -588,13 +682,21 @@ def report(res, pairs, rates, mem, floor=None):
     def ratio(name, base, k="rps"):
         return statistics.median(a[k] / b[k] for a, b in zip(res[name], base))
 
-    out = ["| scenario | req/s | p50 ms | p99 ms | baseline | ratio | "
+    out = ["| scenario | req/s | p50 ms | p99 ms | CPU µs/req: fastcrm + "
+           "nginx + wrk | steal | baseline | ratio | "
            "p99 / baseline p99 | target | met |",
-           "|---|---:|---:|---:|---|---:|---:|---|---|"]
+           "|---|---:|---:|---:|---:|---:|---|---:|---:|---|---|"]
     for name, rs in res.items():
-        line = "| %s | %.0f | %.2f | %.2f |" % (
+        cpu = steal = ""
+        if "cpu_fastcrm" in rs[0]:
+            cpu = "%.1f + %.1f + %.1f = %.1f" % (
+                med(rs, "cpu_fastcrm"), med(rs, "cpu_nginx"),
+                med(rs, "cpu_wrk"), statistics.median(cpu_total(r)
+                                                      for r in rs))
+            steal = "%.0f %%" % med(rs, "steal")
+        line = "| %s | %.0f | %.2f | %.2f | %s | %s |" % (
             name, med(rs, "rps"), med(rs, "p50_us") / 1e3,
-            med(rs, "p99_us") / 1e3)
+            med(rs, "p99_us") / 1e3, cpu, steal)
         target = [x for x in TARGETS if name.startswith(x[0])]
         if name in pairs:
             bname = "write" if name.startswith("S4") else "read"
@@ -611,7 +713,44 @@ def report(res, pairs, rates, mem, floor=None):
             line += " | | | | |"
         out.append(line)
     out += ["", "Ratios are medians of the per-round ratios, each scenario "
-            "measured right after its baseline in the same round."]
+            "measured beside its baseline in the same round (the order "
+            "alternating). CPU µs/req: the CPU time per request of fastcrm's "
+            "master and workers, of nginx and of wrk, as the scheduler "
+            "counts it (time the hypervisor stole not included); steal: the "
+            "share of the two CPUs' time the hypervisor took during the run."]
+    cpu_lines = []
+    for name, rs in res.items():
+        if (name not in pairs or not name.startswith(("S1", "S2", "S3")) or
+                "cpu_fastcrm" not in rs[0]):
+            continue
+        base = pairs[name]
+        bound = statistics.median(cpu_total(b) / cpu_total(a)
+                                  for a, b in zip(rs, base))
+        own = statistics.median(a["cpu_fastcrm"] - b["cpu_fastcrm"]
+                                for a, b in zip(rs, base))
+        rest = statistics.median(
+            (a["cpu_nginx"] + a["cpu_wrk"]) - (b["cpu_nginx"] + b["cpu_wrk"])
+            for a, b in zip(rs, base))
+        ideal = statistics.median(
+            cpu_total(b) / (cpu_total(b) + (a["cpu_nginx"] + a["cpu_wrk"]) -
+                            (b["cpu_nginx"] + b["cpu_wrk"]))
+            for a, b in zip(rs, base))
+        cpu_lines.append(
+            "| %s | %+.1f | %+.1f | %.2f | %.2f |" % (name, own, rest, bound,
+                                                      ideal))
+    if cpu_lines:
+        out += ["", "Where the CPU of a request goes, against the paired "
+                "baseline (medians over the rounds): fastcrm's own extra CPU "
+                "time per request, the extra of nginx and wrk together (a "
+                "longer request line and a larger answer through TLS, and "
+                "more wake-ups while fastcrm works), the ratio the CPU time "
+                "allows (baseline CPU per request / scenario CPU per request: "
+                "what the throughput ratio is when both runs keep the two "
+                "cores busy), and that ratio with fastcrm's own extra taken "
+                "as zero (nginx's and wrk's extra kept):", "",
+                "| scenario | fastcrm extra µs | nginx + wrk extra µs | "
+                "CPU ratio | CPU ratio without fastcrm's extra |",
+                "|---|---:|---:|---:|---:|"] + cpu_lines
     if "S4 create case" in res and "S4 create case" in pairs:
         # Little's law: CONNS clients in a closed loop wait CONNS / X on
         # average; no p99 is below that mean.
