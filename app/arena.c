@@ -189,6 +189,18 @@ arena_strndup(struct arena *a, const char *s, size_t n)
 }
 
 char *
+arena_join(struct arena *a, const char *s, size_t n, const char *tail)
+{
+	size_t	 tn = strlen(tail);
+	char	*p;
+
+	p = arena_alloc(a, n + tn + 1);
+	memcpy(p, s, n);
+	memcpy(p + n, tail, tn + 1);
+	return p;
+}
+
+char *
 arena_strdup(struct arena *a, const char *s)
 {
 	return arena_strndup(a, s, strlen(s));
@@ -245,14 +257,13 @@ buf_init(struct buf *b, struct arena *a)
 	b->p[0] = '\0';
 }
 
+/* Makes room for need more bytes and the NUL: a larger block, copied. */
 static void
-buf_grow(struct buf *b, size_t need)
+buf_grow_slow(struct buf *b, size_t need)
 {
 	size_t	 ncap;
 	char	*np;
 
-	if (b->len + need + 1 <= b->cap)
-		return;
 	ncap = b->cap * 2;
 	while (ncap < b->len + need + 1)
 		ncap *= 2;
@@ -260,6 +271,15 @@ buf_grow(struct buf *b, size_t need)
 	memcpy(np, b->p, b->len);
 	b->p = np;
 	b->cap = ncap;
+}
+
+/* The common case, room already there, without a call. */
+static inline void
+buf_grow(struct buf *b, size_t need)
+{
+
+	if (b->len + need + 1 > b->cap)
+		buf_grow_slow(b, need);
 }
 
 void

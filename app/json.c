@@ -149,8 +149,9 @@ json_set(struct arena *a, struct json *obj, const char *key, struct json *v)
 {
 	size_t	 i;
 
+	/* The first byte first: most keys differ there, without a call. */
 	for (i = 0; i < obj->n; i++)
-		if (strcmp(obj->keys[i], key) == 0) {
+		if (obj->keys[i][0] == key[0] && strcmp(obj->keys[i], key) == 0) {
 			obj->v[i] = v;
 			return;
 		}
@@ -207,7 +208,7 @@ json_get(const struct json *obj, const char *key)
 	if (obj == NULL || obj->type != JSON_OBJECT)
 		return NULL;
 	for (i = 0; i < obj->n; i++)
-		if (strcmp(obj->keys[i], key) == 0)
+		if (obj->keys[i][0] == key[0] && strcmp(obj->keys[i], key) == 0)
 			return obj->v[i];
 	return NULL;
 }

@@ -115,10 +115,10 @@ engine_name_attr(struct arena *a, const char *attr)
 	size_t	 n = strlen(attr);
 
 	if (n > 3 && strcmp(attr + n - 3, "Ids") == 0)
-		return arena_printf(a, "%.*sNames", (int)(n - 3), attr);
+		return arena_join(a, attr, n - 3, "Names");
 	if (n > 2 && strcmp(attr + n - 2, "Id") == 0)
-		return arena_printf(a, "%.*sName", (int)(n - 2), attr);
-	return arena_printf(a, "%sName", attr);
+		return arena_join(a, attr, n - 2, "Name");
+	return arena_join(a, attr, n, "Name");
 }
 
 /*

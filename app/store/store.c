@@ -247,7 +247,7 @@ store_open(const char *dir, size_t map_size, const char *const *dbs,
 	MDB_txn		*txn = NULL;
 	unsigned int	 flags;
 	int		 rc;
-	size_t		 i;
+	size_t		 i, n;
 
 	*out = NULL;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
@@ -258,7 +258,14 @@ store_open(const char *dir, size_t map_size, const char *const *dbs,
 	st->pid = (int)getpid();
 	if ((rc = mdb_env_create(&st->env)) != 0)
 		goto out;
-	if ((rc = mdb_env_set_maxdbs(st->env, STORE_MAXDBS)) != 0)
+	/*
+	 * Room for the databases named and check_format's "store", no more:
+	 * every write txn nested in a batch allocates and clears a slot per
+	 * possible database.
+	 */
+	for (n = 0; dbs[n] != NULL && n < STORE_MAXDBS; n++)
+		;
+	if ((rc = mdb_env_set_maxdbs(st->env, (MDB_dbi)n + 1)) != 0)
 		goto out;
 	if ((rc = mdb_env_set_mapsize(st->env, map_size)) != 0)
 		goto out;

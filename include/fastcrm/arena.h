@@ -43,6 +43,9 @@ void		*arena_alloc(struct arena *, size_t);
 void		*arena_calloc(struct arena *, size_t, size_t);
 char		*arena_strdup(struct arena *, const char *);
 char		*arena_strndup(struct arena *, const char *, size_t);
+/* The first n bytes of s followed by tail, as one string. */
+char		*arena_join(struct arena *, const char *s, size_t n,
+		    const char *tail);
 char		*arena_printf(struct arena *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 char		*arena_vprintf(struct arena *, const char *, va_list);
