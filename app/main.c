@@ -2,6 +2,7 @@
  * fastcrm's command line: serve, check-config, key, user, token, import,
  * export, verify, migrate, purge, erase.
  */
+#include <errno.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -25,10 +26,26 @@
 #define SERVICE_USER		"fastcrm"
 #define NGINX_SITE		"/etc/nginx/sites-available/fastcrm"
 
+/* serve -b: the baseline answer's length, 300 to 1 MiB. */
+static int
+baseline_bytes(const char *s)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || n < 300 ||
+	    n > (1ul << 20))
+		return -1;
+	worker_baseline_bytes = n;
+	return 0;
+}
+
 static void
 usage(void)
 {
-	fputs("usage: fastcrm serve [-B] [-c FILE]\n"
+	fputs("usage: fastcrm serve [-B [-b BYTES]] [-c FILE]\n"
 	    "       fastcrm check-config [[-c] FILE] [-u USER] [-n NGINX_FILE]\n"
 	    "       fastcrm key\n"
 	    "       fastcrm user passwd NAME -c FILE   (password on stdin)\n"
@@ -570,11 +587,13 @@ main(int argc, char *argv[])
 		return 1;
 	if (strcmp(argv[1], "serve") == 0) {
 		optind = 2;
-		while ((c = getopt(argc, argv, "Bc:")) != -1) {
+		while ((c = getopt(argc, argv, "Bb:c:")) != -1) {
 			if (c == 'c')
 				path = optarg;
 			else if (c == 'B')
 				worker_baseline = 1;
+			else if (c == 'b' && baseline_bytes(optarg) == 0)
+				continue;
 			else
 				usage();
 		}

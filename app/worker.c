@@ -62,9 +62,15 @@
 
 static volatile sig_atomic_t	 stop;
 int				 worker_baseline;
+size_t				 worker_baseline_bytes;
 int				 worker_ready_fd = -1;
 
-/* The baseline's answer: 300 bytes of JSON, as a small contact would be. */
+/*
+ * The baseline's answer: 300 bytes of JSON, as a small contact would be,
+ * or that padded to worker_baseline_bytes in its last string.
+ */
+static char	*baseline;
+static size_t	 baseline_len;
 static const char baseline_body[] =
     "{\"id\":\"00000000000000000\",\"name\":\"Baseline Contact\","
     "\"firstName\":\"Baseline\",\"lastName\":\"Contact\","
@@ -73,6 +79,23 @@ static const char baseline_body[] =
     "\"accountName\":null,\"description\":"
     "\"fixed answer, no work done.\","
     "\"createdAt\":\"2026-01-01 00:00:00\",\"deleted\":false,\"x\":\"\"}";
+
+/* The baseline's answer, built once. */
+static void
+baseline_init(void)
+{
+	size_t	 n = sizeof(baseline_body) - 1, want = worker_baseline_bytes;
+
+	if (want < n)
+		want = n;
+	if ((baseline = malloc(want)) == NULL)
+		_exit(2);
+	/* Up to the closing quote of "x", the padding, then "\"}". */
+	memcpy(baseline, baseline_body, n - 2);
+	memset(baseline + n - 2, 'x', want - n);
+	memcpy(baseline + want - 2, "\"}", 2);
+	baseline_len = want;
+}
 
 static void
 on_term(int sig)
@@ -118,7 +141,7 @@ serve_one(struct req *r, FCGX_Request *fr, struct buf *resp, struct batch *b)
 	buf_init(&r->out, r->arena);
 	if (worker_baseline) {
 		r->status = 200;
-		buf_add(&r->out, baseline_body, sizeof(baseline_body) - 1);
+		buf_add(&r->out, baseline, baseline_len);
 	} else if (http_request_parse(r) == 0) {
 		route_dispatch(r);
 		http_check_memory(r);
@@ -235,6 +258,8 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		    conf->data_dir, error_reason(rc));
 		_exit(2);
 	}
+	if (worker_baseline)
+		baseline_init();
 	if ((arena = arena_new()) == NULL ||
 	    (batch = batch_new(fd, conf->write_batch)) == NULL)
 		_exit(2);
@@ -299,6 +324,7 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		if (big)
 			malloc_trim(0);
 	}
+	free(baseline);
 	batch_free(batch);
 	arena_free(arena);
 	entity_store_close(st);

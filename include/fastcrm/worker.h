@@ -18,10 +18,12 @@ void	 worker_run(const struct conf *, int fd, int life, int gen)
 	    __attribute__((noreturn));
 /*
  * Benchmark baseline (serve -B): the workers run the same loop but answer
- * every request with a fixed 300-byte JSON instead of parsing and routing
- * it.  tests/bench measures fastcrm against this.
+ * every request with a fixed JSON instead of parsing and routing it,
+ * worker_baseline_bytes long (serve -B -b N; 300 when 0 or less).
+ * tests/bench measures fastcrm against this.
  */
 extern int	 worker_baseline;
+extern size_t	 worker_baseline_bytes;
 /* In a new worker: where to write one byte once it takes connections. */
 extern int	 worker_ready_fd;
 

@@ -27,6 +27,17 @@ baseline with p99 ≤ 3×). The defaults measure the shipped configuration:
 4 workers (conf/run.sh), nginx's worker_processes auto, write_batch as
 shipped.
 
+For each read scenario it also runs, in the same rounds, a sized
+baseline: `serve -B -b BYTES` behind its own identical nginx, sent the
+scenario's own requests and answering a fixed JSON of the scenario's
+mean answer size.  Against the read baseline it shows what the longer
+requests and larger answers cost in nginx, TLS and wrk alone, the most
+any FastCGI application returning those answers can reach on this
+machine; the scenario against it shows fastcrm's own share.  Every run
+also records the CPU time per request of fastcrm, nginx and wrk (the
+scheduler's count, time the hypervisor stole not included) and the
+share of the machine's time the hypervisor stole.
+
 After the rounds, the floor LMDB itself puts under a read by id at both
 sizes: tests/bench/lmdb_get reads random contacts of each dataset in one
 process, a first pass (its mapping cold: page faults) and warm passes.
@@ -51,6 +62,7 @@ Environment (defaults in brackets):
                               upstream keepalive) instead of one per request
     BENCH_WRITE_BATCH         write_batch for fastcrm (1: group commit off;
                               default: the shipped value)
+    BENCH_SIZED [1]           0: no sized baselines (below)
     BENCH_MEMORY_REQUESTS [1000000]
     BENCH_ONLY                comma-separated scenario prefixes to run (e.g.
                               "read,S1 phone" for tuning runs); no table file
@@ -95,6 +107,7 @@ WORKERS = env_int("BENCH_WORKERS", 4)
 NGINX_WORKERS = os.environ.get("BENCH_NGINX_WORKERS", "auto")
 MEMORY_REQUESTS = env_int("BENCH_MEMORY_REQUESTS", 1000000)
 KEEPALIVE = env_int("BENCH_KEEPALIVE", 0)
+SIZED = env_int("BENCH_SIZED", 1)
 RESULTS = os.environ.get("BENCH_RESULTS",
                          os.path.join(HERE, "RESULTS.md"))
 LMDB_PUT = os.environ.get("LMDB_PUT", os.path.join(HERE, "lmdb_put"))
@@ -407,6 +420,19 @@ def wrk(stack, script, args, seconds=None, threads=None, conns=None):
     return r
 
 
+def answer_bytes(stack, path, rnd, n=200):
+    """The mean answer size of n requests drawn from a request file."""
+    with open(path) as f:
+        lines = [l.rstrip("\n") for l in f]
+    total = 0
+    for p in rnd.sample(lines, min(n, len(lines))):
+        r = stack.request("GET", p, raw_path=True)
+        if r.status != 200:
+            sys.exit("bench: %s: %d %s" % (p, r.status, r.text))
+        total += len(r.body)
+    return total // min(n, len(lines))
+
+
 def lmdb_put(d):
     """The write baseline, in a directory loaded (once) with as many
     records as the dataset has cases, so its B-trees are as deep."""
@@ -582,6 +608,26 @@ def main():
                 if x.strip()]
         if only:
             scen = [x for x in scen if any(x[0].startswith(o) for o in only)]
+        # For each read scenario, the bare responder once more, answering
+        # the scenario's own requests with a fixed answer of the
+        # scenario's mean answer size: what nginx, TLS and wrk cost for
+        # those requests and answers with no application work at all.
+        sized = {}    # name -> (bytes, the run)
+        files = {"S1": "s1.txt", "S2": "s2.txt", "S3": "s3.txt"}
+        if SIZED:
+            for name, _, basefn in scen:
+                if basefn is not read_base:
+                    continue
+                st, d = (small, sd) if " at %d " % SMALL in name + " " \
+                    else (big, bd)
+                f = files[name[:2]]
+                size = answer_bytes(st, bf(d, f), rnd)
+                sb = BenchStack(workers=WORKERS, nginx_workers=NGINX_WORKERS,
+                                serve_args=["-B", "-b", str(max(300, size))])
+                stacks.append(sb)
+                sized[name] = (max(300, size), get(sb, d, f))
+                log("%s: answers of %d bytes on average; its sized baseline "
+                    "answers %d" % (name, size, max(300, size)))
         res = {}      # name -> results, one per round
         pairs = {}    # name -> the baseline results it was paired with
         for rnd_no in range(ROUNDS):
@@ -591,6 +637,8 @@ def main():
                     bname = ("read baseline" if basefn is read_base else
                              "write baseline")
                     todo.insert(0, (bname, basefn))
+                if name in sized:
+                    todo.append(("sized: " + name, sized[name][1]))
                 # Every other round the scenario goes first: a load that
                 # grows or fades during a pair then favours neither side.
                 if rnd_no % 2 == 1:
@@ -607,16 +655,19 @@ def main():
                                              cpu_text(r)))
                 if basefn is not None:
                     pairs.setdefault(name, []).append(got[bname])
+                if name in sized:
+                    pairs.setdefault("sized: " + name, []).append(
+                        got[bname])
 
         if only:
-            for line in report(res, pairs, None, None):
+            for line in report(res, pairs, None, None, sized=sized):
                 print(line)
             return 0
         prog = lmdb_get_program(top)
         floor = [(n, lmdb_get(prog, st.data_dir, d)) for n, st, d in
                  ((CONTACTS, big, bd), (SMALL, small, sd))]
         mem = memory(big, bd)
-        table = report(res, pairs, rates, mem, floor)
+        table = report(res, pairs, rates, mem, floor, sized=sized)
         for line in table:
             print(line)
         if RESULTS != "-":
@@ -678,7 +729,7 @@ TARGETS = [
 ]
 
 
-def report(res, pairs, rates, mem, floor=None):
+def report(res, pairs, rates, mem, floor=None, sized=None):
     def ratio(name, base, k="rps"):
         return statistics.median(a[k] / b[k] for a, b in zip(res[name], base))
 
@@ -687,6 +738,8 @@ def report(res, pairs, rates, mem, floor=None):
            "p99 / baseline p99 | target | met |",
            "|---|---:|---:|---:|---:|---:|---|---:|---:|---|---|"]
     for name, rs in res.items():
+        if name.startswith("sized: "):
+            continue
         cpu = steal = ""
         if "cpu_fastcrm" in rs[0]:
             cpu = "%.1f + %.1f + %.1f = %.1f" % (
@@ -751,6 +804,36 @@ def report(res, pairs, rates, mem, floor=None):
                 "| scenario | fastcrm extra µs | nginx + wrk extra µs | "
                 "CPU ratio | CPU ratio without fastcrm's extra |",
                 "|---|---:|---:|---:|---:|"] + cpu_lines
+    sized_lines = []
+    for name, (size, _) in (sized or {}).items():
+        sname = "sized: " + name
+        if sname not in res or name not in res:
+            continue
+        plain = ratio(sname, pairs[sname])
+        own = statistics.median(a["rps"] / b["rps"]
+                                for a, b in zip(res[name], res[sname]))
+        cpu = statistics.median(cpu_total(b) / cpu_total(a)
+                                for a, b in zip(res[name], res[sname]))
+        plain_cpu = statistics.median(
+            cpu_total(b) / cpu_total(a)
+            for a, b in zip(res[sname], pairs[sname]))
+        sized_lines.append(
+            "| %s | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |" % (
+                name, size, med(res[sname], "rps"),
+                statistics.median(cpu_total(r) for r in res[sname]), plain,
+                plain_cpu, own, cpu))
+    if sized_lines:
+        out += ["", "The same bare responder (`serve -B -b BYTES`) answering "
+                "each read scenario's own requests with a fixed answer of "
+                "the scenario's mean answer size, in the same rounds: its "
+                "ratio to the read baseline is the most any FastCGI "
+                "application returning those answers to those requests can "
+                "reach here (nginx, TLS and wrk's share alone); the "
+                "scenario's ratio to it is fastcrm's own share.", "",
+                "| scenario | answer bytes | sized baseline req/s | its CPU "
+                "µs/req | sized / read baseline | the same by CPU time | "
+                "scenario / sized | the same by CPU time |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|"] + sized_lines
     if "S4 create case" in res and "S4 create case" in pairs:
         # Little's law: CONNS clients in a closed loop wait CONNS / X on
         # average; no p99 is below that mean.
