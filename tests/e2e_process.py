@@ -5,12 +5,13 @@ requests; SIGTERM stops gracefully, letting in-flight requests finish."""
 
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, api_user, make_key  # noqa: E402
+from harness import Stack, api_user, find_fastcrm, make_key  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
@@ -156,5 +157,26 @@ with Stack(workers=3, config_extra={"max_json_body": "8MiB"}) as s:
              "the in-flight request finished or never reached a worker (%r)" % results)
         t.ok("stopped" in s.log_text(), "the master logged its stop")
         t.eq([p for p in s.worker_pids()], [], "no worker left")
+
+# The benchmark's bare responder (tests/bench): serve -B answers every
+# request with a fixed JSON, -b sets its length.
+with Stack(workers=1, serve_args=["-B", "-b", "1000"]) as s:
+
+    @t.test
+    def baseline_answer():
+        import json
+        for path in ("/Contact/c0", "/Case?where[0][type]=equals"):
+            r = s.request("GET", path, key=None)
+            t.eq(r.status, 200, "serve -B: 200 for %s, no key" % path)
+            t.eq(len(r.body), 1000, "serve -B -b 1000: 1000 bytes")
+            t.eq(json.loads(r.body)["name"], "Baseline Contact",
+                 "serve -B: the answer is JSON")
+
+for bad in ("299", "x", "2000000"):
+    p = subprocess.run([find_fastcrm(), "serve", "-B", "-b", bad, "-c",
+                        "/nonexistent"], capture_output=True, text=True)
+    t.ok(p.returncode == 2 and "usage" in p.stderr,
+         "serve -B -b %s: refused with the usage (exit %d)" % (bad,
+                                                               p.returncode))
 
 t.done()
