@@ -33,6 +33,17 @@ util_random(void *out, size_t n)
 	return 0;
 }
 
+/* v as n lowercase hex digits, the last n of it. */
+static void
+hex_digits(char *out, unsigned long long v, int n)
+{
+
+	while (n-- > 0) {
+		out[n] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	}
+}
+
 void
 util_id_new(char out[UTIL_ID_LEN + 1])
 {
@@ -41,9 +52,12 @@ util_id_new(char out[UTIL_ID_LEN + 1])
 
 	gettimeofday(&tv, NULL);
 	util_random(rnd, sizeof(rnd));
-	snprintf(out, UTIL_ID_LEN + 1, "%08llx%05lx%02x%02x",
-	    (unsigned long long)tv.tv_sec & 0xffffffffULL,
-	    (unsigned long)tv.tv_usec & 0xfffffUL, rnd[0], rnd[1]);
+	/* "%08llx%05lx%02x%02x" of seconds, microseconds and two random
+	   bytes, without printf. */
+	hex_digits(out, (unsigned long long)tv.tv_sec & 0xffffffffULL, 8);
+	hex_digits(out + 8, (unsigned long long)tv.tv_usec & 0xfffffULL, 5);
+	hex_digits(out + 13, (unsigned long long)rnd[0] << 8 | rnd[1], 4);
+	out[UTIL_ID_LEN] = '\0';
 }
 
 int
@@ -71,7 +85,16 @@ util_datetime_fmt(long long t, char out[20])
 void
 util_now(char out[20])
 {
-	util_datetime_fmt((long long)time(NULL), out);
+	static time_t	 last = (time_t)-1;
+	static char	 text[20];
+	time_t		 t = time(NULL);
+
+	/* One formatting a second: every write stamps the time twice. */
+	if (t != last) {
+		util_datetime_fmt((long long)t, text);
+		last = t;
+	}
+	memcpy(out, text, sizeof(text));
 }
 
 static int

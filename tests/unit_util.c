@@ -4,9 +4,11 @@
  * checks, and the comparison forms of phone numbers and email addresses
  * (app/entity/normal.c) that the index keys and the where clauses share.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fastcrm/arena.h"
 #include "fastcrm/entity.h"
@@ -232,6 +234,38 @@ test_normal(void)
 	is(normal_scalar(NULL), NULL, "scalar: nothing is none");
 }
 
+/* Ids and time stamps, formatted without printf. */
+static void
+test_ids(void)
+{
+	char		 id[UTIL_ID_LEN + 1], now[20], want[20], sec[9];
+	struct buf	 b;
+	time_t		 t0, t1;
+
+	t0 = time(NULL);
+	util_id_new(id);
+	t1 = time(NULL);
+	ok(util_id_valid(id), "id_new: 17 lowercase hex digits (%s)", id);
+	snprintf(sec, sizeof(sec), "%08llx",
+	    (unsigned long long)t0 & 0xffffffffULL);
+	ok(strncmp(id, sec, 8) == 0 || t1 != t0,
+	    "id_new: the first 8 digits are the seconds (%s, %s)", id, sec);
+	util_now(now);
+	util_datetime_fmt((long long)time(NULL), want);
+	ok(strcmp(now, want) == 0 || time(NULL) != t1,
+	    "now: as util_datetime_fmt writes the time (%s)", now);
+	buf_init(&b, A);
+	buf_addi(&b, 0);
+	buf_addc(&b, ' ');
+	buf_addi(&b, -42);
+	buf_addc(&b, ' ');
+	buf_addi(&b, LLONG_MIN);
+	buf_addc(&b, ' ');
+	buf_addi(&b, LLONG_MAX);
+	ok(strcmp(b.p, "0 -42 -9223372036854775808 9223372036854775807") == 0,
+	    "buf_addi: as %%lld (%s)", b.p);
+}
+
 int
 main(void)
 {
@@ -243,6 +277,7 @@ main(void)
 	test_sha256();
 	test_utf8();
 	test_normal();
+	test_ids();
 	arena_free(A);
 	return tap_done();
 }

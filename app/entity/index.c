@@ -133,7 +133,12 @@ engine_store_record(struct ectx *c, struct store_txn *t, const struct entity *e,
 	buf_init(&b, c->arena);
 	json_write(&b, rec);
 	id = json_gets(rec, "id");
-	return store_put(t, e->db_rec, id, strlen(id), b.p, b.len);
+	if ((rc = store_put(t, e->db_rec, id, strlen(id), b.p, b.len)) != 0)
+		return rc;
+	c->stored = rec;
+	c->stored_raw = b.p;
+	c->stored_len = b.len;
+	return 0;
 }
 
 struct ids {

@@ -285,6 +285,16 @@ entity_create_in(struct ectx *c, struct store_txn *t, const struct entity *e,
 	return create_in(c, t, e, body, &d, out);
 }
 
+void
+entity_write_rec(const struct ectx *c, const struct json *rec, struct buf *out)
+{
+
+	if (rec != NULL && rec == c->stored)
+		buf_add(out, c->stored_raw, c->stored_len);
+	else
+		json_write(out, rec);
+}
+
 int
 entity_create(struct ectx *c, const struct entity *e, const struct json *body,
     struct json **out)

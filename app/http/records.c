@@ -95,7 +95,7 @@ entity_h_create(struct req *r)
 	c.skip_dups = yes(skip);
 	if ((rc = entity_create(&c, r->ent, body, &rec)) != 0)
 		return http_fault(r, &c, rc);
-	json_write(&r->out, rec);
+	entity_write_rec(&c, rec, &r->out);
 	return 0;
 }
 
@@ -111,7 +111,7 @@ entity_h_update(struct req *r)
 	http_ectx(r, &c);
 	if ((rc = entity_update(&c, r->ent, r->id, body, &rec)) != 0)
 		return http_fault(r, &c, rc);
-	json_write(&r->out, rec);
+	entity_write_rec(&c, rec, &r->out);
 	return 0;
 }
 

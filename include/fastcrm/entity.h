@@ -96,6 +96,11 @@ struct ectx {
 	int			 skip_dups;	/* the caller asked to skip the
 						   duplicate check */
 	struct fault		 fault;
+	/* The record last stored (engine_store_record) and the bytes it
+	   was stored as: entity_write_rec sends those for it. */
+	const struct json	*stored;
+	const char		*stored_raw;
+	size_t			 stored_len;
 };
 
 /* A context on a, for the system (no principal). */
@@ -118,6 +123,14 @@ int		 entity_fail_validation(struct ectx *, const struct entity *e,
    one-element list), and the reason. */
 int		 entity_fail_conflict(struct ectx *, const struct json *recs,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Appends rec as JSON to out: the bytes it was just stored as when it is
+ * the record this context last stored (a create's or update's answer),
+ * else written afresh.
+ */
+struct buf;
+void		 entity_write_rec(const struct ectx *, const struct json *rec,
+		    struct buf *out);
 /* The fault's reason, or error_reason(code). */
 const char	*entity_reason(const struct ectx *, int code);
 
