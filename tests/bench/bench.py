@@ -687,6 +687,15 @@ def main():
 def memory(stack, d):
     """Worker private memory at 10k and MEMORY_REQUESTS requests."""
     stack.restart_fastcrm()
+    # The master creates the socket before it forks every worker: wait
+    # for all of them, then for an answer.
+    deadline = time.monotonic() + 60
+    while len(stack.worker_pids()) < WORKERS:
+        if time.monotonic() > deadline:
+            sys.exit("bench: %d workers after a restart, not %d:\n%s" % (
+                len(stack.worker_pids()), WORKERS, stack.log_text()[-3000:]))
+        time.sleep(0.1)
+    stack.request("GET", "/App/user")
     pids = stack.worker_pids()
     start = {p: private_kb(p) for p in pids}
     done = 0
@@ -700,7 +709,11 @@ def memory(stack, d):
             if r["errors"]:
                 sys.exit("bench: memory run: %d errors" % r["errors"])
         if sorted(stack.worker_pids()) != sorted(pids):
-            sys.exit("bench: a worker was replaced during the memory run")
+            sys.exit("bench: a worker was replaced during the memory run "
+                     "(%s, now %s); the log's last lines:\n%s" % (
+                         pids, stack.worker_pids(),
+                         "\n".join(l for l in stack.log_text().splitlines()
+                                   if " info " not in l)[-3000:]))
         marks[target] = (done, {p: private_kb(p) for p in pids})
     return start, marks
 
