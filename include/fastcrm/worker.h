@@ -19,7 +19,7 @@ void	 worker_run(const struct conf *, int fd, int life, int gen)
 /*
  * Benchmark baseline (serve -B): the workers run the same loop but answer
  * every request with a fixed JSON instead of parsing and routing it,
- * worker_baseline_bytes long (serve -B -b N; 300 when 0 or less).
+ * worker_baseline_bytes long (serve -B -b N; 300 when it is less).
  * tests/bench measures fastcrm against this.
  */
 extern int	 worker_baseline;
