@@ -21,8 +21,9 @@
 /*
  * The FastCGI parameters fastcrm reads (nginx/fastcrm.conf.in passes
  * these and a few more), with their lengths: http_request_parse finds
- * them all in one pass over the environment, and http_header then looks
- * a name up among these few instead of scanning the environment again.
+ * them all in one pass over the environment; http_param then reads one
+ * by index, and http_header a name among these few, instead of scanning
+ * the environment again.
  */
 static const struct {
 	const char	*name;
@@ -71,8 +72,12 @@ known_init(void)
 	by_len_done = 1;
 	memset(by_len, -1, sizeof(by_len));
 	for (i = 0; i < HP_COUNT; i++) {
-		for (j = 0; by_len[known[i].len][j] != -1; j++)
+		for (j = 0; j < KNOWN_SAME && known[i].len < KNOWN_LEN &&
+		    by_len[known[i].len][j] != -1; j++)
 			;
+		/* A name added to known[] that does not fit: fail loudly. */
+		if (j == KNOWN_SAME || known[i].len >= KNOWN_LEN)
+			abort();
 		by_len[known[i].len][j] = (signed char)i;
 	}
 }
