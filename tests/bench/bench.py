@@ -90,7 +90,7 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
-from harness import Stack  # noqa: E402
+from harness import Stack, _ppid  # noqa: E402
 
 
 def env_int(name, default):
@@ -327,17 +327,8 @@ class BenchStack(Stack):
 
 def children(pid):
     """The processes whose parent is pid."""
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open("/proc/%s/stat" % name) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            if ppid == pid:
-                out.append(int(name))
-    return out
+    return [int(n) for n in os.listdir("/proc")
+            if n.isdigit() and _ppid(int(n)) == pid]
 
 
 def run_ns(pids):
