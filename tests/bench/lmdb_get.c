@@ -23,6 +23,8 @@
 
 #include <lmdb.h>
 
+#include "xorshift.h"
+
 static double
 now(void)
 {
@@ -39,17 +41,6 @@ minflt(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return ru.ru_minflt;
-}
-
-static unsigned long long rnd = 88172645463325252ULL;
-
-static size_t
-random_below(size_t n)
-{
-	rnd ^= rnd << 13;
-	rnd ^= rnd >> 7;
-	rnd ^= rnd << 17;
-	return (size_t)(rnd % n);
 }
 
 static void

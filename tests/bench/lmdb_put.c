@@ -22,6 +22,8 @@
 
 #include <lmdb.h>
 
+#include "xorshift.h"
+
 #define MAXLAT	(1 << 22)
 
 static double
@@ -39,18 +41,6 @@ cmp_double(const void *a, const void *b)
 	double	 x = *(const double *)a, y = *(const double *)b;
 
 	return x < y ? -1 : x > y;
-}
-
-static unsigned long long rnd = 88172645463325252ULL;
-
-/* xorshift64: the contacts new cases link to, at random. */
-static size_t
-random_below(size_t n)
-{
-	rnd ^= rnd << 13;
-	rnd ^= rnd >> 7;
-	rnd ^= rnd << 17;
-	return (size_t)(rnd % n);
 }
 
 static void
