@@ -69,18 +69,25 @@ def paths(d, name, n):
     return [lines[i % len(lines)] for i in range(n)]
 
 
-def instructions(make, d, name, serve_args, top):
-    """Instructions per request (callgrind, TOGGLES) for REQUESTS requests."""
-    out = os.path.join(top, "cg-%s" % name)
-    os.makedirs(out, exist_ok=True)
+def callgrind_wrapper(top, out, binary):
+    """A script in top that runs binary under callgrind, counting only
+    TOGGLES, one output file per process in out; returns its path."""
     wrapper = os.path.join(top, "vg-fastcrm")
     with open(wrapper, "w") as f:
         f.write("#!/bin/sh\nexec valgrind -q --tool=callgrind "
                 "--collect-atstart=no %s "
                 "--callgrind-out-file=%s/cg.%%p %s \"$@\"\n"
-                % (" ".join("--toggle-collect=" + f for f in TOGGLES), out,
-                   bench_bin()))
+                % (" ".join("--toggle-collect=" + t for t in TOGGLES), out,
+                   binary))
     os.chmod(wrapper, 0o755)
+    return wrapper
+
+
+def instructions(make, d, name, serve_args, top):
+    """Instructions per request (callgrind, TOGGLES) for REQUESTS requests."""
+    out = os.path.join(top, "cg-%s" % name)
+    os.makedirs(out, exist_ok=True)
+    wrapper = callgrind_wrapper(top, out, bench_bin())
     s = make(serve_args)
     s.bin = wrapper
     os.environ["FASTCRM_TEST_TIMEOUT"] = "120"

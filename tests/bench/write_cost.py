@@ -35,15 +35,7 @@ def main():
         out = os.path.join(top, "cg")
         os.makedirs(out)
         s = Stack(workers=1, start=False)
-        wrapper = os.path.join(top, "vg-fastcrm")
-        with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec valgrind -q --tool=callgrind "
-                    "--collect-atstart=no %s --callgrind-out-file=%s/cg.%%p "
-                    "%s \"$@\"\n" % (" ".join("--toggle-collect=" + t
-                                              for t in cost.TOGGLES),
-                                     out, s.bin))
-        os.chmod(wrapper, 0o755)
-        s.bin = wrapper
+        s.bin = cost.callgrind_wrapper(top, out, s.bin)
         os.environ["FASTCRM_TEST_TIMEOUT"] = "120"
         s.start()
         ids = []
