@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fastcrm/error.h"
@@ -198,7 +199,44 @@ test_raw_span(void)
  * committing keeps this one waiting in store_batch_wait until it lets go.
  * The holder writes 'R' to a pipe just before it lets go: found there
  * when the wait returns, the wait lasted until the release.
+ *
+ * The wait lets go early, by design, of a holder that commits nothing for
+ * a tick (STORE_GATE_TICK_MS).  Under valgrind on a loaded machine the
+ * holder can be off the CPU that long, so it also sends the monotonic
+ * time just before and just after each batch commit: an early return is
+ * right only if, inside the wait, the holder went a tick with no commit
+ * even by the widest reading (from before one commit to after the next).
  */
+static long long
+mono_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The longest stretch of [t0, t1] with no commit in [at[i][0], at[i][1]]. */
+static long long
+longest_quiet(long long at[][2], int n, long long t0, long long t1)
+{
+	long long	 best = 0, from = t0, to;
+	int		 i;
+
+	for (i = 0; i <= n; i++) {
+		to = i < n ? at[i][1] : t1;
+		if (to > t1)
+			to = t1;
+		if (to - from > best)
+			best = to - from;
+		if (i < n && at[i][0] > from)
+			from = at[i][0];
+		if (from >= t1)
+			break;
+	}
+	return best;
+}
+
 static void
 test_gate(void)
 {
@@ -206,16 +244,17 @@ test_gate(void)
 	char			 gdir[] = "/dev/shm/fastcrm-unit-gate.XXXXXX";
 	const char		*d;
 	struct store_txn	*t;
-	int			 ready[2], done[2], status, i, ok_child = 1;
+	int			 ready[2], done[2], beats[2], status, i, n;
+	int			 ok_child = 1;
+	long long		 at[101][2], mark[2], t0, t1, quiet;
 	char			 c = 0;
 	pid_t			 pid;
 
 	/* In memory where there is /dev/shm: a commit's fsync costs nothing,
 	   so the holder's commits come far more often than the waiter's
-	   50 ms tick even on a loaded machine (a holder that commits nothing
-	   in a tick is let go by design). */
+	   tick even on a loaded machine. */
 	d = mkdtemp(gdir) != NULL ? gdir : dir;
-	if (pipe(ready) != 0 || pipe(done) != 0) {
+	if (pipe(ready) != 0 || pipe(done) != 0 || pipe(beats) != 0) {
 		ok(0, "gate: pipes");
 		return;
 	}
@@ -234,8 +273,12 @@ test_gate(void)
 		(void)write(ready[1], ok_child ? "1" : "0", 1);
 		for (i = 1; i <= 100; i++) {
 			usleep(2000);
+			mark[0] = mono_us();
 			if (store_batch_commit(cst) != 0)
 				_exit(4);
+			mark[1] = mono_us();
+			/* 16 bytes a commit: the pipe never fills. */
+			(void)write(beats[1], mark, sizeof(mark));
 			if (store_begin(cst, 1, &t) != 0 ||
 			    store_put(t, 0, "gate-n", 6, "v", 1) != 0 ||
 			    store_commit(t) != 0)
@@ -250,6 +293,7 @@ test_gate(void)
 	}
 	close(ready[1]);
 	close(done[1]);
+	close(beats[1]);
 	/* This process's own environment, opened after the fork as a
 	   worker's is (the gate's page came from the first open). */
 	if (store_open(d, 1 << 24, dbs, &st) != 0) {
@@ -259,21 +303,36 @@ test_gate(void)
 	ok(read(ready[0], &c, 1) == 1 && c == '1',
 	    "gate: a process that opens a batch holds the gate");
 	ok(!store_batch_leading(st), "gate: ... and this one does not");
+	t0 = mono_us();
 	store_batch_wait(st, 5000);
+	t1 = mono_us();
 	/* Not blocking: what is there the moment the wait returned. */
 	(void)fcntl(done[0], F_SETFL, O_NONBLOCK);
 	c = 0;
-	ok(read(done[0], &c, 1) == 1 && c == 'R',
-	    "gate: the wait lasted while the holder kept committing, until "
-	    "it let go");
+	(void)read(done[0], &c, 1);
 	ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0, "gate: the holder's batches committed");
+	for (n = 0; n < 100 && read(beats[0], at[n], sizeof(at[n])) ==
+	    (ssize_t)sizeof(at[n]); n++)
+		;
+	quiet = longest_quiet(at, n, t0, t1);
+	if (c == 'R')
+		ok(1, "gate: the wait lasted while the holder kept committing, "
+		    "until it let go (%lld ms, %d commits)", (t1 - t0) / 1000,
+		    n);
+	else
+		ok(quiet >= STORE_GATE_TICK_MS * 1000LL, "gate: the wait "
+		    "returned before the holder let go only after a tick "
+		    "with no commit (%lld ms quiet of %lld ms waited; the "
+		    "tick is %d ms)", quiet / 1000, (t1 - t0) / 1000,
+		    STORE_GATE_TICK_MS);
 	ok(seen(st, "gate-n") == 1, "gate: its writes are durable and seen");
 	store_close(st);
 	if (d == gdir)
 		tap_rm_store(gdir);
 	close(ready[0]);
 	close(done[0]);
+	close(beats[0]);
 }
 
 int

@@ -47,7 +47,6 @@
 
 #define STORE_MAXDBS	512
 #define STORE_FORMAT	1
-#define GATE_TICK_MS	50	/* store_batch_wait: a holder's sign of life */
 
 struct store {
 	MDB_env		*env;
@@ -216,8 +215,8 @@ store_batch_wait(const struct store *st, int ms)
 	if (gate == NULL)
 		return;
 	ts.tv_sec = 0;
-	ts.tv_nsec = GATE_TICK_MS * 1000000L;
-	for (waited = 0; waited < ms; waited += GATE_TICK_MS) {
+	ts.tv_nsec = STORE_GATE_TICK_MS * 1000000L;
+	for (waited = 0; waited < ms; waited += STORE_GATE_TICK_MS) {
 		seq = atomic_load(&gate->seq);
 		pid = atomic_load(&gate->holder);
 		if (pid == 0 || pid == st->pid)

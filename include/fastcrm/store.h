@@ -85,8 +85,10 @@ int		 store_batch_commit(struct store *);
  * process the holder; store_batch_release ends that (the holder calls it
  * once no connection is queued; store_close too).  store_batch_wait
  * waits, at most ms, while another live process holds the gate and keeps
- * committing: a worker calls it before it takes a new connection.
+ * committing: a worker calls it before it takes a new connection.  A
+ * holder that commits nothing for a tick is not waited for any longer.
  */
+#define STORE_GATE_TICK_MS	50
 int		 store_batch_leading(const struct store *);
 void		 store_batch_release(struct store *);
 void		 store_batch_wait(const struct store *, int ms);
