@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,6 @@ static int	 debug;
 static char	 log_path[PATH_MAX];	/* "" : stderr as inherited */
 static int	 saved_stderr = -1;	/* the inherited one, once replaced */
 
-#define LOG_TEXT	2048	/* the formatted text, before escaping */
 
 /* Length of the UTF-8 sequence at p (at most n bytes) that is neither a
    control character nor malformed; 0 when p[0] must be escaped. */
@@ -39,13 +39,31 @@ utf8_ok(const unsigned char *p, size_t n)
 	return len;
 }
 
+static const char hexd[] = "0123456789abcdef";
+
 size_t
 log_escape(const char *in, size_t n, char *out, size_t cap)
 {
 	const unsigned char	*text = (const unsigned char *)in;
-	size_t			 i = 0, o = 0, k;
+	size_t			 i = 0, o = 0, j, k;
 
+	if (cap == 0)
+		return 0;
 	while (i < n) {
+		/* Printable ASCII, most of every line, a run at a time. */
+		for (j = i; j < n && text[j] >= 0x20 && text[j] < 0x7f; j++)
+			;
+		if (j > i) {
+			k = j - i;
+			if (k > cap - 1 - o)
+				k = cap - 1 - o;
+			memcpy(out + o, text + i, k);
+			o += k;
+			i += k;
+			if (i < j)
+				break;
+			continue;
+		}
 		if ((k = utf8_ok(text + i, n - i)) > 0) {
 			if (o + k >= cap)
 				break;
@@ -56,34 +74,144 @@ log_escape(const char *in, size_t n, char *out, size_t cap)
 		}
 		if (o + 4 >= cap)
 			break;
-		snprintf(out + o, 5, "\\x%02x", text[i++]);
-		o += 4;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hexd[text[i] >> 4];
+		out[o++] = hexd[text[i++] & 0xf];
 	}
 	return o;
 }
 
-static void
-log_line(const char *level, const char *fmt, va_list ap)
-{
-	char		 text[LOG_TEXT], line[LOG_TEXT * 4 + 64];
-	struct tm	 tm;
-	time_t		 now;
-	size_t		 n, tn;
-	int		 m;
+/* This process's pid as text: known until a fork (log_forked). */
+static char	 pid_text[16];
+static size_t	 pid_len;
 
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
-	m = snprintf(line + n, sizeof(line) - n, "%s [%d] ", level,
-	    (int)getpid());
-	if (m > 0)
-		n += (size_t)m;
-	m = vsnprintf(text, sizeof(text), fmt, ap);
-	tn = m < 0 ? 0 : (size_t)m < sizeof(text) ? (size_t)m :
-	    sizeof(text) - 1;
+static void
+log_forked(void)
+{
+	pid_len = 0;
+}
+
+/* "2026-01-02T03:04:05Z LEVEL [pid] " into out; its length. */
+static size_t
+prefix(const char *level, char *out)
+{
+	static time_t	 last = (time_t)-1;
+	static char	 stamp[32];
+	static size_t	 stamp_len;
+	static int	 watching;
+	struct tm	 tm;
+	time_t		 now = time(NULL);
+	size_t		 n, k;
+	unsigned int	 pid;
+	char		 t[16];
+
+	/* Formatted once a second. */
+	if (now != last) {
+		gmtime_r(&now, &tm);
+		stamp_len = strftime(stamp, sizeof(stamp),
+		    "%Y-%m-%dT%H:%M:%SZ ", &tm);
+		last = now;
+	}
+	if (pid_len == 0) {
+		if (!watching) {
+			(void)pthread_atfork(NULL, NULL, log_forked);
+			watching = 1;
+		}
+		pid = (unsigned int)getpid();
+		k = sizeof(t);
+		do {
+			t[--k] = (char)('0' + pid % 10);
+			pid /= 10;
+		} while (pid != 0);
+		pid_text[0] = '[';
+		memcpy(pid_text + 1, t + k, sizeof(t) - k);
+		pid_len = 1 + sizeof(t) - k;
+		pid_text[pid_len++] = ']';
+		pid_text[pid_len++] = ' ';
+	}
+	memcpy(out, stamp, stamp_len);
+	n = stamp_len;
+	k = strlen(level);
+	memcpy(out + n, level, k);
+	n += k;
+	out[n++] = ' ';
+	memcpy(out + n, pid_text, pid_len);
+	return n + pid_len;
+}
+
+static const char *const level_name[] = {
+	[LOG_DEBUG] = "debug", [LOG_INFO] = "info", [LOG_WARN] = "warn",
+	[LOG_ERROR] = "error",
+};
+
+static void
+emit(enum log_level level, const char *text, size_t tn)
+{
+	char	 line[LOG_TEXT * 4 + 64];
+	size_t	 n;
+
+	n = prefix(level_name[level], line);
 	n += log_escape(text, tn, line + n, sizeof(line) - n - 1);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, n);
+}
+
+static void
+log_line(enum log_level level, const char *fmt, va_list ap)
+{
+	char	 text[LOG_TEXT];
+	int	 m;
+
+	m = vsnprintf(text, sizeof(text), fmt, ap);
+	emit(level, text, m < 0 ? 0 : (size_t)m < sizeof(text) ? (size_t)m :
+	    sizeof(text) - 1);
+}
+
+void
+log_addn(struct log_text *t, const char *s, size_t max)
+{
+	size_t	 k;
+
+	for (k = 0; k < max && s[k] != '\0'; k++)
+		;
+	if (k > sizeof(t->p) - t->n)
+		k = sizeof(t->p) - t->n;
+	memcpy(t->p + t->n, s, k);
+	t->n += k;
+}
+
+void
+log_add(struct log_text *t, const char *s)
+{
+	log_addn(t, s, sizeof(t->p));
+}
+
+void
+log_addi(struct log_text *t, long long v)
+{
+	char			 d[24];
+	size_t			 k = sizeof(d);
+	unsigned long long	 u;
+
+	u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	do {
+		d[--k] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		d[--k] = '-';
+	if (sizeof(d) - k <= sizeof(t->p) - t->n) {
+		memcpy(t->p + t->n, d + k, sizeof(d) - k);
+		t->n += sizeof(d) - k;
+	}
+}
+
+void
+log_emit(enum log_level level, const struct log_text *t)
+{
+	if (level != LOG_DEBUG || debug)
+		emit(level, t->p, t->n);
 }
 
 void
@@ -92,7 +220,7 @@ log_info(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line("info", fmt, ap);
+	log_line(LOG_INFO, fmt, ap);
 	va_end(ap);
 }
 
@@ -102,7 +230,7 @@ log_warn(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line("warn", fmt, ap);
+	log_line(LOG_WARN, fmt, ap);
 	va_end(ap);
 }
 
@@ -112,7 +240,7 @@ log_error(const char *fmt, ...)
 	va_list	 ap;
 
 	va_start(ap, fmt);
-	log_line("error", fmt, ap);
+	log_line(LOG_ERROR, fmt, ap);
 	va_end(ap);
 }
 
@@ -130,7 +258,7 @@ log_debug(const char *fmt, ...)
 	if (!debug)
 		return;
 	va_start(ap, fmt);
-	log_line("debug", fmt, ap);
+	log_line(LOG_DEBUG, fmt, ap);
 	va_end(ap);
 }
 

@@ -167,19 +167,34 @@ worker_log_request(const char *method, const char *path, int status,
     long long us, const char *who, const char *reason, const char *remote,
     int batch)
 {
-	int	 shown = status == 401 || status >= 500;
-	char	 b[24] = "";
+	struct log_text	 t;
 
-	if (batch > 0)
-		snprintf(b, sizeof(b), " batch=%d", batch);
+	/* "GET /api/v1/Contact 200 184us alice batch=3 reason=... client=..." */
+	t.n = 0;
+	log_add(&t, method != NULL ? method : "-");
+	log_add(&t, " ");
+	log_addn(&t, path != NULL ? path : "-", 200);
+	log_add(&t, " ");
+	log_addi(&t, status);
+	log_add(&t, " ");
+	log_addi(&t, us);
+	log_add(&t, "us ");
+	log_add(&t, who != NULL ? who : "-");
+	if (batch > 0) {
+		log_add(&t, " batch=");
+		log_addi(&t, batch);
+	}
+	if (status >= 400) {
+		log_add(&t, " reason=");
+		log_add(&t, reason != NULL ? reason : "");
+	}
+	if (status == 401 || status >= 500) {
+		log_add(&t, " client=");
+		log_add(&t, remote != NULL ? remote : "-");
+	}
 	/* Internal and storage errors at error; failed sign-ins at warn. */
-	(status >= 500 ? log_error : status == 401 ? log_warn : log_info)(
-	    "%s %.200s %d %lldus %s%s%s%s%s%s", method != NULL ? method : "-",
-	    path != NULL ? path : "-", status, us, who != NULL ? who : "-",
-	    b, status >= 400 ? " reason=" : "",
-	    status >= 400 && reason != NULL ? reason : "",
-	    shown ? " client=" : "",
-	    shown ? (remote != NULL ? remote : "-") : "");
+	log_emit(status >= 500 ? LOG_ERROR : status == 401 ? LOG_WARN :
+	    LOG_INFO, &t);
 }
 
 /*

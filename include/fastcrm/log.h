@@ -22,6 +22,23 @@ void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
  */
 size_t	 log_escape(const char *in, size_t n, char *out, size_t cap);
 
+/*
+ * A line's text put together without printf (the request line, written
+ * for every request): log_add appends a string, log_addn at most max
+ * bytes of one, log_addi a number, each cut at LOG_TEXT bytes; log_emit
+ * escapes and writes it as log_info and the others do.
+ */
+#define LOG_TEXT	2048	/* a line's text, before escaping */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+struct log_text {
+	size_t	 n;
+	char	 p[LOG_TEXT];
+};
+void	 log_add(struct log_text *, const char *);
+void	 log_addn(struct log_text *, const char *, size_t max);
+void	 log_addi(struct log_text *, long long);
+void	 log_emit(enum log_level, const struct log_text *);
+
 /* The log file (stderr goes there), and reopening it (signal-safe). */
 int	 log_set_file(const char *);
 int	 log_reopen(void);
