@@ -14,6 +14,8 @@
  */
 #include <sys/time.h>
 
+#include <poll.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,9 +46,13 @@ struct held {
 					   FCGX_Finish_r */
 };
 
+/* A pool slot: free, serving or holding a request, or parked (a
+   connection nginx keeps open, idle until it sends the next request). */
+enum slot { SLOT_FREE, SLOT_BUSY, SLOT_PARKED };
+
 struct batch {
 	FCGX_Request	 pool[BATCH_MAX];
-	int		 busy[BATCH_MAX];
+	enum slot	 state[BATCH_MAX];
 	struct held	 held[BATCH_MAX + 1];
 	int		 nheld, max;
 };
@@ -86,16 +92,56 @@ batch_slot(struct batch *b)
 	if (b->nheld >= b->max)
 		return NULL;
 	for (i = 0; i < BATCH_MAX; i++)
-		if (!b->busy[i])
+		if (b->state[i] == SLOT_FREE)
 			return &b->pool[i];
 	return NULL;
 }
 
 static void
-mark(struct batch *b, FCGX_Request *fr, int busy)
+mark(struct batch *b, FCGX_Request *fr, enum slot state)
 {
 	if (fr >= b->pool && fr < b->pool + BATCH_MAX)
-		b->busy[fr - b->pool] = busy;
+		b->state[fr - b->pool] = state;
+}
+
+int
+batch_full(const struct batch *b)
+{
+	return b->nheld >= b->max;
+}
+
+void
+batch_done(struct batch *b, FCGX_Request *fr)
+{
+	mark(b, fr, fr->ipcFd >= 0 ? SLOT_PARKED : SLOT_FREE);
+}
+
+int
+batch_parked_fds(const struct batch *b, struct pollfd *pfd, int n)
+{
+	int	 i, k = 0;
+
+	for (i = 0; i < BATCH_MAX && k < n; i++)
+		if (b->state[i] == SLOT_PARKED) {
+			pfd[k].fd = b->pool[i].ipcFd;
+			pfd[k].events = POLLIN;
+			pfd[k].revents = 0;
+			k++;
+		}
+	return k;
+}
+
+FCGX_Request *
+batch_take(struct batch *b, int fd)
+{
+	int	 i;
+
+	for (i = 0; i < BATCH_MAX; i++)
+		if (b->state[i] == SLOT_PARKED && b->pool[i].ipcFd == fd) {
+			b->state[i] = SLOT_BUSY;
+			return &b->pool[i];
+		}
+	return NULL;
 }
 
 static char *
@@ -136,7 +182,7 @@ batch_hold(struct batch *b, FCGX_Request *fr, const struct req *r,
 	h->who = copy(s, strlen(s));
 	if (r->status >= 400 && r->reason != NULL)
 		h->reason = copy(r->reason, strlen(r->reason));
-	mark(b, fr, 1);
+	mark(b, fr, SLOT_BUSY);
 }
 
 int
@@ -204,13 +250,10 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 		mr.status = h->status;
 		metrics_request(&mr, us);
 		FCGX_Finish_r(h->fr);
-		/* A kept FastCGI connection is not waited on from here. */
-		if (h->fr >= b->pool && h->fr < b->pool + BATCH_MAX &&
-		    h->fr->ipcFd >= 0)
-			FCGX_Free(h->fr, 1);
+		/* A connection nginx keeps stays open, parked. */
+		batch_done(b, h->fr);
 		worker_log_request(h->meth, h->line, h->status, us, h->who,
 		    h->reason, h->remote, b->nheld);
-		mark(b, h->fr, 0);
 		free(h->resp);
 		free(h->line);
 		free(h->meth);

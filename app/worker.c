@@ -198,11 +198,61 @@ worker_log_request(const char *method, const char *path, int status,
 }
 
 /*
+ * The next connection to serve: a parked one (kept by nginx) that has a
+ * request, else a free slot when a connection waits on the listening
+ * socket fd (*fresh = 1; FCGX_Accept_r takes it, unless another worker
+ * was first).  With wait, it waits for one (the signals of wait let in),
+ * watching life (the master's pipe: *gone = 1 when it closes); without,
+ * it takes only what is ready now.  NULL when there is none, or the
+ * batch is full.
+ */
+static FCGX_Request *
+next_conn(struct batch *b, int fd, int life, const sigset_t *wait,
+    int *fresh, int *gone)
+{
+	struct pollfd	 pfd[BATCH_MAX + 2];
+	FCGX_Request	*slot;
+	int		 n, np, i, rc;
+
+	*fresh = *gone = 0;
+	if (batch_full(b))
+		return NULL;
+	slot = batch_slot(b);
+	n = np = batch_parked_fds(b, pfd, BATCH_MAX);
+	if (slot != NULL) {
+		pfd[n].fd = fd;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	if (wait != NULL) {
+		pfd[n].fd = life;
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+		rc = ppoll(pfd, (nfds_t)n, NULL, wait);
+	} else
+		rc = n > 0 ? poll(pfd, (nfds_t)n, 0) : 0;
+	if (rc <= 0)
+		return NULL;
+	if (wait != NULL && pfd[n - 1].revents != 0) {
+		*gone = 1;
+		return NULL;
+	}
+	for (i = 0; i < np; i++)
+		if (pfd[i].revents != 0)
+			return batch_take(b, pfd[i].fd);
+	if (slot != NULL && pfd[np].revents != 0) {
+		*fresh = 1;
+		return slot;
+	}
+	return NULL;
+}
+
+/*
  * The request just served wrote into the open batch txn, which holds
- * LMDB's writer lock: serve the connections already waiting on the
- * socket too — their writes join the batch — then commit the batch once
- * and answer every request that wrote in it (app/batch.c).  Requests that
- * did not write are answered at once.
+ * LMDB's writer lock: serve the requests already waiting too — on the
+ * socket, or on connections nginx keeps open — their writes join the
+ * batch; then commit the batch once and answer every request that wrote
+ * in it (app/batch.c).  Requests that did not write are answered at once.
  */
 static void
 drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
@@ -211,19 +261,21 @@ drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
 	struct req	 r;
 	struct buf	 resp;
 	FCGX_Request	*fr;
+	int		 fresh, gone;
 
-	while (entity_store_batch_open(st) && (fr = batch_slot(b)) != NULL) {
-		if (!queued(fd) || FCGX_Accept_r(fr) < 0)
+	while (entity_store_batch_open(st) &&
+	    (fr = next_conn(b, fd, -1, NULL, &fresh, &gone)) != NULL) {
+		if (FCGX_Accept_r(fr) < 0) {
+			batch_done(b, fr);
 			break;
+		}
 		memset(&r, 0, sizeof(r));
 		r.arena = arena;
 		r.conf = conf;
 		r.store = st;
 		if (!serve_one(&r, fr, &resp, b)) {
 			FCGX_Finish_r(fr);
-			/* A kept FastCGI connection is not waited on here. */
-			if (fr->ipcFd >= 0)
-				FCGX_Free(fr, 1);
+			batch_done(b, fr);
 		}
 		arena_reset(arena);
 		entity_store_idle(st);
@@ -241,11 +293,10 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 	struct req		 r;
 	struct buf		 resp;
 	struct sigaction	 sa;
-	struct pollfd		 pfd[2];
 	sigset_t		 block, waitmask;
-	FCGX_Request		 fr;
+	FCGX_Request		*fr;
 	const char		*why;
-	int			 rc, big;
+	int			 rc, big, fresh, gone;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -280,7 +331,6 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		_exit(2);
 	entity_store_batch(st, conf->write_batch > 1);
 	FCGX_Init();
-	FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR);
 	if (worker_ready_fd >= 0) {
 		/* Tells the master this worker takes connections. */
 		(void)!write(worker_ready_fd, "r", 1);
@@ -291,46 +341,42 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		/*
 		 * A worker that held a batch keeps the others waiting while
 		 * connections are queued (it serves them, in order); with the
-		 * queue empty, or when it goes to wait on a kept connection,
-		 * it lets them take the next ones.
+		 * queue empty it lets them take the next ones.
 		 */
-		if (entity_store_batch_leading(st) &&
-		    (fr.ipcFd >= 0 || !queued(fd)))
+		if (entity_store_batch_leading(st) && !queued(fd))
 			entity_store_batch_release(st);
 		/*
-		 * With nginx's fastcgi_keep_conn the connection stays open
-		 * after a request and the next one arrives on it: wait on it
-		 * rather than on the listening socket.  (Shipped config: off;
-		 * see tests/bench/RESULTS.md for why.)
+		 * The next request: on a new connection, or — with nginx's
+		 * fastcgi_keep_conn, not shipped — on one kept open after
+		 * its last answer (parked in the batch's pool).
 		 */
-		pfd[0].fd = fr.ipcFd >= 0 ? fr.ipcFd : fd;
-		pfd[0].events = POLLIN;
-		pfd[0].revents = 0;
-		pfd[1].fd = life;
-		pfd[1].events = POLLIN;
-		pfd[1].revents = 0;
-		if (ppoll(pfd, 2, NULL, &waitmask) <= 0)
-			continue;
-		if (pfd[1].revents != 0) {
+		fr = next_conn(batch, fd, life, &waitmask, &fresh, &gone);
+		if (gone) {
 			log_warn("worker %d: the master is gone; exiting",
 			    (int)getpid());
 			break;
 		}
+		if (fr == NULL)
+			continue;
 		/*
 		 * Another worker holds a batch and serves the queue: let it
 		 * (a write taken here would wait on its writer lock).
 		 */
-		if (fr.ipcFd < 0)
+		if (fresh)
 			entity_store_batch_wait(st, WORKER_GATE_MS);
 		/* Non-blocking socket: another worker may have taken it. */
-		if (FCGX_Accept_r(&fr) < 0)
+		if (FCGX_Accept_r(fr) < 0) {
+			batch_done(batch, fr);
 			continue;
+		}
 		memset(&r, 0, sizeof(r));
 		r.arena = arena;
 		r.conf = conf;
 		r.store = st;
-		if (!serve_one(&r, &fr, &resp, batch))
-			FCGX_Finish_r(&fr);
+		if (!serve_one(&r, fr, &resp, batch)) {
+			FCGX_Finish_r(fr);
+			batch_done(batch, fr);
+		}
 		big = arena_used(arena) > WORKER_TRIM;
 		arena_reset(arena);
 		if (entity_store_batch_open(st))

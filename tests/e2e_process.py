@@ -4,6 +4,7 @@ is refused and the old configuration stays) without failing in-flight
 requests; SIGTERM stops gracefully, letting in-flight requests finish."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -171,6 +172,87 @@ with Stack(workers=1, serve_args=["-B", "-b", "1000"]) as s:
             t.eq(len(r.body), 1000, "serve -B -b 1000: 1000 bytes")
             t.eq(json.loads(r.body)["name"], "Baseline Contact",
                  "serve -B: the answer is JSON")
+
+
+def sockets(pid):
+    """How many sockets process pid has open (the listening one too)."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:"):
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
+# nginx keeping its FastCGI connections open (an upstream keepalive and
+# fastcgi_keep_conn; not the shipped setting): a worker keeps each such
+# connection open after its answer, parked, and watches it beside the
+# listening socket.  So one worker serves the many connections twelve
+# clients make nginx open, concurrent writes still share their commits,
+# and every request is answered.
+with Stack(workers=1, fastcgi_keepalive=8) as s:
+
+    @t.test
+    def kept_connections():
+        import json
+        (wpid,) = s.worker_pids()
+        before = sockets(wpid)
+        done = []
+        lock = threading.Lock()
+        stop = []
+
+        def client(n):
+            i = 0
+            while not stop:
+                i += 1
+                if i % 3:
+                    r = s.request("POST", "/Case",
+                                  {"name": "kept %d %d" % (n, i)})
+                else:
+                    r = s.request("GET", "/Case?maxSize=2")
+                with lock:
+                    done.append((i % 3 != 0, r.status))
+
+        ths = [threading.Thread(target=client, args=(n,)) for n in range(12)]
+        for th in ths:
+            th.start()
+        time.sleep(3)
+        stop.append(1)
+        for th in ths:
+            th.join()
+        creates = sum(1 for w, st in done if w and st == 200)
+        bad = [st for _w, st in done if st != 200]
+        t.ok(len(done) > 100 and not bad,
+             "kept connections: %d requests by 12 clients, one worker, "
+             "all answered 200 (not: %r)" % (len(done), bad[:10]))
+        sizes = [int(x) for x in re.findall(r" batch=(\d+)", s.log_text())]
+        t.ok(any(n > 1 for n in sizes),
+             "kept connections: writes shared commits (%d held, largest "
+             "batch %d)" % (len(sizes), max(sizes or [0])))
+        kept = sockets(wpid)
+        t.ok(kept > before,
+             "kept connections: the worker holds the connections nginx "
+             "keeps (%d sockets, %d before the clients)" % (kept, before))
+        r = s.request("GET", "/Case?maxSize=1")
+        t.eq(json.loads(r.body)["total"], creates,
+             "kept connections: every create answered 200 is stored (%d)"
+             % creates)
+        # A reload: nginx's old workers close the connections they kept.
+        os.kill(s.nginx_pid, signal.SIGHUP)
+        deadline = time.monotonic() + 20
+        while sockets(wpid) >= kept and time.monotonic() < deadline:
+            time.sleep(0.1)
+        t.ok(sockets(wpid) < kept,
+             "kept connections: those nginx closed are let go (%d sockets)"
+             % sockets(wpid))
+        r = s.request("POST", "/Case", {"name": "after the reload"})
+        t.eq(r.status, 200, "kept connections: a write after nginx's "
+             "reload is answered")
+        t.eq(s.worker_pids(), [wpid], "kept connections: the same worker "
+             "served it all")
+
 
 for bad in ("299", "x", "2000000"):
     p = subprocess.run([find_fastcrm(), "serve", "-B", "-b", bad, "-c",

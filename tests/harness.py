@@ -469,8 +469,12 @@ def _stop_all():
 class Stack:
     def __init__(self, config_extra=None, workers=2, config_text=None,
                  nginx_workers=1, start=True, limit_rate="2000r/s",
-                 limit_burst=4000, serve_args=()):
+                 limit_burst=4000, serve_args=(), fastcgi_keepalive=0):
         self.workers = workers
+        # > 0: nginx keeps that many idle FastCGI connections open per
+        # nginx worker (an upstream keepalive, fastcgi_keep_conn on),
+        # where the shipped configuration opens one per request.
+        self.fastcgi_keepalive = fastcgi_keepalive
         self.serve_args = list(serve_args)
         self.nginx_workers = nginx_workers
         self.limit_rate = limit_rate
@@ -647,6 +651,15 @@ class Stack:
                      ("@LIMIT_BURST@", str(self.limit_burst)),
                      ("@USER_DIRECTIVE@", user)):
             text = text.replace(k, v)
+        if self.fastcgi_keepalive > 0:
+            text = text.replace(
+                "    server {\n",
+                "    upstream fastcrm {\n        server unix:%s;\n"
+                "        keepalive %d;\n    }\n\n    server {\n"
+                % (self.socket, self.fastcgi_keepalive), 1)
+            text = text.replace("fastcgi_pass unix:%s;" % self.socket,
+                                "fastcgi_pass fastcrm;\n"
+                                "            fastcgi_keep_conn on;")
         with open(self.nginx_conf, "w") as f:
             f.write(text)
 

@@ -16,6 +16,7 @@
 
 struct arena;
 struct batch;
+struct pollfd;
 struct buf;
 struct conf;
 struct req;
@@ -27,8 +28,22 @@ struct store;
  */
 struct batch	*batch_new(int fd, int max);
 void		 batch_free(struct batch *);
-/* A request struct for the next connection to take, or NULL when full. */
+/*
+ * The pool of FastCGI request structs is every connection the worker has
+ * open.  batch_slot: a free one to accept the next connection into, or
+ * NULL when the batch is full or every slot is in use.  batch_done, once
+ * fr's request is finished (FCGX_Finish_r): a connection nginx keeps
+ * (fastcgi_keep_conn) stays open, parked, else the slot is free again.
+ * batch_parked_fds puts up to n parked connections into pfd (POLLIN) and
+ * returns how many; batch_take takes the parked one on fd to serve its
+ * next request (NULL if none is).
+ */
 FCGX_Request	*batch_slot(struct batch *);
+int		 batch_full(const struct batch *);
+void		 batch_done(struct batch *, FCGX_Request *fr);
+int		 batch_parked_fds(const struct batch *, struct pollfd *pfd,
+		    int n);
+FCGX_Request	*batch_take(struct batch *, int fd);
 /*
  * Keeps r's rendered answer resp (copied) and what its log line says, to
  * send on fr once the batch commits; t0 is when the request began.
@@ -36,7 +51,7 @@ FCGX_Request	*batch_slot(struct batch *);
 void		 batch_hold(struct batch *, FCGX_Request *fr,
 		    const struct req *r, const struct buf *resp,
 		    const struct timeval *t0);
-/* Answers held. */
+/* Answers held; batch_full: as many as the batch takes. */
 int		 batch_held(const struct batch *);
 /*
  * Commits the batch (store_batch_commit), then sends every held answer —

@@ -302,25 +302,10 @@ def load(stack, d, n, rnd, full):
     return rates, have
 
 
-class BenchStack(Stack):
-    """A Stack whose nginx may keep FastCGI connections open."""
-
-    def _render_nginx(self):
-        Stack._render_nginx(self)
-        if KEEPALIVE <= 0:
-            return
-        with open(self.nginx_conf) as f:
-            text = f.read()
-        text = text.replace(
-            "    server {\n",
-            "    upstream fastcrm {\n        server unix:%s;\n"
-            "        keepalive %d;\n    }\n\n    server {\n"
-            % (self.socket, KEEPALIVE), 1)
-        text = text.replace("fastcgi_pass unix:%s;" % self.socket,
-                            "fastcgi_pass fastcrm;\n"
-                            "            fastcgi_keep_conn on;")
-        with open(self.nginx_conf, "w") as f:
-            f.write(text)
+def BenchStack(**kw):
+    """A Stack whose nginx keeps FastCGI connections open with
+    BENCH_KEEPALIVE set."""
+    return Stack(fastcgi_keepalive=KEEPALIVE, **kw)
 
 
 # -- measuring ----------------------------------------------------------
