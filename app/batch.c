@@ -249,7 +249,7 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 		mr.method = h->method;
 		mr.status = h->status;
 		metrics_request(&mr, us);
-		FCGX_Finish_r(h->fr);
+		worker_finish(h->fr);
 		/* A connection nginx keeps stays open, parked. */
 		batch_done(b, h->fr);
 		worker_log_request(h->meth, h->line, h->status, us, h->who,

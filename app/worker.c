@@ -110,6 +110,34 @@ fcgi_read(void *in, char *p, int n)
 	return FCGX_GetStr(p, n, in);
 }
 
+void
+worker_finish(FCGX_Request *fr)
+{
+	char	 c;
+	int	 fd = fr->ipcFd;
+
+	/*
+	 * libfcgi's own close shuts the connection for writing, then waits
+	 * until nginx closes its end, reading whatever nginx still sends (so
+	 * that a TCP reset cannot lose the answer): the worker sits idle for
+	 * a round trip through nginx after every answer.  When the request
+	 * was read to its end (the empty record that closes its body), nginx
+	 * sends nothing more, and the connection is closed at once.
+	 */
+	if (fr->keepConnection || fd < 0 || fr->in == NULL ||
+	    FCGX_GetStr(&c, 1, fr->in) != 0 || FCGX_GetError(fr->in) != 0) {
+		FCGX_Finish_r(fr);
+		return;
+	}
+	fr->keepConnection = 1;
+	FCGX_Finish_r(fr);
+	fr->keepConnection = 0;
+	if (fr->ipcFd == fd) {
+		close(fd);
+		fr->ipcFd = -1;
+	}
+}
+
 /* Is a connection waiting on the listening socket? */
 static int
 queued(int fd)
@@ -274,7 +302,7 @@ drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
 		r.conf = conf;
 		r.store = st;
 		if (!serve_one(&r, fr, &resp, b)) {
-			FCGX_Finish_r(fr);
+			worker_finish(fr);
 			batch_done(b, fr);
 		}
 		arena_reset(arena);
@@ -374,7 +402,7 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		r.conf = conf;
 		r.store = st;
 		if (!serve_one(&r, fr, &resp, batch)) {
-			FCGX_Finish_r(fr);
+			worker_finish(fr);
 			batch_done(batch, fr);
 		}
 		big = arena_used(arena) > WORKER_TRIM;

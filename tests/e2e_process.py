@@ -174,6 +174,28 @@ with Stack(workers=1, serve_args=["-B", "-b", "1000"]) as s:
                  "serve -B: the answer is JSON")
 
 
+# A worker closes a connection at once after an answer when the request
+# was read to its end, and otherwise as libfcgi does: it shuts its side,
+# then reads what nginx still sends until nginx closes.  An answer given
+# before a large body was read (a wrong key, an unknown route) must still
+# arrive whole, and the next requests on the same workers too.
+with Stack(workers=2, config_extra={"max_json_body": "8MiB"}) as s:
+
+    @t.test
+    def answer_before_body():
+        big = {"name": "x", "description": "y" * 3000000}
+        got = []
+        for _ in range(3):
+            got.append((s.request("POST", "/Case", big, key="wrong").status,
+                        s.request("POST", "/NoSuchThing", big).status,
+                        s.request("POST", "/Case", big).status,
+                        s.request("GET", "/Case?maxSize=1").status))
+        t.eq(got, [(401, 404, 200, 200)] * 3,
+             "a 3 MB body: 401 for a wrong key and 404 for an unknown "
+             "route before it is read, then a create and a read, "
+             "three times")
+
+
 def sockets(pid):
     """How many sockets process pid has open (the listening one too)."""
     n = 0

@@ -5,6 +5,8 @@
 #ifndef FASTCRM_WORKER_H
 #define FASTCRM_WORKER_H
 
+#include <fcgiapp.h>
+
 struct conf;
 
 /* Runs the master until SIGTERM/SIGINT; returns the exit status. */
@@ -27,6 +29,12 @@ extern size_t	 worker_baseline_bytes;
 /* In a new worker: where to write one byte once it takes connections. */
 extern int	 worker_ready_fd;
 
+/*
+ * Ends fr's request (FCGX_Finish_r): a connection whose request was read
+ * to its end is closed at once, without libfcgi's wait for nginx to close
+ * its end first.
+ */
+void	 worker_finish(FCGX_Request *fr);
 /*
  * The one log line of a request: "METHOD PATH STATUS Nus WHO" and, for
  * 4xx/5xx, the reason; 5xx at error, 401 at warn, both with the client's
