@@ -305,10 +305,10 @@ buf_addc(struct buf *b, char c)
 	b->p[b->len] = '\0';
 }
 
-void
-buf_addi(struct buf *b, long long v)
+size_t
+buf_dec(char out[BUF_DEC_MAX], long long v)
 {
-	char			 t[24];
+	char			 t[BUF_DEC_MAX];
 	size_t			 n = sizeof(t);
 	unsigned long long	 u;
 
@@ -319,7 +319,16 @@ buf_addi(struct buf *b, long long v)
 	} while (u != 0);
 	if (v < 0)
 		t[--n] = '-';
-	buf_add(b, t + n, sizeof(t) - n);
+	memcpy(out, t + n, sizeof(t) - n);
+	return sizeof(t) - n;
+}
+
+void
+buf_addi(struct buf *b, long long v)
+{
+	char	 t[BUF_DEC_MAX];
+
+	buf_add(b, t, buf_dec(t, v));
 }
 
 void

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fastcrm/arena.h"
 #include "fastcrm/log.h"
 #include "fastcrm/util.h"
 
@@ -83,7 +84,7 @@ log_escape(const char *in, size_t n, char *out, size_t cap)
 }
 
 /* This process's pid as text: known until a fork (log_forked). */
-static char	 pid_text[16];
+static char	 pid_text[BUF_DEC_MAX + 4];
 static size_t	 pid_len;
 
 static void
@@ -103,8 +104,6 @@ prefix(const char *level, char *out)
 	struct tm	 tm;
 	time_t		 now = time(NULL);
 	size_t		 n, k;
-	unsigned int	 pid;
-	char		 t[16];
 
 	/* Formatted once a second. */
 	if (now != last) {
@@ -118,15 +117,8 @@ prefix(const char *level, char *out)
 			(void)pthread_atfork(NULL, NULL, log_forked);
 			watching = 1;
 		}
-		pid = (unsigned int)getpid();
-		k = sizeof(t);
-		do {
-			t[--k] = (char)('0' + pid % 10);
-			pid /= 10;
-		} while (pid != 0);
 		pid_text[0] = '[';
-		memcpy(pid_text + 1, t + k, sizeof(t) - k);
-		pid_len = 1 + sizeof(t) - k;
+		pid_len = 1 + buf_dec(pid_text + 1, (long long)getpid());
 		pid_text[pid_len++] = ']';
 		pid_text[pid_len++] = ' ';
 	}
@@ -190,20 +182,12 @@ log_add(struct log_text *t, const char *s)
 void
 log_addi(struct log_text *t, long long v)
 {
-	char			 d[24];
-	size_t			 k = sizeof(d);
-	unsigned long long	 u;
+	char	 d[BUF_DEC_MAX];
+	size_t	 k = buf_dec(d, v);
 
-	u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
-	do {
-		d[--k] = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (v < 0)
-		d[--k] = '-';
-	if (sizeof(d) - k <= sizeof(t->p) - t->n) {
-		memcpy(t->p + t->n, d + k, sizeof(d) - k);
-		t->n += sizeof(d) - k;
+	if (k <= sizeof(t->p) - t->n) {
+		memcpy(t->p + t->n, d, k);
+		t->n += k;
 	}
 }
 

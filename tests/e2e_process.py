@@ -194,6 +194,12 @@ with Stack(workers=2, config_extra={"max_json_body": "8MiB"}) as s:
              "a 3 MB body: 401 for a wrong key and 404 for an unknown "
              "route before it is read, then a create and a read, "
              "three times")
+        # The log's pid is taken once per process, and again after a fork.
+        pids = set(int(x) for x in re.findall(r"\[(\d+)\] (?:GET|POST) ",
+                                              s.log_text()))
+        t.ok(pids and pids <= set(s.worker_pids()),
+             "request lines carry their worker's pid (%r; workers %r)"
+             % (sorted(pids), s.worker_pids()))
 
 
 def sockets(pid):

@@ -69,6 +69,9 @@ void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_adds(struct buf *, const char *);
 void		 buf_addc(struct buf *, char);
 /* A decimal integer, as printf's "%lld" writes it (without printf). */
+/* v in decimal into out, no NUL; returns its length. */
+#define BUF_DEC_MAX	24
+size_t		 buf_dec(char out[BUF_DEC_MAX], long long v);
 void		 buf_addi(struct buf *, long long);
 void		 buf_printf(struct buf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
