@@ -113,6 +113,7 @@ batch_full(const struct batch *b)
 void
 batch_done(struct batch *b, FCGX_Request *fr)
 {
+	worker_finish(fr);
 	mark(b, fr, fr->ipcFd >= 0 ? SLOT_PARKED : SLOT_FREE);
 }
 
@@ -249,7 +250,6 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 		mr.method = h->method;
 		mr.status = h->status;
 		metrics_request(&mr, us);
-		worker_finish(h->fr);
 		/* A connection nginx keeps stays open, parked. */
 		batch_done(b, h->fr);
 		worker_log_request(h->meth, h->line, h->status, us, h->who,

@@ -40,13 +40,12 @@ utf8_ok(const unsigned char *p, size_t n)
 	return len;
 }
 
-static const char hexd[] = "0123456789abcdef";
-
 size_t
 log_escape(const char *in, size_t n, char *out, size_t cap)
 {
 	const unsigned char	*text = (const unsigned char *)in;
 	size_t			 i = 0, o = 0, j, k;
+	char			 hex[3];
 
 	if (cap == 0)
 		return 0;
@@ -77,8 +76,9 @@ log_escape(const char *in, size_t n, char *out, size_t cap)
 			break;
 		out[o++] = '\\';
 		out[o++] = 'x';
-		out[o++] = hexd[text[i] >> 4];
-		out[o++] = hexd[text[i++] & 0xf];
+		util_hex(text + i++, 1, hex);
+		out[o++] = hex[0];
+		out[o++] = hex[1];
 	}
 	return o;
 }

@@ -302,7 +302,6 @@ drain(struct batch *b, int fd, const struct conf *conf, struct store *st,
 		r.conf = conf;
 		r.store = st;
 		if (!serve_one(&r, fr, &resp, b)) {
-			worker_finish(fr);
 			batch_done(b, fr);
 		}
 		arena_reset(arena);
@@ -402,7 +401,6 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		r.conf = conf;
 		r.store = st;
 		if (!serve_one(&r, fr, &resp, batch)) {
-			worker_finish(fr);
 			batch_done(batch, fr);
 		}
 		big = arena_used(arena) > WORKER_TRIM;

@@ -12,46 +12,10 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Stack, api_user, find_fastcrm, make_key  # noqa: E402
+from harness import Load, Stack, api_user, find_fastcrm, make_key  # noqa: E402
 from tap import Tap  # noqa: E402
 
 t = Tap()
-
-
-class Load:
-    """Background clients sending creates and reads; records every status."""
-
-    def __init__(self, s, threads=4):
-        self.s = s
-        self.stop = False
-        self.statuses = []
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self.run, args=(i,))
-                        for i in range(threads)]
-
-    def run(self, n):
-        i = 0
-        while not self.stop:
-            i += 1
-            if i % 2:
-                r = self.s.request("POST", "/Case", {"name": "load %d %d" % (n, i)})
-            else:
-                r = self.s.request("GET", "/Case?maxSize=5")
-            with self.lock:
-                self.statuses.append(r.status)
-
-    def __enter__(self):
-        for th in self.threads:
-            th.start()
-        return self
-
-    def __exit__(self, *a):
-        self.stop = True
-        for th in self.threads:
-            th.join()
-
-    def bad(self):
-        return [x for x in self.statuses if x != 200]
 
 
 # max_json_body raised: graceful_stop sends a 3 MB JSON body.
@@ -227,29 +191,10 @@ with Stack(workers=1, fastcgi_keepalive=8) as s:
         import json
         (wpid,) = s.worker_pids()
         before = sockets(wpid)
-        done = []
-        lock = threading.Lock()
-        stop = []
-
-        def client(n):
-            i = 0
-            while not stop:
-                i += 1
-                if i % 3:
-                    r = s.request("POST", "/Case",
-                                  {"name": "kept %d %d" % (n, i)})
-                else:
-                    r = s.request("GET", "/Case?maxSize=2")
-                with lock:
-                    done.append((i % 3 != 0, r.status))
-
-        ths = [threading.Thread(target=client, args=(n,)) for n in range(12)]
-        for th in ths:
-            th.start()
-        time.sleep(3)
-        stop.append(1)
-        for th in ths:
-            th.join()
+        with Load(s, threads=12, read_every=3, read_path="/Case?maxSize=2",
+                  name="kept") as load:
+            time.sleep(3)
+        done = load.answers
         creates = sum(1 for w, st in done if w and st == 200)
         bad = [st for _w, st in done if st != 200]
         t.ok(len(done) > 100 and not bad,

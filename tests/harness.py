@@ -98,6 +98,7 @@ import subprocess
 import warnings
 import sys
 import tempfile
+import threading
 import time
 
 __all__ = ["Stack", "StackError", "Response", "make_key", "api_user",
@@ -464,6 +465,54 @@ def _stop_all():
             s.stop()
         except Exception:
             pass
+
+
+class Load:
+    """Background clients on a Stack, each creating Cases and, every
+    read_every-th request, listing them; answers holds (wrote, status)
+    of every request.  A context manager: the clients run inside it."""
+
+    def __init__(self, s, threads=4, read_every=2, read_path="/Case?maxSize=5",
+                 name="load"):
+        self.s = s
+        self.read_every = read_every
+        self.read_path = read_path
+        self.name = name
+        self.stop = False
+        self.answers = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self.run, args=(i,))
+                        for i in range(threads)]
+
+    def run(self, n):
+        i = 0
+        while not self.stop:
+            i += 1
+            wrote = i % self.read_every != 0
+            if wrote:
+                r = self.s.request("POST", "/Case",
+                                   {"name": "%s %d %d" % (self.name, n, i)})
+            else:
+                r = self.s.request("GET", self.read_path)
+            with self.lock:
+                self.answers.append((wrote, r.status))
+
+    @property
+    def statuses(self):
+        return [st for _w, st in self.answers]
+
+    def bad(self):
+        return [st for st in self.statuses if st != 200]
+
+    def __enter__(self):
+        for th in self.threads:
+            th.start()
+        return self
+
+    def __exit__(self, *a):
+        self.stop = True
+        for th in self.threads:
+            th.join()
 
 
 class Stack:

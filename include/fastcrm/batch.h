@@ -31,9 +31,10 @@ void		 batch_free(struct batch *);
 /*
  * The pool of FastCGI request structs is every connection the worker has
  * open.  batch_slot: a free one to accept the next connection into, or
- * NULL when the batch is full or every slot is in use.  batch_done, once
- * fr's request is finished (FCGX_Finish_r): a connection nginx keeps
- * (fastcgi_keep_conn) stays open, parked, else the slot is free again.
+ * NULL when the batch is full or every slot is in use.  batch_done ends
+ * fr's request (worker_finish; also after a failed FCGX_Accept_r): a
+ * connection nginx keeps (fastcgi_keep_conn) stays open, parked, else the
+ * slot is free again.
  * batch_parked_fds puts up to n parked connections into pfd (POLLIN) and
  * returns how many; batch_take takes the parked one on fd to serve its
  * next request (NULL if none is).

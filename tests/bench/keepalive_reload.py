@@ -11,37 +11,19 @@ KEEPALIVE 0 renders nginx as shipped (one connection per request)."""
 import collections
 import os
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
-from harness import Stack  # noqa: E402
+from harness import Load, Stack  # noqa: E402
 
 keep = int(sys.argv[1]) if len(sys.argv) > 1 else 8
 with Stack(workers=3, fastcgi_keepalive=keep) as s:
-    statuses = []
-    stop = []
-
-    def client(n):
-        i = 0
-        while not stop:
-            i += 1
-            if i % 2:
-                r = s.request("POST", "/Case", {"name": "r %d %d" % (n, i)})
-            else:
-                r = s.request("GET", "/Case?maxSize=2")
-            statuses.append(r.status)
-
-    ths = [threading.Thread(target=client, args=(n,)) for n in range(8)]
-    for th in ths:
-        th.start()
-    for _ in range(6):
-        time.sleep(0.7)
-        s.reload()
-    time.sleep(0.5)
-    stop.append(1)
-    for th in ths:
-        th.join()
+    with Load(s, threads=8, read_path="/Case?maxSize=2", name="r") as load:
+        for _ in range(6):
+            time.sleep(0.7)
+            s.reload()
+        time.sleep(0.5)
+    statuses = load.statuses
     print("keepalive %d, 6 reloads: %s" % (
         keep, dict(sorted(collections.Counter(statuses).items()))))
