@@ -63,6 +63,17 @@ json_strn(struct arena *a, const char *s, size_t len)
 }
 
 struct json *
+json_str_over(struct arena *a, const char *s, size_t len)
+{
+	struct json	*j;
+
+	j = json_new(a, JSON_STRING);
+	j->s = s;
+	j->len = len;
+	return j;
+}
+
+struct json *
 json_str(struct arena *a, const char *s)
 {
 	return json_strn(a, s, strlen(s));

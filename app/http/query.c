@@ -51,32 +51,54 @@ query_isspace(char c)
 	    c == '\f' || c == '\r';
 }
 
+/* What unescape() saw among the bytes it wrote. */
+#define SAW_HIGH	1	/* a byte of 0x80 or more: maybe not UTF-8 */
+#define SAW_NUL		2	/* a NUL byte */
+
+/*
+ * Decodes len bytes of s into out (room for len + 1 bytes, NUL-terminated
+ * after): "%XX" becomes the byte, "+" a space when plus_is_space, and a
+ * malformed "%" escape stays as it is.  Returns the length written and
+ * sets *saw.  One pass: the checks of a name or value need no other.
+ */
+static size_t
+unescape(char *out, const char *s, size_t len, int plus_is_space, int *saw)
+{
+	unsigned char	 c, any = 0;
+	size_t		 i, j;
+	int		 hi, lo, nul = 0;
+
+	for (i = j = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (c == '+' && plus_is_space)
+			c = ' ';
+		else if (c == '%' && i + 2 < len &&
+		    (hi = http_hex((unsigned char)s[i + 1])) != -1 &&
+		    (lo = http_hex((unsigned char)s[i + 2])) != -1) {
+			c = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		}
+		any |= c;
+		nul |= c == '\0';
+		out[j++] = (char)c;
+	}
+	out[j] = '\0';
+	*saw = ((any & 0x80) != 0 ? SAW_HIGH : 0) | (nul ? SAW_NUL : 0);
+	return j;
+}
+
 char *
 http_urldecode(struct arena *a, const char *s, size_t len, int plus_is_space,
     size_t *outlen)
 {
 	char	*out;
-	size_t	 i, j;
-	int	 hi, lo;
+	size_t	 n;
+	int	 saw;
 
 	out = arena_alloc(a, len + 1);
-	for (i = j = 0; i < len; i++) {
-		if (s[i] == '+' && plus_is_space) {
-			out[j++] = ' ';
-			continue;
-		}
-		if (s[i] == '%' && i + 2 < len &&
-		    (hi = http_hex((unsigned char)s[i + 1])) != -1 &&
-		    (lo = http_hex((unsigned char)s[i + 2])) != -1) {
-			out[j++] = (char)(hi << 4 | lo);
-			i += 2;
-			continue;
-		}
-		out[j++] = s[i];
-	}
-	out[j] = '\0';
+	n = unescape(out, s, len, plus_is_space, &saw);
 	if (outlen != NULL)
-		*outlen = j;
+		*outlen = n;
 	return out;
 }
 
@@ -211,7 +233,8 @@ query_split(struct arena *a, const char *k, size_t n, struct qseg *seg,
 }
 
 /*
- * Stores val under the path seg[0..nseg).  Containers on the way are
+ * Stores val under the path seg[0..nseg) (each segment NUL-terminated:
+ * the keys are the segments themselves).  Containers on the way are
  * created, and anything that is not an object is replaced by a new one,
  * as PHP does.
  */
@@ -229,7 +252,7 @@ query_store(struct arena *a, struct json *root, const struct qseg *seg,
 				return;
 			next = NULL;
 		} else {
-			key = arena_strndup(a, seg[i].s, seg[i].len);
+			key = seg[i].s;
 			next = json_get(cur, key);
 		}
 		if (i + 1 == nseg) {
@@ -244,30 +267,28 @@ query_store(struct arena *a, struct json *root, const struct qseg *seg,
 	}
 }
 
-/*
- * One name or value, decoded into the arena; most have nothing to
- * decode and are copied as they are.
- */
+/* Decodes one name or value into the arena; *saw as unescape() sets it. */
 static char *
-query_decode(struct arena *a, const char *s, size_t len, size_t *outlen)
+query_decode(struct arena *a, const char *s, size_t len, size_t *outlen,
+    int *saw)
 {
+	char	*out;
 
-	if (memchr(s, '%', len) == NULL && memchr(s, '+', len) == NULL) {
-		*outlen = len;
-		return arena_strndup(a, s, len);
-	}
-	return http_urldecode(a, s, len, 1, outlen);
+	out = arena_alloc(a, len + 1);
+	*outlen = unescape(out, s, len, 1, saw);
+	return out;
 }
 
-/* Checks one decoded name or value. */
+/* Checks one decoded name or value by what unescape() saw in it. */
 static int
-query_check(struct arena *a, const char *s, size_t len, const char **why)
+query_check(struct arena *a, const char *s, size_t len, int saw,
+    const char **why)
 {
 
-	if (memchr(s, '\0', len) != NULL)
+	if (saw & SAW_NUL)
 		return query_fail(a, why,
 		    "Query parameter contains a NUL byte.");
-	if (util_utf8_valid(s, len) == 0)
+	if ((saw & SAW_HIGH) && util_utf8_valid(s, len) == 0)
 		return query_fail(a, why,
 		    "Query parameter is not valid UTF-8.");
 	return FCRM_OK;
@@ -279,32 +300,33 @@ query_pair(struct arena *a, struct json *root, const char *p, size_t len,
     const char **why)
 {
 	struct qseg	 seg[QUERY_MAX_DEPTH + 1];
-	const char	*eq;
-	char		*key, *val;
-	size_t		 klen, vlen, nseg;
-	int		 rc;
+	const char	*eq, *val = "";
+	char		*key;
+	size_t		 klen, vlen = 0, nseg, i;
+	int		 rc, ksaw, vsaw = 0;
 
-	if ((eq = memchr(p, '=', len)) != NULL) {
-		key = query_decode(a, p, (size_t)(eq - p), &klen);
+	if ((eq = memchr(p, '=', len)) == NULL)
+		eq = p + len;
+	key = query_decode(a, p, (size_t)(eq - p), &klen, &ksaw);
+	if (eq < p + len)
 		val = query_decode(a, eq + 1, len - (size_t)(eq - p) - 1,
-		    &vlen);
-	} else {
-		key = query_decode(a, p, len, &klen);
-		val = arena_strdup(a, "");
-		vlen = 0;
-	}
+		    &vlen, &vsaw);
 
-	if ((rc = query_check(a, key, klen, why)) != FCRM_OK)
+	if ((rc = query_check(a, key, klen, ksaw, why)) != FCRM_OK)
 		return rc;
 	if (klen > QUERY_MAX_KEY)
 		return query_fail(a, why, "Query parameter name is too long "
 		    "(more than 1024 bytes).");
-	if ((rc = query_check(a, val, vlen, why)) != FCRM_OK)
+	if ((rc = query_check(a, val, vlen, vsaw, why)) != FCRM_OK)
 		return rc;
 	if ((rc = query_split(a, key, klen, seg, &nseg, why)) != FCRM_OK)
 		return rc;
+	/* Each segment ends at a '[', a ']' or the name's end: NUL there. */
+	for (i = 0; i < nseg; i++)
+		if (!seg[i].append)
+			((char *)seg[i].s)[seg[i].len] = '\0';
 	if (nseg > 0)
-		query_store(a, root, seg, nseg, json_strn(a, val, vlen));
+		query_store(a, root, seg, nseg, json_str_over(a, val, vlen));
 	return FCRM_OK;
 }
 

@@ -61,6 +61,10 @@ struct store {
 	   was not reset (a snapshot of this request; store_idle resets). */
 	struct store_txn *spare;
 	int		 live;
+	/* A cursor per database kept for read txns: renewed (no malloc)
+	   rather than opened each time; busy while a store_ call uses it. */
+	MDB_cursor	*rcur[STORE_MAXDBS];
+	unsigned char	 rbusy[STORE_MAXDBS];
 	/* Write batching: on, the open batch txn, children begun so far. */
 	int		 batching;
 	MDB_txn		*batch;
@@ -321,6 +325,9 @@ store_close(struct store *st)
 		mdb_txn_abort(st->spare->txn);
 		free(st->spare);
 	}
+	for (i = 0; i < st->ndbs; i++)
+		if (st->rcur[i] != NULL)
+			mdb_cursor_close(st->rcur[i]);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	for (i = 0; i < st->ndbs; i++)
@@ -629,30 +636,73 @@ store_del(struct store_txn *t, int db, const char *key, size_t klen,
 	return store_err(rc);
 }
 
+/* The cursor of one store_ call (cur_open, closed by cur_close). */
+struct cur {
+	MDB_cursor	*c;
+	struct store	*st;
+	int		 db;
+};
+
+#define CUR	struct cur cu __attribute__((cleanup(cur_close))) = { 0 }
+
 static void
-cursor_close(MDB_cursor **c)
+cur_close(struct cur *k)
 {
-	if (*c != NULL)
-		mdb_cursor_close(*c);
+	if (k->c == NULL)
+		return;
+	if (k->st->rcur[k->db] == k->c)
+		k->st->rbusy[k->db] = 0;
+	else
+		mdb_cursor_close(k->c);
+}
+
+/*
+ * A cursor on db in t: in a read txn, db's kept cursor when no other call
+ * holds it (renewed, or opened and kept the first time); otherwise one of
+ * its own.  An LMDB code.
+ */
+static int
+cur_open(struct store_txn *t, int db, struct cur *k)
+{
+	struct store	*st = t->st;
+	int		 rc;
+
+	k->st = st;
+	k->db = db;
+	if (!t->rdonly || st->rbusy[db])
+		return mdb_cursor_open(t->txn, st->dbis[db], &k->c);
+	if (st->rcur[db] != NULL &&
+	    mdb_cursor_renew(t->txn, st->rcur[db]) != 0) {
+		mdb_cursor_close(st->rcur[db]);
+		st->rcur[db] = NULL;
+	}
+	if (st->rcur[db] == NULL && (rc = mdb_cursor_open(t->txn,
+	    st->dbis[db], &st->rcur[db])) != 0) {
+		st->rcur[db] = NULL;
+		return rc;
+	}
+	st->rbusy[db] = 1;
+	k->c = st->rcur[db];
+	return 0;
 }
 
 int
 store_has(struct store_txn *t, int db, const char *key, size_t klen,
     const void *val, size_t vlen)
 {
-	MDB_cursor	*c __attribute__((cleanup(cursor_close))) = NULL;
+	CUR;
 	MDB_val		 k, v;
 	int		 rc;
 
 	if (klen == 0 || klen > 511)
 		return FCRM_NOT_FOUND;
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+	if ((rc = cur_open(t, db, &cu)) != 0)
 		return store_err(rc);
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
-	return store_err(mdb_cursor_get(c, &k, &v, MDB_GET_BOTH));
+	return store_err(mdb_cursor_get(cu.c, &k, &v, MDB_GET_BOTH));
 }
 
 int
@@ -720,14 +770,16 @@ int
 store_iter(struct store_txn *t, int db, int dir, const char *prefix,
     size_t plen, store_iter_fn fn, void *arg)
 {
-	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
+	CUR;
+	MDB_cursor		*c;
 	MDB_val			 k, v;
 	MDB_cursor_op		 op, step;
 	char			 end[512];
 	int			 rc;
 
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+	if ((rc = cur_open(t, db, &cu)) != 0)
 		return store_err(rc);
+	c = cu.c;
 	step = dir > 0 ? MDB_NEXT : MDB_PREV;
 	if (plen == 0) {
 		op = dir > 0 ? MDB_FIRST : MDB_LAST;
@@ -757,12 +809,14 @@ int
 store_iter_from(struct store_txn *t, int db, const char *from, size_t flen,
     store_iter_fn fn, void *arg)
 {
-	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
+	CUR;
+	MDB_cursor		*c;
 	MDB_val			 k, v;
 	int			 rc;
 
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+	if ((rc = cur_open(t, db, &cu)) != 0)
 		return store_err(rc);
+	c = cu.c;
 	if (flen == 0)
 		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	else {
@@ -777,14 +831,16 @@ int
 store_iter_dups(struct store_txn *t, int db, const char *key, size_t klen,
     store_iter_fn fn, void *arg)
 {
-	MDB_cursor		*c __attribute__((cleanup(cursor_close))) = NULL;
+	CUR;
+	MDB_cursor		*c;
 	MDB_val			 k, v;
 	int			 rc;
 
 	if (klen == 0 || klen > 511)
 		return FCRM_OK;
-	if ((rc = mdb_cursor_open(t->txn, t->st->dbis[db], &c)) != 0)
+	if ((rc = cur_open(t, db, &cu)) != 0)
 		return store_err(rc);
+	c = cu.c;
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);

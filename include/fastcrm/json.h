@@ -62,6 +62,8 @@ struct json	*json_null(struct arena *);
 struct json	*json_bool(struct arena *, int);
 struct json	*json_str(struct arena *, const char *);
 struct json	*json_strn(struct arena *, const char *, size_t);
+/* A string over s itself, not copied: s (NUL at len) must outlive it. */
+struct json	*json_str_over(struct arena *, const char *, size_t);
 struct json	*json_int(struct arena *, long long);
 struct json	*json_num(struct arena *, double);
 struct json	*json_numtext(struct arena *, const char *);
