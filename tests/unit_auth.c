@@ -9,13 +9,16 @@
  * for a bad Espo-Authorization string); a session opened with a password
  * is found by its cookie, needs its CSRF token to write or to end, and is
  * gone once ended; the limiter refuses an address after its failures
- * (403, whatever the credential) and not another address.
+ * (403, whatever the credential) and not another address, and an address
+ * it let in (the answer kept, app/auth/auth.c) is refused once another
+ * process, forked alike, commits its failures.
  * Prints TAP.
  */
 #include <crypt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -307,6 +310,59 @@ limiter(struct ectx *c)
 	ok(rc == 0 && out.who != NULL, "another address is not limited");
 }
 
+/*
+ * A worker keeps "under the limit" for an address it let in; failures
+ * that another worker (a process forked alike) commits must end that.
+ */
+static void
+limiter_shared(struct ectx *c)
+{
+	struct auth_in	 in;
+	struct auth_out	 out;
+	struct store	*st2;
+	struct arena	*a2;
+	struct ectx	 c2;
+	const char	*why = NULL;
+	pid_t		 pid;
+	int		 i, rc, status;
+
+	in_init(&in, "GET", "192.0.2.5");
+	in.api_key = KEY;
+	rc = auth_authenticate(c, &in, &out);
+	ok(rc == 0, "shared limiter: the right key from a new address: %s",
+	    reason(c, rc));
+	entity_store_idle(c->store);
+	rc = auth_authenticate(c, &in, &out);
+	ok(rc == 0, "shared limiter: ... and again (the answer kept): %s",
+	    reason(c, rc));
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		/* Another worker: its own store, the same data. */
+		if (entity_store_open(&conf, NULL, &st2, &why) != 0)
+			_exit(2);
+		a2 = arena_new();
+		entity_ctx(&c2, a2, &conf, st2);
+		c2.system = 0;
+		in.api_key = "wrong";
+		for (i = 0; i <= LIMIT; i++) {
+			(void)auth_authenticate(&c2, &in, &out);
+			arena_reset(a2);
+		}
+		entity_store_close(st2);
+		_exit(0);
+	}
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "shared limiter: another process records %d failures", LIMIT + 1);
+	/* The next request, as a worker begins it: a fresh snapshot. */
+	entity_store_idle(c->store);
+	in.api_key = KEY;
+	rc = auth_authenticate(c, &in, &out);
+	ok(rc == FCRM_FORBIDDEN && out.who == NULL,
+	    "shared limiter: then the right key from it here: 403: %s",
+	    reason(c, rc));
+}
+
 int
 main(void)
 {
@@ -333,6 +389,7 @@ main(void)
 	schemes(&c);
 	sessions(&c);
 	limiter(&c);
+	limiter_shared(&c);
 	arena_free(a);
 	entity_store_close(st);
 	return tap_done();

@@ -336,6 +336,43 @@ fail_purge(const struct ectx *c, struct store_txn *t, int db)
 	return store_put(t, db, mkey, sizeof(mkey) - 1, p.last, p.lastlen);
 }
 
+/*
+ * Addresses this process found under the limit, each with the snapshot
+ * it read that in: a count only grows with a failure, and a failure is a
+ * commit into the table, so until one after that snapshot
+ * (store_changed_since) the address stays under and its next request
+ * reads nothing.  Direct-mapped by a hash of the address; an address over
+ * the limit is never kept, and neither is one under other limits.
+ */
+#define CLEAR_SLOTS	256
+#define CLEAR_ADDR	64
+
+static struct clear {
+	struct store_snap	 snap;
+	long long		 limit, window;
+	char			 addr[CLEAR_ADDR];	/* "" unused */
+} clear[CLEAR_SLOTS];
+
+static struct clear *
+clear_slot(const char *remote)
+{
+	const unsigned char	*p;
+	unsigned int		 h = 2166136261u;	/* FNV-1a */
+
+	for (p = (const unsigned char *)remote; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	return &clear[h % CLEAR_SLOTS];
+}
+
+static int
+clear_known(const struct ectx *c, const struct clear *k, const char *remote)
+{
+	return k->limit == c->conf->auth_fail_limit &&
+	    k->window == c->conf->auth_fail_window &&
+	    strcmp(k->addr, remote) == 0 &&
+	    !store_changed_since(c->store, auth_db_authfail, &k->snap);
+}
+
 /* Is the address over the limit?  Counts a failure when fail != 0. */
 static int
 limiter(const struct ectx *c, const char *remote, int fail)
@@ -344,14 +381,19 @@ limiter(const struct ectx *c, const char *remote, int fail)
 	struct store_txn	**tp, *t;
 	struct store_val	 v;
 	struct failrec		 fr;
-	long long		 now = (long long)time(NULL);
+	struct clear		*k;
+	long long		 now;
 	int			 db = auth_db_authfail, over = 0;
 
 	if (c->conf == NULL)
 		return 0;
+	k = clear_slot(remote);
+	if (!fail && clear_known(c, k, remote))
+		return 0;
 	if (entity_begin(&lc, fail, &tp) != 0)
 		return 0;
 	t = *tp;
+	now = (long long)time(NULL);
 	memset(&fr, 0, sizeof(fr));
 	if (store_get(t, db, remote, strlen(remote), &v) == 0 &&
 	    v.len == sizeof(fr))
@@ -361,9 +403,16 @@ limiter(const struct ectx *c, const char *remote, int fail)
 		fr.count = 0;
 	}
 	over = fr.count > c->conf->auth_fail_limit;
+	if (!fail && !over && strlen(remote) < CLEAR_ADDR) {
+		store_snapshot(t, &k->snap);
+		k->limit = c->conf->auth_fail_limit;
+		k->window = c->conf->auth_fail_window;
+		strcpy(k->addr, remote);
+	}
 	/* A failed write is ended here (entity_commit ends it by
 	   itself): never a write lock left held. */
 	if (fail) {
+		k->addr[0] = '\0';
 		fr.count++;
 		if (fail_purge(c, t, db) == 0 &&
 		    store_put(t, db, remote, strlen(remote), &fr,

@@ -47,6 +47,7 @@
 
 #define STORE_MAXDBS	512
 #define STORE_FORMAT	1
+#define STORE_MARKS	64	/* change-mark slots (a database: db % 64) */
 
 struct store {
 	MDB_env		*env;
@@ -65,6 +66,9 @@ struct store {
 	   rather than opened each time; busy while a store_ call uses it. */
 	MDB_cursor	*rcur[STORE_MAXDBS];
 	unsigned char	 rbusy[STORE_MAXDBS];
+	/* Mark slots written by txns not committed yet (bit: db % 64). */
+	unsigned long long pending;
+	unsigned long	 serial;	/* of the stores this process opened */
 	/* Write batching: on, the open batch txn, children begun so far. */
 	int		 batching;
 	MDB_txn		*batch;
@@ -78,13 +82,18 @@ struct gate {
 	_Atomic unsigned int	 seq;		/* futex word: bumped on release */
 	_Atomic int		 waiting;	/* processes in store_batch_wait */
 	_Atomic unsigned long	 commits;	/* batches committed */
+	/* Change marks: the newest txn id that wrote into a slot's
+	   databases (store_changed_since). */
+	_Atomic size_t		 marks[STORE_MARKS];
 };
 static struct gate	*gate;
+static unsigned long	 opened;	/* stores opened by this process */
 
 struct store_txn {
 	MDB_txn		*txn;
 	struct store	*st;
 	int		 rdonly;
+	int		 child;		/* of the batch txn */
 };
 
 static int
@@ -259,6 +268,7 @@ store_open(const char *dir, size_t map_size, const char *const *dbs,
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return FCRM_STORE;
 	st->pid = (int)getpid();
+	st->serial = ++opened;
 	if ((rc = mdb_env_create(&st->env)) != 0)
 		goto out;
 	/*
@@ -480,6 +490,7 @@ store_begin(struct store *st, int write, struct store_txn **out)
 		return FCRM_STORE;
 	t->st = st;
 	t->rdonly = !write;
+	t->child = 0;
 	if (write && st->batching) {
 		/* Counted first: whatever happens, the request waits for the
 		   batch it may have opened. */
@@ -494,6 +505,7 @@ store_begin(struct store *st, int write, struct store_txn **out)
 			if (gate != NULL)
 				atomic_store(&gate->holder, st->pid);
 		}
+		t->child = 1;
 		if ((rc = mdb_txn_begin(st->env, st->batch, 0,
 		    &t->txn)) != 0) {
 			free(t);
@@ -507,6 +519,40 @@ store_begin(struct store *st, int write, struct store_txn **out)
 	st->ntxn++;
 	*out = t;
 	return FCRM_OK;
+}
+
+/* Marks the slots written by txn id (just committed) in the gate. */
+static void
+publish(struct store *st, size_t id)
+{
+	size_t	 cur;
+	int	 i;
+
+	for (i = 0; gate != NULL && i < STORE_MARKS; i++) {
+		if ((st->pending & (1ULL << i)) == 0)
+			continue;
+		cur = atomic_load(&gate->marks[i]);
+		while (cur < id &&
+		    !atomic_compare_exchange_weak(&gate->marks[i], &cur, id))
+			;
+	}
+	st->pending = 0;
+}
+
+void
+store_snapshot(const struct store_txn *t, struct store_snap *snap)
+{
+	snap->store = t->st->serial;
+	snap->txn = mdb_txn_id(t->txn);
+}
+
+int
+store_changed_since(const struct store *st, int db,
+    const struct store_snap *snap)
+{
+	if (gate == NULL || db < 0 || snap->store != st->serial)
+		return 1;
+	return atomic_load(&gate->marks[db % STORE_MARKS]) > snap->txn;
 }
 
 void
@@ -530,13 +576,17 @@ store_batch_open(const struct store *st)
 int
 store_batch_commit(struct store *st)
 {
+	size_t	 id;
 	int	 rc;
 
 	if (st->batch == NULL)
 		return FCRM_OK;
+	id = mdb_txn_id(st->batch);
 	rc = mdb_txn_commit(st->batch);
 	st->batch = NULL;
 	st->ntxn--;
+	if (rc == 0)
+		publish(st, id);
 	if (gate != NULL)
 		atomic_fetch_add(&gate->commits, 1);
 	return store_err(rc);
@@ -545,14 +595,19 @@ store_batch_commit(struct store *st)
 int
 store_commit(struct store_txn *t)
 {
+	size_t	 id;
 	int	 rc;
 
 	if (t->rdonly) {
 		store_abort(t);
 		return FCRM_OK;
 	}
+	id = mdb_txn_id(t->txn);
 	rc = mdb_txn_commit(t->txn);
 	t->st->ntxn--;
+	/* A batch's child reaches other processes with the batch. */
+	if (rc == 0 && !t->child)
+		publish(t->st, id);
 	free(t);
 	return store_err(rc);
 }
@@ -612,6 +667,7 @@ store_put(struct store_txn *t, int db, const char *key, size_t klen,
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
 	rc = mdb_put(t->txn, t->st->dbis[db], &k, &v, 0);
+	t->st->pending |= 1ULL << (db % STORE_MARKS);
 	if (rc == MDB_KEYEXIST)
 		return FCRM_OK;
 	return store_err(rc);
@@ -631,6 +687,7 @@ store_del(struct store_txn *t, int db, const char *key, size_t klen,
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
 	rc = mdb_del(t->txn, t->st->dbis[db], &k, val != NULL ? &v : NULL);
+	t->st->pending |= 1ULL << (db % STORE_MARKS);
 	if (rc == MDB_NOTFOUND)
 		return FCRM_OK;
 	return store_err(rc);

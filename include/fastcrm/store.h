@@ -93,6 +93,25 @@ int		 store_batch_leading(const struct store *);
 void		 store_batch_release(struct store *);
 void		 store_batch_wait(const struct store *, int ms);
 /*
+ * Change marks (the processes forked from the one that first opened a
+ * store: a master's workers): every commit records, in the batch gate's
+ * page, its txn id for each database it wrote into (in one of 64 slots,
+ * which databases may share).  store_snapshot names a txn's snapshot;
+ * store_changed_since is 0 only when no commit after snapshot snap wrote
+ * into db, so that what this process read from db in snap still holds;
+ * 1 when one may have (always without the page, or for a snapshot of
+ * another store).  Commits by processes outside the tree are not seen:
+ * only workers may write a database read that way (auth's failed-login
+ * table).
+ */
+struct store_snap {
+	unsigned long	 store;		/* which store of this process */
+	size_t		 txn;		/* LMDB's txn id */
+};
+void		 store_snapshot(const struct store_txn *, struct store_snap *);
+int		 store_changed_since(const struct store *, int db,
+		    const struct store_snap *snap);
+/*
  * Commits (durable; batched, into the batch) and frees the txn; on error
  * the txn is aborted.
  */
