@@ -224,18 +224,37 @@ json_get(const struct json *obj, const char *key)
 	return NULL;
 }
 
+/* Bytes that end a run inside a string, and inside a container. */
+static const unsigned char	raw_in_string[256] = {
+	['"'] = 1, ['\\'] = 1
+};
+static const unsigned char	raw_in_container[256] = {
+	['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1
+};
+#define RAW_SHORT	32	/* a string's bytes looked at one by one */
+
 /* The end of the JSON string starting at p ('"'), or NULL. */
 static const char *
 raw_string_end(const char *p, const char *end, int *escaped)
 {
-	const char	*q, *bs;
+	const char	*q, *bs, *stop;
 
-	for (p++; p < end; p = bs + 2) {
+	/* Most strings are short: a byte at a time, then memchr. */
+	stop = end - p > RAW_SHORT + 1 ? p + RAW_SHORT + 1 : end;
+	for (p++; p < stop; p++) {
+		if (!raw_in_string[(unsigned char)*p])
+			continue;
+		if (*p == '"')
+			return p + 1;
+		/* An escape: the byte after it is part of the string. */
+		*escaped = 1;
+		p++;
+	}
+	for (; p < end; p = bs + 2) {
 		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
 			return NULL;
 		if ((bs = memchr(p, '\\', (size_t)(q - p))) == NULL)
 			return q + 1;
-		/* An escape: the quote may be escaped; go on after it. */
 		*escaped = 1;
 	}
 	return NULL;
@@ -267,6 +286,10 @@ raw_value_end(const char *p, const char *end)
 			return p;
 		}
 		p++;
+		/* Inside a container only strings and brackets matter. */
+		while (depth > 0 && p < end &&
+		    !raw_in_container[(unsigned char)*p])
+			p++;
 	} while (depth > 0);
 	return p;
 }
@@ -277,7 +300,7 @@ json_raw_span(const char *buf, size_t len, const char *key, const char **vp,
 {
 	const char	*p = buf, *end = buf + len, *k, *v, *ve;
 	size_t		 klen = strlen(key);
-	int		 esc;
+	int		 esc, same;
 
 	*vp = NULL;
 	*vlen = 0;
@@ -294,14 +317,15 @@ json_raw_span(const char *buf, size_t len, const char *key, const char **vp,
 		k = p + 1;
 		if ((p = raw_string_end(p, end, &esc)) == NULL)
 			return -1;
+		/* The key as it is written: p is past its closing quote. */
+		same = (size_t)(p - 1 - k) == klen && memcmp(k, key, klen) == 0;
 		while (p < end && (*p == ' ' || *p == ':'))
 			p++;
 		if ((ve = raw_value_end(p, end)) == NULL || ve == p)
 			return -1;
 		v = p;
 		p = ve;
-		if ((size_t)(ve - k) < klen + 1 || memcmp(k, key, klen) != 0 ||
-		    k[klen] != '"')
+		if (!same)
 			continue;
 		if (esc)
 			return -1;

@@ -64,26 +64,36 @@ query_isspace(char c)
 static size_t
 unescape(char *out, const char *s, size_t len, int plus_is_space, int *saw)
 {
-	unsigned char	 c, any = 0;
-	size_t		 i, j;
-	int		 hi, lo, nul = 0;
+	/* ASCII the copy stops at (and at 0x80 and above). */
+	static const unsigned char	 stop[128] = {
+		[0] = 1, ['%'] = 1, ['+'] = 1
+	};
+	const unsigned char	*p = (const unsigned char *)s, *end = p + len;
+	unsigned char		 c;
+	size_t			 j = 0;
+	int			 hi, lo;
 
-	for (i = j = 0; i < len; i++) {
-		c = (unsigned char)s[i];
+	*saw = 0;
+	while (p < end) {
+		if ((c = *p++) < 0x80 && !stop[c]) {
+			out[j++] = (char)c;
+			continue;
+		}
 		if (c == '+' && plus_is_space)
 			c = ' ';
-		else if (c == '%' && i + 2 < len &&
-		    (hi = http_hex((unsigned char)s[i + 1])) != -1 &&
-		    (lo = http_hex((unsigned char)s[i + 2])) != -1) {
+		else if (c == '%' && end - p >= 2 &&
+		    (hi = http_hex(p[0])) != -1 &&
+		    (lo = http_hex(p[1])) != -1) {
 			c = (unsigned char)(hi << 4 | lo);
-			i += 2;
+			p += 2;
 		}
-		any |= c;
-		nul |= c == '\0';
+		if (c >= 0x80)
+			*saw |= SAW_HIGH;
+		else if (c == '\0')
+			*saw |= SAW_NUL;
 		out[j++] = (char)c;
 	}
 	out[j] = '\0';
-	*saw = ((any & 0x80) != 0 ? SAW_HIGH : 0) | (nul ? SAW_NUL : 0);
 	return j;
 }
 
