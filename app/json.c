@@ -224,37 +224,23 @@ json_get(const struct json *obj, const char *key)
 	return NULL;
 }
 
-/* Bytes that end a run inside a string, and inside a container. */
-static const unsigned char	raw_in_string[256] = {
-	['"'] = 1, ['\\'] = 1
-};
+/* Bytes that matter inside a container: strings and brackets. */
 static const unsigned char	raw_in_container[256] = {
 	['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1
 };
-#define RAW_SHORT	32	/* a string's bytes looked at one by one */
 
 /* The end of the JSON string starting at p ('"'), or NULL. */
 static const char *
 raw_string_end(const char *p, const char *end, int *escaped)
 {
-	const char	*q, *bs, *stop;
+	const char	*q, *bs;
 
-	/* Most strings are short: a byte at a time, then memchr. */
-	stop = end - p > RAW_SHORT + 1 ? p + RAW_SHORT + 1 : end;
-	for (p++; p < stop; p++) {
-		if (!raw_in_string[(unsigned char)*p])
-			continue;
-		if (*p == '"')
-			return p + 1;
-		/* An escape: the byte after it is part of the string. */
-		*escaped = 1;
-		p++;
-	}
-	for (; p < end; p = bs + 2) {
+	for (p++; p < end; p = bs + 2) {
 		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
 			return NULL;
 		if ((bs = memchr(p, '\\', (size_t)(q - p))) == NULL)
 			return q + 1;
+		/* An escape: the quote may be escaped; go on after it. */
 		*escaped = 1;
 	}
 	return NULL;
