@@ -5,7 +5,8 @@
  * takes only its own changes; the batch commit reaches another process
  * with its own environment, as another worker), the read txn kept
  * within a request (the next reader takes it over; a write makes later
- * reads see it; store_idle resets it), store_db by name,
+ * reads see it; store_idle resets it), walks of one database nested in a
+ * read txn (the kept cursor, and one of its own), store_db by name,
  * json_raw_span on stored bytes, and the batch gate between workers.
  * Prints TAP.
  */
@@ -161,6 +162,68 @@ test_kept_read(struct store *st)
 	ok(put(st, "f", 1) == 0, "a write in the same request");
 	ok(store_begin(st, 0, &t) == 0 && store_get(t, 0, "f", 1, &v) == 0,
 	    "a read after the write sees it");
+	store_abort(t);
+	store_idle(st);
+}
+
+/* A walk of ix.a's "k" that walks it again inside, for each value. */
+struct nest {
+	struct store_txn	*t;
+	int			 outer, inner, depth;
+};
+
+static int
+nest_step(void *arg, struct store_val k, struct store_val v)
+{
+	struct nest	*n = arg;
+
+	(void)k;
+	(void)v;
+	if (n->depth > 0) {
+		n->inner++;
+		return 0;
+	}
+	n->outer++;
+	n->depth++;
+	(void)store_iter_dups(n->t, 1, "k", 1, nest_step, n);
+	n->depth--;
+	return 0;
+}
+
+static void
+test_nested_walk(struct store *st)
+{
+	struct store_txn	*t;
+	struct nest		 n;
+	int			 rc;
+
+	ok(store_begin(st, 1, &t) == 0 &&
+	    store_put(t, 1, "k", 1, "1", 1) == 0 &&
+	    store_put(t, 1, "k", 1, "2", 1) == 0 &&
+	    store_put(t, 1, "k", 1, "3", 1) == 0 && store_commit(t) == 0,
+	    "three values under one key of a dupsort database");
+	store_idle(st);
+	memset(&n, 0, sizeof(n));
+	ok(store_begin(st, 0, &t) == 0, "a read txn");
+	n.t = t;
+	rc = store_iter_dups(t, 1, "k", 1, nest_step, &n);
+	ok(rc == 0 && n.outer == 3 && n.inner == 9, "a walk with a walk of "
+	    "the same database inside (the kept cursor busy): outer %d, "
+	    "inner %d", n.outer, n.inner);
+	n.outer = n.inner = 0;
+	n.depth = 1;
+	rc = store_iter_dups(t, 1, "k", 1, nest_step, &n);
+	ok(rc == 0 && n.inner == 3, "the next walk takes the kept cursor "
+	    "again: %d values", n.inner);
+	store_abort(t);
+	store_idle(st);
+	n.inner = 0;
+	rc = store_begin(st, 0, &t);
+	n.t = t;
+	if (rc == 0)
+		rc = store_iter_dups(t, 1, "k", 1, nest_step, &n);
+	ok(rc == 0 && n.inner == 3, "and in the next read txn (renewed): %d "
+	    "values", n.inner);
 	store_abort(t);
 	store_idle(st);
 }
@@ -356,6 +419,7 @@ main(int argc, char *argv[])
 	test_db_names(st);
 	test_batch(st);
 	test_kept_read(st);
+	test_nested_walk(st);
 	test_raw_span();
 	/* Closed first: the gate's processes each open their own, and the
 	   one forked must not inherit an open environment. */
