@@ -310,6 +310,56 @@ limiter(struct ectx *c)
 	ok(rc == 0 && out.who != NULL, "another address is not limited");
 }
 
+#define SHARED_ADDR	"192.0.2.5"
+
+/*
+ * The other worker of limiter_shared: forked before this process opens
+ * the store it tests with, so that it inherits the batch gate's page (as
+ * workers do from the master) and no environment.  Told to, it opens its
+ * own store, records LIMIT + 1 failures from SHARED_ADDR and exits 0.
+ */
+static pid_t	 helper = -1;
+static int	 helper_go = -1;
+
+static void
+helper_start(void)
+{
+	struct auth_in	 in;
+	struct auth_out	 out;
+	struct store	*st;
+	struct arena	*a;
+	struct ectx	 c;
+	const char	*why = NULL;
+	int		 fds[2], i;
+	char		 go;
+
+	if (pipe(fds) == -1)
+		return;
+	fflush(stdout);
+	if ((helper = fork()) != 0) {
+		close(fds[0]);
+		helper_go = fds[1];
+		return;
+	}
+	close(fds[1]);
+	if (read(fds[0], &go, 1) != 1)
+		_exit(3);
+	if (entity_store_open(&conf, NULL, &st, &why) != 0)
+		_exit(2);
+	a = arena_new();
+	entity_ctx(&c, a, &conf, st);
+	c.system = 0;
+	in_init(&in, "GET", SHARED_ADDR);
+	in.api_key = "wrong";
+	for (i = 0; i <= LIMIT; i++) {
+		(void)auth_authenticate(&c, &in, &out);
+		arena_reset(a);
+	}
+	arena_free(a);
+	entity_store_close(st);
+	_exit(0);
+}
+
 /*
  * A worker keeps "under the limit" for an address it let in; failures
  * that another worker (a process forked alike) commits must end that.
@@ -319,14 +369,9 @@ limiter_shared(struct ectx *c)
 {
 	struct auth_in	 in;
 	struct auth_out	 out;
-	struct store	*st2;
-	struct arena	*a2;
-	struct ectx	 c2;
-	const char	*why = NULL;
-	pid_t		 pid;
-	int		 i, rc, status;
+	int		 rc, status;
 
-	in_init(&in, "GET", "192.0.2.5");
+	in_init(&in, "GET", SHARED_ADDR);
 	in.api_key = KEY;
 	rc = auth_authenticate(c, &in, &out);
 	ok(rc == 0, "shared limiter: the right key from a new address: %s",
@@ -335,24 +380,9 @@ limiter_shared(struct ectx *c)
 	rc = auth_authenticate(c, &in, &out);
 	ok(rc == 0, "shared limiter: ... and again (the answer kept): %s",
 	    reason(c, rc));
-	fflush(stdout);
-	if ((pid = fork()) == 0) {
-		/* Another worker: its own store, the same data. */
-		if (entity_store_open(&conf, NULL, &st2, &why) != 0)
-			_exit(2);
-		a2 = arena_new();
-		entity_ctx(&c2, a2, &conf, st2);
-		c2.system = 0;
-		in.api_key = "wrong";
-		for (i = 0; i <= LIMIT; i++) {
-			(void)auth_authenticate(&c2, &in, &out);
-			arena_reset(a2);
-		}
-		entity_store_close(st2);
-		_exit(0);
-	}
-	ok(pid > 0 && waitpid(pid, &status, 0) == pid &&
-	    WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	ok(helper > 0 && write(helper_go, "g", 1) == 1 &&
+	    waitpid(helper, &status, 0) == helper && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0,
 	    "shared limiter: another process records %d failures", LIMIT + 1);
 	/* The next request, as a worker begins it: a fresh snapshot. */
 	entity_store_idle(c->store);
@@ -380,6 +410,14 @@ main(void)
 	entity_register(resources);
 	if (entity_init(NULL, &why) != 0 || auth_init() != 0 ||
 	    entity_store_open(&conf, NULL, &st, &why) != 0) {
+		printf("Bail out! store: %s\n", why != NULL ? why : "?");
+		return 1;
+	}
+	/* That first open made the gate's page; the helper forks with it
+	   and nothing else open, then this process opens its store again. */
+	entity_store_close(st);
+	helper_start();
+	if (entity_store_open(&conf, NULL, &st, &why) != 0) {
 		printf("Bail out! store: %s\n", why != NULL ? why : "?");
 		return 1;
 	}

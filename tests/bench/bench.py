@@ -819,11 +819,17 @@ def report(res, pairs, rates, mem, floor=None, sized=None):
         plain_cpu = statistics.median(
             cpu_total(b) / cpu_total(a)
             for a, b in zip(res[sname], pairs[sname]))
+        # What an application answering these may spend over the sized
+        # responder for the CPU ratio to reach the target.
+        want = [x[2] for x in TARGETS if name.startswith(x[0])]
+        leaves = "" if not want else "%+.1f" % statistics.median(
+            cpu_total(b) / want[0] - cpu_total(a)
+            for a, b in zip(res[sname], pairs[sname]))
         sized_lines.append(
-            "| %s | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f |" % (
+            "| %s | %d | %.0f | %.1f | %.2f | %.2f | %.2f | %.2f | %s |" % (
                 name, size, med(res[sname], "rps"),
                 statistics.median(cpu_total(r) for r in res[sname]), plain,
-                plain_cpu, own, cpu))
+                plain_cpu, own, cpu, leaves))
     if sized_lines:
         out += ["", "The same bare responder (`serve -B -b BYTES`) answering "
                 "each read scenario's own requests with a fixed answer of "
@@ -831,11 +837,17 @@ def report(res, pairs, rates, mem, floor=None, sized=None):
                 "ratio to the read baseline is the most any FastCGI "
                 "application returning those answers to those requests can "
                 "reach here (nginx, TLS and wrk's share alone); the "
-                "scenario's ratio to it is fastcrm's own share.", "",
+                "scenario's ratio to it is fastcrm's own share; the last "
+                "column is the CPU an application returning those answers "
+                "may spend per request over the sized responder for the "
+                "CPU ratio to reach the target (read baseline CPU / target "
+                "− the sized responder's CPU, paired by round).", "",
                 "| scenario | answer bytes | sized baseline req/s | its CPU "
                 "µs/req | sized / read baseline | the same by CPU time | "
-                "scenario / sized | the same by CPU time |",
-                "|---|---:|---:|---:|---:|---:|---:|---:|"] + sized_lines
+                "scenario / sized | the same by CPU time | "
+                "the target leaves an application µs |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|"] + \
+            sized_lines
     if "S4 create case" in res and "S4 create case" in pairs:
         # Little's law: CONNS clients in a closed loop wait CONNS / X on
         # average; no p99 is below that mean.
