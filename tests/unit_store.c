@@ -10,6 +10,7 @@
  * json_raw_span on stored bytes, and the batch gate between workers.
  * Prints TAP.
  */
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <fcntl.h>
@@ -228,6 +229,92 @@ test_nested_walk(struct store *st)
 	store_idle(st);
 }
 
+static long
+minor_faults(void)
+{
+	struct rusage	 ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* Reads every record of test_prefault's store; the faults it took. */
+static long
+read_all(struct store *st, int n)
+{
+	struct store_txn	*t;
+	struct store_val	 v;
+	char			 key[16];
+	long			 f0;
+	int			 i, found = 0;
+	volatile char		 sink = 0;
+
+	if (store_begin(st, 0, &t) != 0)
+		return -1;
+	f0 = minor_faults();
+	for (i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%07d", i * 7919 % n);
+		if (store_get(t, 0, key, strlen(key), &v) == 0) {
+			sink ^= ((const char *)v.p)[v.len - 1];
+			found++;
+		}
+	}
+	f0 = minor_faults() - f0;
+	store_abort(t);
+	store_idle(st);
+	return found == n ? f0 : -1;
+}
+
+/*
+ * A store opened anew maps its pages on first read: a fault each (or
+ * each few, with the kernel's fault-around).  After store_prefault the
+ * same reads take almost none.  Above the limit nothing is mapped.
+ */
+static void
+test_prefault(void)
+{
+	static char		 pdir[] = "/tmp/fastcrm-unit-prefault.XXXXXX";
+	struct store		*st;
+	struct store_txn	*t;
+	char			 key[16], val[400];
+	long			 cold, warm;
+	size_t			 mapped;
+	int			 i, n = 20000, rc = 0;
+
+	if (mkdtemp(pdir) == NULL || store_open(pdir, 1 << 26, dbs, &st) != 0) {
+		ok(0, "prefault: a store");
+		return;
+	}
+	memset(val, 'v', sizeof(val));
+	if (store_begin(st, 1, &t) != 0)
+		rc = -1;
+	for (i = 0; i < n && rc == 0; i++) {
+		snprintf(key, sizeof(key), "k%07d", i);
+		rc = store_put(t, 0, key, strlen(key), val, sizeof(val));
+	}
+	ok(rc == 0 && store_commit(t) == 0, "prefault: %d records of %zu "
+	    "bytes written", n, sizeof(val));
+	store_close(st);
+	rc = store_open(pdir, 1 << 26, dbs, &st);
+	cold = rc == 0 ? read_all(st, n) : -1;
+	ok(cold >= 50, "prefault: read in a store just opened, they took "
+	    "%ld page faults", cold);
+	ok(rc == 0 && store_prefault(st, 4096) == 0, "prefault: none over "
+	    "the limit");
+	if (rc == 0)
+		store_close(st);
+	rc = store_open(pdir, 1 << 26, dbs, &st);
+	mapped = rc == 0 ? store_prefault(st, (size_t)1 << 30) : 0;
+	ok(mapped >= (size_t)n * sizeof(val), "prefault: opened again, the "
+	    "used part mapped (%zu kB)", mapped >> 10);
+	warm = mapped > 0 ? read_all(st, n) : -1;
+	ok(warm >= 0 && warm * 4 < cold, "prefault: the same reads then took "
+	    "%ld page faults (%ld without)", warm, cold);
+	if (rc == 0)
+		store_close(st);
+	tap_rm_store(pdir);
+}
+
 static void
 test_db_names(struct store *st)
 {
@@ -421,6 +508,7 @@ main(int argc, char *argv[])
 	test_kept_read(st);
 	test_nested_walk(st);
 	test_raw_span();
+	test_prefault();
 	/* Closed first: the gate's processes each open their own, and the
 	   one forked must not inherit an open environment. */
 	store_close(st);

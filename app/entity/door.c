@@ -160,6 +160,12 @@ entity_store_idle(struct store *st)
 	store_idle(st);
 }
 
+size_t
+entity_store_prefault(struct store *st, size_t limit)
+{
+	return store_prefault(st, limit);
+}
+
 void
 entity_store_batch(struct store *st, int on)
 {

@@ -117,9 +117,10 @@ compile(void)
 	compiled = 1;
 }
 
-/* Does route i fit the decoded segments?  Fills m with the captures. */
+/* Does route i fit the decoded segments (of lengths lens)?  Fills m with
+   the captures. */
 static int
-match(size_t i, char **segs, size_t n, struct match *m)
+match(size_t i, char **segs, const size_t *lens, size_t n, struct match *m)
 {
 	const struct pattern	*pt = &patterns[i];
 	size_t			 k;
@@ -139,8 +140,9 @@ match(size_t i, char **segs, size_t n, struct match *m)
 			m->link = segs[k];
 			break;
 		default:
-			if (strlen(segs[k]) != pt->seg[k].len ||
-			    memcmp(segs[k], pt->seg[k].p, pt->seg[k].len) != 0)
+			if (lens[k] != pt->seg[k].len ||
+			    segs[k][0] != pt->seg[k].p[0] ||
+			    memcmp(segs[k], pt->seg[k].p, lens[k]) != 0)
 				return 0;
 		}
 	}
@@ -156,7 +158,7 @@ route_dispatch(struct req *r)
 	struct ectx		 c;
 	char			*segs[MAX_SEGS];
 	const char		*why;
-	size_t			 i, n, si = 0;
+	size_t			 lens[MAX_SEGS], i, n, si = 0;
 	int			 rc, own;
 
 	if (!compiled)
@@ -168,9 +170,12 @@ route_dispatch(struct req *r)
 		http_fail(r, rc, "%s", why);
 		return;
 	}
-	/* The first pattern that fits names the resource; methods follow. */
+	for (i = 0; i < n; i++)
+		lens[i] = strlen(segs[i]);
+	/* The first pattern that fits names the resource; methods follow.
+	   A route whose pattern an earlier one has was tried with it. */
 	for (i = 0; i < NROUTES && shape == NULL; i++)
-		if (match(i, segs, n, &found)) {
+		if (shape_of[i] == i && match(i, segs, lens, n, &found)) {
 			shape = &routes[i];
 			si = i;
 		}

@@ -26,6 +26,7 @@
  */
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <linux/futex.h>
 
@@ -430,6 +431,67 @@ store_info(struct store *st, struct store_info *si, int readers)
 	return FCRM_OK;
 }
 
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ	22	/* Linux 5.14 */
+#endif
+
+/*
+ * Where this process maps the store's data file (LMDB tells only with
+ * MDB_FIXEDMAP): its line in /proc/self/maps, found by the file's inode.
+ */
+static void *
+map_base(struct store *st, size_t *len)
+{
+	struct stat		 sb;
+	FILE			*f;
+	char			 line[512];
+	unsigned long		 lo, hi, off, ino;
+	unsigned int		 maj, min;
+	void			*base = NULL;
+	int			 fd;
+
+	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) != 0 ||
+	    (f = fopen("/proc/self/maps", "re")) == NULL)
+		return NULL;
+	while (base == NULL && fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "%lx-%lx %*s %lx %x:%x %lu", &lo, &hi, &off,
+		    &maj, &min, &ino) == 6 && off == 0 &&
+		    ino == (unsigned long)sb.st_ino &&
+		    major(sb.st_dev) == maj && minor(sb.st_dev) == min) {
+			base = (void *)lo;
+			*len = hi - lo;
+		}
+	fclose(f);
+	return base;
+}
+
+size_t
+store_prefault(struct store *st, size_t limit)
+{
+	MDB_envinfo	 ei;
+	MDB_stat	 ms;
+	size_t		 used, len = 0;
+	void		*base;
+
+	/*
+	 * A process maps a page of the store on its first read of it: a
+	 * page fault per page and per worker (fork does not copy a shared
+	 * file mapping's page tables, and each worker opens its own).  On a
+	 * large store that is a fault in most reads for a long time after a
+	 * start.  Mapping the used part at once costs its page tables (8
+	 * bytes a page) and, for pages not yet in the page cache, a read:
+	 * so only up to limit bytes.
+	 */
+	if (mdb_env_info(st->env, &ei) != 0 || mdb_env_stat(st->env, &ms) != 0)
+		return 0;
+	used = (ei.me_last_pgno + 1) * (size_t)ms.ms_psize;
+	if (used > limit || (base = map_base(st, &len)) == NULL || used > len)
+		return 0;
+	if (madvise(base, used, MADV_POPULATE_READ) != 0)
+		return 0;	/* an older kernel: pages map on first read */
+	return used;
+}
 
 /* A kept read txn is reset: the next reader renews it (a newer snapshot). */
 static void

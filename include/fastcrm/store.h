@@ -67,6 +67,12 @@ int		 store_db(const struct store *, const char *name);
 int		 store_begin(struct store *, int write, struct store_txn **);
 void		 store_idle(struct store *);
 /*
+ * Maps the used part of the store into this process's page tables now,
+ * if it is at most limit bytes: a worker's reads then take no page
+ * fault for pages in the page cache.  Returns the bytes mapped (0: none).
+ */
+size_t		 store_prefault(struct store *, size_t limit);
+/*
  * Write batching (workers): with it on, every write txn is a child of one
  * batch txn, begun (taking LMDB's writer lock) by the first write txn;
  * committing a child hands its changes to the batch, which reaches the

@@ -335,6 +335,18 @@ def run_ns(pids):
     return total
 
 
+def minor_faults(pids):
+    """Minor page faults of the processes so far (/proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                total += int(f.read().rsplit(")", 1)[1].split()[7])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def cpu_ticks():
     """(steal, all) jiffies of every CPU so far (/proc/stat)."""
     with open("/proc/stat") as f:
@@ -364,6 +376,7 @@ def wrk(stack, script, args, seconds=None, threads=None, conns=None):
            "https://127.0.0.1:%d" % stack.port, "--"] + list(args)
     pids = stack_pids(stack)
     before = {k: run_ns(v) for k, v in pids.items()}
+    faults = minor_faults(pids["fastcrm"])
     ticks = cpu_ticks()
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -377,6 +390,7 @@ def wrk(stack, script, args, seconds=None, threads=None, conns=None):
     ru2 = resource.getrusage(resource.RUSAGE_CHILDREN)
     ticks2 = cpu_ticks()
     after = {k: run_ns(v) for k, v in pids.items()}
+    faults = minor_faults(pids["fastcrm"]) - faults
     lines = [l for l in out.splitlines() if l.startswith("{")]
     if p.returncode != 0 or not lines:
         sys.exit("bench: wrk failed (%s):\n%s\n%s" % (" ".join(cmd),
@@ -393,6 +407,7 @@ def wrk(stack, script, args, seconds=None, threads=None, conns=None):
     r["cpu_wrk"] = ((ru2.ru_utime - ru.ru_utime) +
                     (ru2.ru_stime - ru.ru_stime)) * 1e6 / n
     r["steal"] = 100.0 * (ticks2[0] - ticks[0]) / max(1, ticks2[1] - ticks[1])
+    r["faults"] = faults / n
     return r
 
 
@@ -706,7 +721,9 @@ def cpu_text(r):
     if "cpu_fastcrm" not in r:
         return ""
     return ("  CPU µs/request: fastcrm %.1f nginx %.1f wrk %.1f  steal %.0f%%"
-            % (r["cpu_fastcrm"], r["cpu_nginx"], r["cpu_wrk"], r["steal"]))
+            "  fastcrm page faults/request %.3f"
+            % (r["cpu_fastcrm"], r["cpu_nginx"], r["cpu_wrk"], r["steal"],
+               r["faults"]))
 
 
 # name prefix -> (baseline, minimum ratio, maximum p99 / baseline p99)
@@ -786,8 +803,8 @@ def report(res, pairs, rates, mem, floor=None, sized=None):
              (b["cpu_nginx"] + b["cpu_wrk"]))
             for a, b in zip(rs, base))
         cpu_lines.append(
-            "| %s | %+.1f | %+.1f | %.2f | %.2f | %s |" % (
-                name, own, rest, bound, ideal, budget))
+            "| %s | %+.1f | %+.1f | %.2f | %.2f | %s | %.3f |" % (
+                name, own, rest, bound, ideal, budget, med(rs, "faults")))
     if cpu_lines:
         out += ["", "Where the CPU of a request goes, against the paired "
                 "baseline (medians over the rounds): fastcrm's own extra CPU "
@@ -801,11 +818,14 @@ def report(res, pairs, rates, mem, floor=None, sized=None):
                 "fastcrm may spend for the CPU ratio to reach the target "
                 "(baseline CPU / target − baseline CPU − nginx's and wrk's "
                 "extra; below zero: not even a responder with no work "
-                "would):", "",
+                "would), and the minor page faults fastcrm's processes "
+                "took per request (a worker mapping a page of the store "
+                "it had not read before):", "",
                 "| scenario | fastcrm extra µs | nginx + wrk extra µs | "
                 "CPU ratio | CPU ratio without fastcrm's extra | "
-                "fastcrm extra the target allows µs |",
-                "|---|---:|---:|---:|---:|---:|"] + cpu_lines
+                "fastcrm extra the target allows µs | fastcrm page faults "
+                "/ req |",
+                "|---|---:|---:|---:|---:|---:|---:|"] + cpu_lines
     sized_lines = []
     for name, (size, _) in (sized or {}).items():
         sname = "sized: " + name
