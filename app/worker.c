@@ -363,8 +363,8 @@ worker_run(const struct conf *conf, int fd, int life, int gen)
 		    conf->data_dir, error_reason(rc));
 		_exit(2);
 	}
-	/* Half the RAM at most: the page tables are 0.2 % of what they
-	   map, but pages not in the page cache are read from disk. */
+	/* The store's pages in the page cache, mapped before the first
+	   connection; not for a store over half the RAM (page tables). */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!worker_baseline &&
 	    (mapped = entity_store_prefault(st, phys_bytes() / 2)) > 0) {

@@ -440,7 +440,7 @@ store_info(struct store *st, struct store_info *si, int readers)
  * Where this process maps the store's data file (LMDB tells only with
  * MDB_FIXEDMAP): its line in /proc/self/maps, found by the file's inode.
  */
-static void *
+static char *
 map_base(struct store *st, size_t *len)
 {
 	struct stat		 sb;
@@ -448,7 +448,7 @@ map_base(struct store *st, size_t *len)
 	char			 line[512];
 	unsigned long		 lo, hi, off, ino;
 	unsigned int		 maj, min;
-	void			*base = NULL;
+	char			*base = NULL;
 	int			 fd;
 
 	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) != 0 ||
@@ -459,7 +459,7 @@ map_base(struct store *st, size_t *len)
 		    &maj, &min, &ino) == 6 && off == 0 &&
 		    ino == (unsigned long)sb.st_ino &&
 		    major(sb.st_dev) == maj && minor(sb.st_dev) == min) {
-			base = (void *)lo;
+			base = (char *)lo;
 			*len = hi - lo;
 		}
 	fclose(f);
@@ -471,26 +471,47 @@ store_prefault(struct store *st, size_t limit)
 {
 	MDB_envinfo	 ei;
 	MDB_stat	 ms;
-	size_t		 used, len = 0;
-	void		*base;
+	unsigned char	*in;
+	char		*base;
+	size_t		 used, len = 0, pg, npg, i, j, mapped = 0;
 
 	/*
 	 * A process maps a page of the store on its first read of it: a
 	 * page fault per page and per worker (fork does not copy a shared
 	 * file mapping's page tables, and each worker opens its own).  On a
 	 * large store that is a fault in most reads for a long time after a
-	 * start.  Mapping the used part at once costs its page tables (8
-	 * bytes a page) and, for pages not yet in the page cache, a read:
-	 * so only up to limit bytes.
+	 * start.  Only pages already in the page cache are mapped ahead
+	 * (mincore tells which): one not there would be read from disk
+	 * before the worker takes its first connection, and after a cold
+	 * boot that could be the whole file.  The page tables cost 8 bytes
+	 * a page: up to limit bytes of store.
 	 */
 	if (mdb_env_info(st->env, &ei) != 0 || mdb_env_stat(st->env, &ms) != 0)
 		return 0;
 	used = (ei.me_last_pgno + 1) * (size_t)ms.ms_psize;
 	if (used > limit || (base = map_base(st, &len)) == NULL || used > len)
 		return 0;
-	if (madvise(base, used, MADV_POPULATE_READ) != 0)
-		return 0;	/* an older kernel: pages map on first read */
-	return used;
+	pg = (size_t)sysconf(_SC_PAGESIZE);
+	npg = (used + pg - 1) / pg;
+	if ((in = malloc(npg)) == NULL)
+		return 0;
+	if (mincore(base, npg * pg, in) != 0) {
+		free(in);
+		return 0;
+	}
+	/* Each run of resident pages in one call. */
+	for (i = 0; i < npg; i = j) {
+		for (; i < npg && !(in[i] & 1); i++)
+			;
+		for (j = i; j < npg && (in[j] & 1); j++)
+			;
+		if (j > i && madvise(base + i * pg, (j - i) * pg,
+		    MADV_POPULATE_READ) != 0)
+			break;	/* an older kernel: pages map on first read */
+		mapped += (j - i) * pg;
+	}
+	free(in);
+	return mapped;
 }
 
 /* A kept read txn is reset: the next reader renews it (a newer snapshot). */

@@ -67,9 +67,10 @@ int		 store_db(const struct store *, const char *name);
 int		 store_begin(struct store *, int write, struct store_txn **);
 void		 store_idle(struct store *);
 /*
- * Maps the used part of the store into this process's page tables now,
- * if it is at most limit bytes: a worker's reads then take no page
- * fault for pages in the page cache.  Returns the bytes mapped (0: none).
+ * Maps the pages of the store's used part that are in the page cache
+ * into this process's page tables now, if the used part is at most limit
+ * bytes: a worker's reads of them then take no page fault.  Returns the
+ * bytes mapped (0: none).
  */
 size_t		 store_prefault(struct store *, size_t limit);
 /*
