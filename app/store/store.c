@@ -469,8 +469,7 @@ map_base(struct store *st, size_t *len)
 size_t
 store_prefault(struct store *st, size_t limit)
 {
-	MDB_envinfo	 ei;
-	MDB_stat	 ms;
+	struct store_info si;
 	unsigned char	*in;
 	char		*base;
 	size_t		 used, len = 0, pg, npg, i, j, mapped = 0;
@@ -486,9 +485,9 @@ store_prefault(struct store *st, size_t limit)
 	 * boot that could be the whole file.  The page tables cost 8 bytes
 	 * a page: up to limit bytes of store.
 	 */
-	if (mdb_env_info(st->env, &ei) != 0 || mdb_env_stat(st->env, &ms) != 0)
+	if (store_info(st, &si, 0) != 0)
 		return 0;
-	used = (ei.me_last_pgno + 1) * (size_t)ms.ms_psize;
+	used = si.used;
 	if (used > limit || (base = map_base(st, &len)) == NULL || used > len)
 		return 0;
 	pg = (size_t)sysconf(_SC_PAGESIZE);

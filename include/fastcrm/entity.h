@@ -332,11 +332,11 @@ int		 entity_store_open(const struct conf *, const char *dir,
 void		 entity_store_close(struct store *);
 /*
  * The worker's and master's calls on an open store: the kept read txn
- * ends after each request (idle); the used part mapped at a worker's
- * start, if at most limit bytes (prefault: the bytes mapped); group commit (store.h's store_batch:
- * on/off, write txns joined so far, whether a batch is open, its one
- * durable commit); stale reader slots of dead processes cleared (*dead:
- * how many).
+ * ends after each request (idle); the store's pages in the page cache
+ * mapped at a worker's start (prefault, store.h); group commit
+ * (store.h's store_batch: on/off, write txns joined so far, whether a
+ * batch is open, its one durable commit); stale reader slots of dead
+ * processes cleared (*dead: how many).
  */
 void		 entity_store_idle(struct store *);
 size_t		 entity_store_prefault(struct store *, size_t limit);
