@@ -6,10 +6,11 @@
  * environment flags as app/store/store.c.  First it loads PREFILL records
  * the same way in large transactions (untimed), so that its B-trees are as
  * deep as those of the dataset fastcrm is measured on.  Then it runs for
- * SECONDS and prints one JSON line: commits, commits per second, p50 and
- * p99 commit latency.
+ * SECONDS and prints one JSON line: commits, records, commits per second,
+ * mean, p50 and p99 commit latency.  With BATCH, each transaction holds
+ * BATCH such records: what one group commit of BATCH creates costs LMDB.
  *
- *	lmdb_put DIR SECONDS [PREFILL]
+ *	lmdb_put DIR SECONDS [PREFILL [BATCH]]
  */
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -90,15 +91,17 @@ main(int argc, char *argv[])
 	MDB_env		*env;
 	MDB_txn		*txn;
 	MDB_stat	 ms;
-	double		*lat, t0, t1, end, seconds;
-	size_t		 n = 0, i, prefill = 0, p;
+	double		*lat, t0, t1, end, seconds, sum = 0;
+	size_t		 n = 0, i, prefill = 0, p, batch = 1, b;
 	int		 rc;
 
-	if (argc != 3 && argc != 4)
-		errx(2, "usage: lmdb_put DIR SECONDS [PREFILL]");
+	if (argc < 3 || argc > 5)
+		errx(2, "usage: lmdb_put DIR SECONDS [PREFILL [BATCH]]");
 	seconds = atof(argv[2]);
-	if (argc == 4)
+	if (argc >= 4)
 		prefill = strtoul(argv[3], NULL, 10);
+	if (argc == 5 && (batch = strtoul(argv[4], NULL, 10)) < 1)
+		errx(2, "BATCH: at least 1");
 	if (mkdir(argv[1], 0700) == -1 && errno != EEXIST)
 		err(1, "%s", argv[1]);
 	if ((lat = calloc(MAXLAT, sizeof(*lat))) == NULL)
@@ -137,15 +140,19 @@ main(int argc, char *argv[])
 	while ((t0 = now()) < end && n < MAXLAT) {
 		if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
 			errx(1, "mdb_txn_begin: %s", mdb_strerror(rc));
-		one_case(txn, p + n, t0);
+		for (b = 0; b < batch; b++)
+			one_case(txn, p + n * batch + b, t0);
 		if ((rc = mdb_txn_commit(txn)) != 0)
 			errx(1, "mdb_txn_commit: %s", mdb_strerror(rc));
 		t1 = now();
 		lat[n++] = t1 - t0;
+		sum += t1 - t0;
 	}
 	qsort(lat, n, sizeof(*lat), cmp_double);
-	printf("{\"commits\":%zu,\"seconds\":%.3f,\"per_s\":%.1f,"
-	    "\"p50_us\":%.0f,\"p99_us\":%.0f}\n", n, seconds, n / seconds,
+	printf("{\"commits\":%zu,\"records\":%zu,\"seconds\":%.3f,"
+	    "\"per_s\":%.1f,\"mean_us\":%.0f,\"p50_us\":%.0f,"
+	    "\"p99_us\":%.0f}\n", n, n * batch, seconds, n / seconds,
+	    n ? sum / n * 1e6 : 0,
 	    n ? lat[n / 2] * 1e6 : 0, n ? lat[n * 99 / 100] * 1e6 : 0);
 	mdb_env_close(env);
 	free(lat);
