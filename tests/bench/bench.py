@@ -777,7 +777,9 @@ def s4_floor(res, pairs):
                "through LMDB's one writer meets S4's p99 target" if
                little > 3 else "within the target's 3 ×: this run does not "
                "show the target out of reach")
-    return ["", "S4's floor, measured beside it in every round: LMDB alone "
+    return ["", "S4's floor, measured beside it in every round (the table's "
+            "\"LMDB alone\" rows: req/s there are creates a second, p50 and "
+            "p99 a commit's): LMDB alone "
             "(tests/bench/lmdb_put: S4's puts in one process, no HTTP, no "
             "application work) takes %.2f ms on average for a durable commit "
             "of %d creates and %.2f ms for %d. LMDB's one writer keeps its "
