@@ -192,6 +192,13 @@ batch_held(const struct batch *b)
 	return b->nheld;
 }
 
+/* Microseconds from a to b. */
+static long long
+elapsed(const struct timeval *a, const struct timeval *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000000LL + (b->tv_usec - a->tv_usec);
+}
+
 /* The answer of a request whose write the failed commit lost. */
 static void
 error_answer(struct held *h, const struct conf *conf, struct arena *a,
@@ -225,13 +232,19 @@ void
 batch_finish(struct batch *b, struct store *st, const struct conf *conf,
     struct arena *a)
 {
-	struct timeval	 t1;
+	struct timeval	 t1, tc;
 	struct held	*h;
 	struct req	 mr;
 	long long	 us;
-	int		 i, rc;
+	int		 i, rc, open;
 
+	open = entity_store_batch_open(st);
+	gettimeofday(&tc, NULL);
 	rc = entity_store_batch_commit(st);
+	gettimeofday(&t1, NULL);
+	if (open)
+		metrics_commit(b->nheld, b->nheld > 0 ? elapsed(&b->held[0].t0,
+		    &tc) : 0, elapsed(&tc, &t1), rc != 0);
 	if (rc != 0)
 		log_error("worker: the commit of a batch of %d requests "
 		    "failed: %s", b->nheld, error_reason(rc));
@@ -242,8 +255,7 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 		if (h->resp != NULL)
 			FCGX_PutStr(h->resp, (int)h->len, h->fr->out);
 		gettimeofday(&t1, NULL);
-		us = (t1.tv_sec - h->t0.tv_sec) * 1000000LL +
-		    (t1.tv_usec - h->t0.tv_usec);
+		us = elapsed(&h->t0, &t1);
 		/* Counted as serve_one counts an answer sent at once. */
 		memset(&mr, 0, sizeof(mr));
 		mr.route = h->route;

@@ -66,6 +66,13 @@ struct segment {
 	uint64_t	 map_full;
 	uint64_t	 readers_cleared;
 	uint64_t	 restarts[C_MAX];
+	/* Write batches (group commit): commits by result, their durations,
+	   the requests they answered, the time they were open. */
+	uint64_t	 commits[2];		/* ok, failed */
+	uint64_t	 commit_buckets[NBOUNDS + 1];
+	uint64_t	 commit_us;
+	uint64_t	 batch_requests;
+	uint64_t	 batch_open_us;
 	int64_t		 started;	/* the master's start, epoch s */
 };
 
@@ -132,11 +139,21 @@ method(const char *m)
 	}
 }
 
+/* The histogram bucket of a duration of us microseconds. */
+static size_t
+bucket(long long us)
+{
+	size_t	 b;
+
+	for (b = 0; b < NBOUNDS && us > bounds[b]; b++)
+		continue;
+	return b;
+}
+
 void
 metrics_request(const struct req *r, long long us)
 {
 	enum family	 f;
-	size_t		 b;
 	int		 st;
 
 	if (seg == NULL)
@@ -148,14 +165,29 @@ metrics_request(const struct req *r, long long us)
 	ADD(seg->requests[f][method(r->method)][st - ST_MIN], 1);
 	if (us < 0)
 		us = 0;
-	for (b = 0; b < NBOUNDS && us > bounds[b]; b++)
-		continue;
-	ADD(seg->buckets[f][b], 1);
+	ADD(seg->buckets[f][bucket(us)], 1);
 	ADD(seg->dur_us[f], (uint64_t)us);
 	if (st == 401)
 		ADD(seg->auth_failures, 1);
 	else if (st == 507)
 		ADD(seg->map_full, 1);
+}
+
+void
+metrics_commit(int requests, long long open_us, long long commit_us,
+    int failed)
+{
+	if (seg == NULL)
+		return;
+	if (open_us < 0)
+		open_us = 0;
+	if (commit_us < 0)
+		commit_us = 0;
+	ADD(seg->commits[failed != 0], 1);
+	ADD(seg->commit_buckets[bucket(commit_us)], 1);
+	ADD(seg->commit_us, (uint64_t)commit_us);
+	ADD(seg->batch_requests, (uint64_t)(requests > 0 ? requests : 0));
+	ADD(seg->batch_open_us, (uint64_t)open_us);
 }
 
 void
@@ -193,11 +225,45 @@ help(struct buf *o, const char *name, const char *type, const char *text)
 	buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
+/*
+ * The series of one histogram of durations (buckets: NBOUNDS + 1 counts,
+ * NULL for zeros; sum_us their total), with the label family="fam"
+ * unless fam is NULL.
+ */
+static void
+render_histogram(struct buf *o, const char *name, const char *fam,
+    const uint64_t *buckets, uint64_t sum_us)
+{
+	char		 lab[64];
+	size_t		 b;
+	uint64_t	 cum = 0;
+
+	if (fam != NULL)
+		snprintf(lab, sizeof(lab), "family=\"%s\",", fam);
+	else
+		lab[0] = '\0';
+	for (b = 0; b <= NBOUNDS; b++) {
+		cum += buckets != NULL ? GET(buckets[b]) : 0;
+		if (b < NBOUNDS)
+			buf_printf(o, "%s_bucket{%sle=\"%g\"} %llu\n", name,
+			    lab, bounds[b] / 1e6, (unsigned long long)cum);
+		else
+			buf_printf(o, "%s_bucket{%sle=\"+Inf\"} %llu\n", name,
+			    lab, (unsigned long long)cum);
+	}
+	/* Without a label: no braces, as Prometheus writes them. */
+	if (fam != NULL)
+		snprintf(lab, sizeof(lab), "{family=\"%s\"}", fam);
+	buf_printf(o, "%s_sum%s %.6f\n", name, lab, sum_us / 1e6);
+	/* The count is the +Inf bucket, as Prometheus requires. */
+	buf_printf(o, "%s_count%s %llu\n", name, lab, (unsigned long long)cum);
+}
+
 static void
 render_requests(struct buf *o)
 {
-	size_t	 f, m, s, b;
-	uint64_t n, cum;
+	size_t	 f, m, s;
+	uint64_t n;
 
 	help(o, "fastcrm_http_requests_total", "counter",
 	    "Requests answered, by route family, method and status.");
@@ -213,29 +279,36 @@ render_requests(struct buf *o)
 					    (unsigned long long)n);
 	help(o, "fastcrm_http_request_duration_seconds", "histogram",
 	    "Time from accepting a request to writing its answer.");
-	for (f = 0; f < FAM_MAX; f++) {
-		cum = 0;
-		for (b = 0; b <= NBOUNDS; b++) {
-			cum += seg != NULL ? GET(seg->buckets[f][b]) : 0;
-			if (b < NBOUNDS)
-				buf_printf(o, "fastcrm_http_request_duration_"
-				    "seconds_bucket{family=\"%s\",le=\"%g\"} "
-				    "%llu\n", families[f], bounds[b] / 1e6,
-				    (unsigned long long)cum);
-			else
-				buf_printf(o, "fastcrm_http_request_duration_"
-				    "seconds_bucket{family=\"%s\",le=\"+Inf\"} "
-				    "%llu\n", families[f],
-				    (unsigned long long)cum);
-		}
-		buf_printf(o, "fastcrm_http_request_duration_seconds_sum"
-		    "{family=\"%s\"} %.6f\n", families[f],
-		    seg != NULL ? GET(seg->dur_us[f]) / 1e6 : 0.0);
-		/* The count is the +Inf bucket, as Prometheus requires. */
-		buf_printf(o, "fastcrm_http_request_duration_seconds_count"
-		    "{family=\"%s\"} %llu\n", families[f],
-		    (unsigned long long)cum);
-	}
+	for (f = 0; f < FAM_MAX; f++)
+		render_histogram(o, "fastcrm_http_request_duration_seconds",
+		    families[f], seg != NULL ? seg->buckets[f] : NULL,
+		    seg != NULL ? GET(seg->dur_us[f]) : 0);
+}
+
+static void
+render_commits(struct buf *o)
+{
+	help(o, "fastcrm_write_commits_total", "counter",
+	    "Durable commits of write batches (group commit), by result.");
+	buf_printf(o, "fastcrm_write_commits_total{result=\"ok\"} %llu\n",
+	    (unsigned long long)get(seg != NULL ? &seg->commits[0] : NULL));
+	buf_printf(o, "fastcrm_write_commits_total{result=\"failed\"} %llu\n",
+	    (unsigned long long)get(seg != NULL ? &seg->commits[1] : NULL));
+	help(o, "fastcrm_write_commit_duration_seconds", "histogram",
+	    "Time one durable commit of a write batch took (the disk's "
+	    "flushes).");
+	render_histogram(o, "fastcrm_write_commit_duration_seconds", NULL,
+	    seg != NULL ? seg->commit_buckets : NULL,
+	    seg != NULL ? GET(seg->commit_us) : 0);
+	help(o, "fastcrm_write_batch_requests_total", "counter",
+	    "Requests whose answers waited for a batch's commit.");
+	buf_printf(o, "fastcrm_write_batch_requests_total %llu\n",
+	    (unsigned long long)get(seg != NULL ? &seg->batch_requests : NULL));
+	help(o, "fastcrm_write_batch_open_seconds_total", "counter",
+	    "Time write batches held the store's one writer lock before "
+	    "their commits, serving their requests.");
+	buf_printf(o, "fastcrm_write_batch_open_seconds_total %.6f\n",
+	    seg != NULL ? GET(seg->batch_open_us) / 1e6 : 0.0);
 }
 
 static void
@@ -310,6 +383,7 @@ metrics_render(struct buf *o, const struct store_info *si)
 	    (unsigned long long)get(seg != NULL ? &seg->readers_cleared :
 	    NULL));
 	render_restarts(o);
+	render_commits(o);
 	help(o, "fastcrm_lmdb_readable", "gauge",
 	    "1 when a read transaction on the store succeeded for this scrape.");
 	buf_printf(o, "fastcrm_lmdb_readable %d\n", si != NULL);

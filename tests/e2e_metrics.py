@@ -174,6 +174,49 @@ with Stack(config_extra=extra, workers=2) as s:
                family="record") > 0, "the durations add up to more than 0")
 
     @t.test
+    def write_commits():
+        # One create at a time: each is a batch of one, committed alone.
+        _, m0 = scrape(s)
+        for i in range(5):
+            t.status(s.request("POST", "/Contact", {"lastName": "C%d" % i}),
+                     200, "create %d, alone" % i)
+        _, m1 = scrape(s)
+        # Then 24 at once from 8 threads: their commits are shared.
+        res = []
+
+        def go(n):
+            for i in range(n):
+                res.append(s.request("POST", "/Contact",
+                                     {"lastName": "B%d" % i}).status)
+        th = [threading.Thread(target=go, args=(3,)) for _ in range(8)]
+        for x in th:
+            x.start()
+        for x in th:
+            x.join()
+        t.eq(res, [200] * 24, "24 concurrent creates answered 200")
+        _, m2 = scrape(s)
+
+        def d(a, b, name, **lb):
+            return val(b, name, **lb) - val(a, name, **lb)
+        ok = "fastcrm_write_commits_total"
+        t.eq(d(m0, m1, ok, result="ok"), 5, "5 creates one by one: 5 commits")
+        t.eq(d(m0, m1, "fastcrm_write_batch_requests_total"), 5,
+             "5 requests answered after a commit")
+        t.eq(d(m0, m1, "fastcrm_write_commit_duration_seconds_count"), 5,
+             "5 commit durations in the histogram")
+        t.ok(d(m0, m1, "fastcrm_write_commit_duration_seconds_sum") > 0,
+             "the commits took time")
+        n = d(m1, m2, ok, result="ok")
+        t.ok(1 <= n <= 24, "24 concurrent creates: %d commit(s)" % n)
+        t.eq(d(m1, m2, "fastcrm_write_batch_requests_total"), 24,
+             "24 requests answered after a commit")
+        t.eq(d(m1, m2, "fastcrm_write_commit_duration_seconds_bucket",
+               le="+Inf"), n, "one duration for each commit")
+        t.eq(d(m0, m2, ok, result="failed"), 0, "no commit failed")
+        t.ok(d(m0, m2, "fastcrm_write_batch_open_seconds_total") > 0,
+             "the batches were open for a time before their commits")
+
+    @t.test
     def not_allowed():
         r = s.request("GET", "/metrics", raw_path=True, key=None,
                       source="127.0.0.2")

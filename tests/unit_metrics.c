@@ -138,6 +138,8 @@ test_render(void)
 	waitpid(pid, &status, 0);
 	metrics_worker_restart(status);
 	metrics_readers_cleared(2);
+	metrics_commit(3, 1500, 2000, 0);
+	metrics_commit(1, -5, 30000, 1);
 
 	buf_init(&b, a);
 	metrics_render(&b, &si);
@@ -171,6 +173,24 @@ test_render(void)
 	    "exit_status is always shown");
 	ok(has(&b, "fastcrm_lmdb_stale_readers_cleared_total 2"),
 	    "stale readers cleared");
+	ok(has(&b, "fastcrm_write_commits_total{result=\"ok\"} 1"),
+	    "one commit done");
+	ok(has(&b, "fastcrm_write_commits_total{result=\"failed\"} 1"),
+	    "one commit failed");
+	ok(has(&b, "fastcrm_write_commit_duration_seconds_bucket{le="
+	    "\"0.001\"} 0"), "commit histogram: 2 ms is above 1 ms");
+	ok(has(&b, "fastcrm_write_commit_duration_seconds_bucket{le="
+	    "\"0.0025\"} 1"), "commit histogram: 2 ms at or below 2.5 ms");
+	ok(has(&b, "fastcrm_write_commit_duration_seconds_bucket{le="
+	    "\"+Inf\"} 2"), "commit histogram: both");
+	ok(has(&b, "fastcrm_write_commit_duration_seconds_sum 0.032000"),
+	    "commit histogram: no labels, sum in seconds");
+	ok(has(&b, "fastcrm_write_commit_duration_seconds_count 2"),
+	    "commit histogram: count");
+	ok(has(&b, "fastcrm_write_batch_requests_total 4"),
+	    "requests answered after commits");
+	ok(has(&b, "fastcrm_write_batch_open_seconds_total 0.001500"),
+	    "time open; a negative span counts as none");
 	ok(has(&b, "fastcrm_lmdb_map_fill_ratio 0.250000"), "fill ratio");
 	ok(has(&b, "fastcrm_lmdb_readers 2"), "readers");
 	arena_free(a);

@@ -24,6 +24,13 @@ int		 metrics_init(void);
  * system call.
  */
 void		 metrics_request(const struct req *r, long long us);
+/*
+ * A worker committed a write batch: requests answered after it, the
+ * microseconds from its first request to the commit (open_us) and the
+ * commit's own (commit_us); failed when the commit did not happen.
+ */
+void		 metrics_commit(int requests, long long open_us,
+		    long long commit_us, int failed);
 /* The master: a worker of the current generation died (waitpid status). */
 void		 metrics_worker_restart(int status);
 /* The master: n stale LMDB reader slots cleared. */
