@@ -236,15 +236,17 @@ batch_finish(struct batch *b, struct store *st, const struct conf *conf,
 	struct held	*h;
 	struct req	 mr;
 	long long	 us;
+	long long	 age;
 	int		 i, rc, open;
 
+	/* How long the batch held the writer lock, and its commit. */
 	open = entity_store_batch_open(st);
+	age = entity_store_batch_age_us(st);
 	gettimeofday(&tc, NULL);
 	rc = entity_store_batch_commit(st);
 	gettimeofday(&t1, NULL);
 	if (open)
-		metrics_commit(b->nheld, b->nheld > 0 ? elapsed(&b->held[0].t0,
-		    &tc) : 0, elapsed(&tc, &t1), rc != 0);
+		metrics_commit(b->nheld, age, elapsed(&tc, &t1), rc != 0);
 	if (rc != 0)
 		log_error("worker: the commit of a batch of %d requests "
 		    "failed: %s", b->nheld, error_reason(rc));

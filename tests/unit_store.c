@@ -131,8 +131,14 @@ test_batch(struct store *st)
 	   takes the writer lock, which the open batch holds.) */
 	ok(seen(st, "a") == 0 && seen(st, "c") == 0,
 	    "before the batch commit a reader does not see its writes");
+	ok(store_batch_age_us(st) >= 0, "an open batch has an age");
+	usleep(20000);
+	ok(store_batch_age_us(st) >= 20000,
+	    "the batch's age grows while it is open (%lld us after 20 ms)",
+	    store_batch_age_us(st));
 	ok(store_batch_commit(st) == 0, "the batch commits");
 	ok(!store_batch_open(st), "no batch after the commit");
+	ok(store_batch_age_us(st) == 0, "no batch, no age");
 	ok(elsewhere("a", 0) == 1 && elsewhere("c", 0) == 1 &&
 	    elsewhere("b", 0) == 0,
 	    "after it, another process sees exactly the committed writes");

@@ -184,6 +184,12 @@ entity_store_batch_open(const struct store *st)
 	return store_batch_open(st);
 }
 
+long long
+entity_store_batch_age_us(const struct store *st)
+{
+	return store_batch_age_us(st);
+}
+
 int
 entity_store_batch_commit(struct store *st)
 {

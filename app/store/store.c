@@ -73,6 +73,7 @@ struct store {
 	/* Write batching: on, the open batch txn, children begun so far. */
 	int		 batching;
 	MDB_txn		*batch;
+	struct timespec	 batch_t0;	/* when it began (CLOCK_MONOTONIC) */
 	unsigned long	 joined;
 	int		 pid;		/* this process, for the gate */
 };
@@ -584,6 +585,7 @@ store_begin(struct store *st, int write, struct store_txn **out)
 				return store_err(rc);
 			}
 			st->ntxn++;
+			clock_gettime(CLOCK_MONOTONIC, &st->batch_t0);
 			if (gate != NULL)
 				atomic_store(&gate->holder, st->pid);
 		}
@@ -653,6 +655,18 @@ int
 store_batch_open(const struct store *st)
 {
 	return st->batch != NULL;
+}
+
+long long
+store_batch_age_us(const struct store *st)
+{
+	struct timespec	 now;
+
+	if (st->batch == NULL)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - st->batch_t0.tv_sec) * 1000000LL +
+	    (now.tv_nsec - st->batch_t0.tv_nsec) / 1000;
 }
 
 int

@@ -335,7 +335,7 @@ void		 entity_store_close(struct store *);
  * ends after each request (idle); the store's pages in the page cache
  * mapped at a worker's start (prefault, store.h); group commit
  * (store.h's store_batch: on/off, write txns joined so far, whether a
- * batch is open, its one durable commit); stale reader slots of dead
+ * batch is open and since when, its one durable commit); stale reader slots of dead
  * processes cleared (*dead: how many).
  */
 void		 entity_store_idle(struct store *);
@@ -343,6 +343,7 @@ size_t		 entity_store_prefault(struct store *, size_t limit);
 void		 entity_store_batch(struct store *, int on);
 unsigned long	 entity_store_batch_joined(const struct store *);
 int		 entity_store_batch_open(const struct store *);
+long long	 entity_store_batch_age_us(const struct store *);
 int		 entity_store_batch_commit(struct store *);
 /* The batch gate between workers (store.h's store_batch_wait). */
 int		 entity_store_batch_leading(const struct store *);

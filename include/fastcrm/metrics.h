@@ -26,7 +26,7 @@ int		 metrics_init(void);
 void		 metrics_request(const struct req *r, long long us);
 /*
  * A worker committed a write batch: requests answered after it, the
- * microseconds from its first request to the commit (open_us) and the
+ * microseconds it held the writer lock before the commit (open_us) and the
  * commit's own (commit_us); failed when the commit did not happen.
  */
 void		 metrics_commit(int requests, long long open_us,

@@ -81,11 +81,13 @@ size_t		 store_prefault(struct store *, size_t limit);
  * store_batch_joined counts the write txns begun in batches so far (a
  * request that began one has seen or made uncommitted changes: its
  * answer waits for the batch commit); store_batch_open says whether a
- * batch is open.  store_close aborts an open batch.
+ * batch is open, store_batch_age_us for how long (since it took the
+ * writer lock; 0 when none is).  store_close aborts an open batch.
  */
 void		 store_batch(struct store *, int on);
 unsigned long	 store_batch_joined(const struct store *);
 int		 store_batch_open(const struct store *);
+long long	 store_batch_age_us(const struct store *);
 int		 store_batch_commit(struct store *);
 /*
  * The batch gate (workers of one master): opening a batch makes this
