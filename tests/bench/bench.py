@@ -439,10 +439,9 @@ def batch_counters(stack):
         name, _, v = line.rpartition(" ")
         if name in BATCH_SERIES:
             got[BATCH_SERIES[name]] = float(v)
-    if len(got) != len(BATCH_SERIES):
-        sys.exit("bench: /metrics lacks %s" % sorted(
-            set(BATCH_SERIES) - set(k for k in BATCH_SERIES
-                                    if BATCH_SERIES[k] in got)))
+    missing = [k for k, v in BATCH_SERIES.items() if v not in got]
+    if missing:
+        sys.exit("bench: /metrics lacks %s" % ", ".join(missing))
     return got
 
 
