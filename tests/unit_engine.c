@@ -150,6 +150,64 @@ test_json(void)
 	}
 }
 
+/*
+ * An object's members, looked up in any order: each lookup finds its own
+ * member, a set replaces in place, and a member deleted or added is found
+ * or not as it should be; a copy keeps them and their order.
+ */
+static void
+test_json_lookup(void)
+{
+	static const char *const names[] = {
+		"contactId", "contactName", "contactsIds", "createdAt",
+		"createdById", "c", "cc", "ccallId", "deleted", "id"
+	};
+	const size_t	 n = sizeof(names) / sizeof(names[0]);
+	struct json	*o, *c, *v[10];
+	struct buf	 b;
+	const char	*text;
+	size_t		 i, k, step;
+	int		 good = 1;
+
+	o = json_obj(A);
+	for (i = 0; i < n; i++)
+		json_set(A, o, names[i], v[i] = json_num(A, (double)i));
+	/* Every stride through the keys, forwards and from the middle. */
+	for (step = 1; step <= n; step++)
+		for (k = 0; k < n; k++) {
+			i = (k * step + n / 2) % n;
+			if (json_get(o, names[i]) != v[i])
+				good = 0;
+		}
+	ok(good, "json: a lookup in any order finds its own member");
+	ok(json_get(o, "contact") == NULL && json_get(o, "ids") == NULL &&
+	    json_get(o, "") == NULL, "json: a key not there is not found");
+	(void)json_get(o, "createdAt");
+	json_set(A, o, "contactId", json_str(A, "x"));
+	ok(o->n == n && json_gets(o, "contactId") != NULL &&
+	    strcmp(json_gets(o, "contactId"), "x") == 0 &&
+	    strcmp(o->keys[0], "contactId") == 0,
+	    "json: a set after a lookup replaces in place");
+	json_del(o, "ccallId");
+	ok(json_get(o, "ccallId") == NULL && json_get(o, "id") == v[9] &&
+	    json_get(o, "deleted") == v[8] && o->n == n - 1,
+	    "json: after a delete the others are still found");
+	json_set(A, o, "ccallId", v[7]);
+	ok(json_get(o, "ccallId") == v[7] && o->n == n &&
+	    strcmp(o->keys[n - 1], "ccallId") == 0,
+	    "json: a new key is added at the end");
+	c = json_copy(A, o);
+	buf_init(&b, A);
+	json_write(&b, o);
+	text = b.p;
+	buf_init(&b, A);
+	json_write(&b, c);
+	is(b.p, text, "json: a copy keeps the members and their order");
+	ok(c->n == o->n && json_get(c, "createdById") != NULL &&
+	    json_get(c, "createdById") != json_get(o, "createdById") &&
+	    json_get(c, "nope") == NULL, "json: a copy's members are its own");
+}
+
 /* A document of n items: {"x":[1,1,...]} built in the arena. */
 static struct buf
 items(size_t n)
@@ -679,6 +737,7 @@ main(void)
 		return 1;
 	}
 	test_json();
+	test_json_lookup();
 	test_json_body();
 	test_phone();
 	test_datetime();
