@@ -291,6 +291,18 @@ buf_add(struct buf *b, const void *p, size_t n)
 	b->p[b->len] = '\0';
 }
 
+char *
+buf_extend(struct buf *b, size_t n)
+{
+	char	*p;
+
+	buf_grow(b, n);
+	p = b->p + b->len;
+	b->len += n;
+	b->p[b->len] = '\0';
+	return p;
+}
+
 void
 buf_adds(struct buf *b, const char *s)
 {

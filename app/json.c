@@ -166,6 +166,12 @@ json_set(struct arena *a, struct json *obj, const char *key, struct json *v)
 			obj->v[i] = v;
 			return;
 		}
+	json_append(a, obj, key, v);
+}
+
+void
+json_append(struct arena *a, struct json *obj, const char *key, struct json *v)
+{
 	json_grow(a, obj);
 	obj->keys[obj->n] = key;
 	obj->v[obj->n++] = v;
@@ -221,6 +227,27 @@ json_get(const struct json *obj, const char *key)
 	for (i = 0; i < obj->n; i++)
 		if (obj->keys[i][0] == key[0] && strcmp(obj->keys[i], key) == 0)
 			return obj->v[i];
+	return NULL;
+}
+
+struct json *
+json_get_next(const struct json *obj, const char *key, size_t *at)
+{
+	size_t	 i;
+
+	if (obj == NULL || obj->type != JSON_OBJECT)
+		return NULL;
+	i = *at;
+	if (i < obj->n && obj->keys[i][0] == key[0] &&
+	    strcmp(obj->keys[i], key) == 0) {
+		*at = i + 1;
+		return obj->v[i];
+	}
+	for (i = 0; i < obj->n; i++)
+		if (obj->keys[i][0] == key[0] && strcmp(obj->keys[i], key) == 0) {
+			*at = i + 1;
+			return obj->v[i];
+		}
 	return NULL;
 }
 
@@ -754,17 +781,36 @@ json_parse_body(struct arena *a, const char *buf, size_t len,
 
 /* Writing. */
 
-void
-json_write_str(struct buf *b, const char *s, size_t len)
+/* Bytes a JSON string cannot carry as they are. */
+static const unsigned char	json_escaped[256] = {
+	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1
+};
+
+/* The length of s's first run that needs no escape. */
+static size_t
+plain_run(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len; i++)
+		if (json_escaped[(unsigned char)s[i]])
+			break;
+	return i;
+}
+
+/* s, quoted, from its first byte that needs an escape (at i). */
+static void
+write_str_escaped(struct buf *b, const char *s, size_t len, size_t i)
 {
 	static const char	 hex[] = "0123456789abcdef";
-	size_t			 i, run;
+	size_t			 run;
 	unsigned char		 c;
 
 	buf_addc(b, '"');
-	for (i = 0, run = 0; i < len; i++) {
+	buf_add(b, s, i);
+	for (run = i; i < len; i++) {
 		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (!json_escaped[c])
 			continue;
 		buf_add(b, s + run, i - run);
 		run = i + 1;
@@ -795,6 +841,43 @@ json_write_str(struct buf *b, const char *s, size_t len)
 	buf_addc(b, '"');
 }
 
+/*
+ * Most strings need no escape: one scan, then one copy into room made
+ * once, quotes included. pre and post (either may be NUL) go around it:
+ * an object member is written as pre '"' key '"' post in one piece.
+ */
+static void
+write_str(struct buf *b, char pre, const char *s, size_t len, char post)
+{
+	size_t	 i, n;
+	char	*d;
+
+	if ((i = plain_run(s, len)) < len) {
+		if (pre != '\0')
+			buf_addc(b, pre);
+		write_str_escaped(b, s, len, i);
+		if (post != '\0')
+			buf_addc(b, post);
+		return;
+	}
+	n = len + 2 + (pre != '\0') + (post != '\0');
+	d = buf_extend(b, n);
+	if (pre != '\0')
+		*d++ = pre;
+	*d++ = '"';
+	memcpy(d, s, len);
+	d += len;
+	*d++ = '"';
+	if (post != '\0')
+		*d = post;
+}
+
+void
+json_write_str(struct buf *b, const char *s, size_t len)
+{
+	write_str(b, '\0', s, len, '\0');
+}
+
 void
 json_write(struct buf *b, const struct json *j)
 {
@@ -809,13 +892,16 @@ json_write(struct buf *b, const struct json *j)
 		buf_add(b, "null", 4);
 		break;
 	case JSON_BOOL:
-		buf_adds(b, j->b ? "true" : "false");
+		if (j->b)
+			buf_add(b, "true", 4);
+		else
+			buf_add(b, "false", 5);
 		break;
 	case JSON_NUMBER:
 		buf_add(b, j->s, j->len);
 		break;
 	case JSON_STRING:
-		json_write_str(b, j->s, j->len);
+		write_str(b, '\0', j->s, j->len, '\0');
 		break;
 	case JSON_ARRAY:
 		buf_addc(b, '[');
@@ -827,12 +913,13 @@ json_write(struct buf *b, const struct json *j)
 		buf_addc(b, ']');
 		break;
 	case JSON_OBJECT:
-		buf_addc(b, '{');
+		if (j->n == 0) {
+			buf_add(b, "{}", 2);
+			break;
+		}
 		for (i = 0; i < j->n; i++) {
-			if (i > 0)
-				buf_addc(b, ',');
-			json_write_str(b, j->keys[i], strlen(j->keys[i]));
-			buf_addc(b, ':');
+			write_str(b, i == 0 ? '{' : ',', j->keys[i],
+			    strlen(j->keys[i]), ':');
 			json_write(b, j->v[i]);
 		}
 		buf_addc(b, '}');

@@ -180,6 +180,21 @@ test_json_lookup(void)
 				good = 0;
 		}
 	ok(good, "json: a lookup in any order finds its own member");
+	/* The same strides through json_get_next, its position carried. */
+	good = 1;
+	for (step = 1; step <= n; step++) {
+		size_t	 at = step % n;
+
+		for (k = 0; k < n; k++) {
+			i = (k * step + n / 2) % n;
+			if (json_get_next(o, names[i], &at) != v[i] ||
+			    at != i + 1)
+				good = 0;
+		}
+		if (json_get_next(o, "nope", &at) != NULL)
+			good = 0;
+	}
+	ok(good, "json: json_get_next finds its member from any position");
 	ok(json_get(o, "contact") == NULL && json_get(o, "ids") == NULL &&
 	    json_get(o, "") == NULL, "json: a key not there is not found");
 	(void)json_get(o, "createdAt");
@@ -206,6 +221,63 @@ test_json_lookup(void)
 	ok(c->n == o->n && json_get(c, "createdById") != NULL &&
 	    json_get(c, "createdById") != json_get(o, "createdById") &&
 	    json_get(c, "nope") == NULL, "json: a copy's members are its own");
+}
+
+/*
+ * The writer against the parser: objects whose keys and strings hold
+ * every ASCII byte, escapes at the start, middle and end, and strings
+ * longer than the buffer's first block, read back equal and in order.
+ */
+static void
+test_json_writer(void)
+{
+	struct json	*o, *back, *arr;
+	struct buf	 b;
+	const char	*why;
+	char		 s[700], key[8];
+	size_t		 i, len, round;
+	unsigned int	 seed = 17;
+	int		 good = 1;
+
+	for (round = 0; round < 200; round++) {
+		o = json_obj(A);
+		for (i = 0; i < 6; i++) {
+			len = (round * 7 + i * 131) % sizeof(s);
+			for (size_t k = 0; k < len; k++) {
+				seed = seed * 1103515245u + 12345u;
+				s[k] = (char)(1 + (seed >> 16) % 127);
+			}
+			snprintf(key, sizeof(key), "%c%zu", round % 2 ?
+			    '"' : 'k', i);
+			json_set(A, o, arena_strdup(A, key),
+			    json_strn(A, s, len));
+		}
+		arr = json_arr(A);
+		json_push(A, arr, json_obj(A));
+		json_push(A, arr, json_bool(A, (int)(round % 2)));
+		json_set(A, o, "\\\n", arr);
+		buf_init(&b, A);
+		json_write(&b, o);
+		if (strlen(b.p) != b.len ||
+		    json_parse(A, b.p, b.len, &back, &why) != 0 ||
+		    !json_equal(o, back) || back->n != o->n) {
+			good = 0;
+			continue;
+		}
+		for (i = 0; i < o->n; i++)
+			if (strcmp(o->keys[i], back->keys[i]) != 0)
+				good = 0;
+	}
+	ok(good, "json: what the writer writes parses back equal, in order");
+	o = json_obj(A);
+	json_set(A, o, "a\"b", json_obj(A));
+	json_set(A, o, "t", json_bool(A, 1));
+	json_set(A, o, "f", json_bool(A, 0));
+	json_set(A, o, "\x1f", json_arr(A));
+	buf_init(&b, A);
+	json_write(&b, o);
+	is(b.p, "{\"a\\\"b\":{},\"t\":true,\"f\":false,\"\\u001f\":[]}",
+	    "json: escaped keys, empty containers and booleans");
 }
 
 /* A document of n items: {"x":[1,1,...]} built in the arena. */
@@ -738,6 +810,7 @@ main(void)
 	}
 	test_json();
 	test_json_lookup();
+	test_json_writer();
 	test_json_body();
 	test_phone();
 	test_datetime();

@@ -495,14 +495,15 @@ engine_normalise(struct arena *a, const struct entity *e, const struct json *rec
 {
 	struct json		*out, *v;
 	const struct field	*f;
-	size_t			 i;
+	size_t			 i, at = 0;
 
+	/* Field names are unique (entity_init), so out appends unlooked. */
 	out = json_obj(a);
 	for (i = 0; i < e->nfields; i++) {
 		f = &e->fields[i];
 		if (f->flags & F_SECRET)
 			continue;
-		v = json_get(rec, f->name);
+		v = json_get_next(rec, f->name, &at);
 		if (v == NULL) {
 			if (f->type == FT_LINKMULTI || f->type == FT_DATA)
 				v = json_arr(a);
@@ -512,7 +513,7 @@ engine_normalise(struct arena *a, const struct entity *e, const struct json *rec
 			else
 				v = json_null(a);
 		}
-		json_set(a, out, f->name, v);
+		json_append(a, out, f->name, v);
 	}
 	return out;
 }

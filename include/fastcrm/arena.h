@@ -68,6 +68,9 @@ void		 buf_init(struct buf *, struct arena *);
 void		 buf_add(struct buf *, const void *, size_t);
 void		 buf_adds(struct buf *, const char *);
 void		 buf_addc(struct buf *, char);
+/* Room for n more bytes, counted in len and NUL-terminated; the caller
+ * fills the n bytes it returns. */
+char		*buf_extend(struct buf *, size_t n);
 /* A decimal integer, as printf's "%lld" writes it (without printf). */
 /* v in decimal into out, no NUL; returns its length. */
 #define BUF_DEC_MAX	24

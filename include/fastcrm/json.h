@@ -73,12 +73,21 @@ void		 json_push(struct arena *, struct json *arr, struct json *);
 /* Sets key (replacing an existing member in place); key is borrowed. */
 void		 json_set(struct arena *, struct json *obj, const char *key,
 		    struct json *);
+/* Adds key, which obj does not have yet, without looking. */
+void		 json_append(struct arena *, struct json *obj, const char *key,
+		    struct json *);
 void		 json_del(struct json *obj, const char *key);
 /* Deep copy into the arena. */
 struct json	*json_copy(struct arena *, const struct json *);
 
 /* Member of an object, or NULL (also when obj is NULL or not an object). */
 struct json	*json_get(const struct json *obj, const char *key);
+/*
+ * The same, looking at member *at first and leaving *at after the member
+ * found: keys asked for in the object's own order cost one comparison.
+ */
+struct json	*json_get_next(const struct json *obj, const char *key,
+		    size_t *at);
 /*
  * A top-level string or number of a JSON object given as text, without
  * parsing it: 1 with *out the text (a string without its quotes; NULL for
